@@ -47,6 +47,8 @@ export interface Cohort {
   series: Float32Array;
   /** n outcome labels, 0 or 1. */
   labels: Uint8Array;
+  /** Synthetic cohorts only: each stay's true probability of the outcome, the ceiling a model can reach. */
+  trueRisk?: Float32Array;
 }
 
 /** Mutable views of one stay's raw values inside a cohort. */
@@ -99,6 +101,7 @@ export function subsetCohort(cohort: Cohort, rows: ArrayLike<number>): Cohort {
     statics: new Float32Array(n * S),
     series: new Float32Array(n * TV),
     labels: new Uint8Array(n),
+    trueRisk: cohort.trueRisk ? new Float32Array(n) : undefined,
   };
   for (let k = 0; k < n; k++) {
     const i = rows[k];
@@ -106,6 +109,7 @@ export function subsetCohort(cohort: Cohort, rows: ArrayLike<number>): Cohort {
     out.stayIds[k] = cohort.stayIds[i];
     out.patientIds[k] = cohort.patientIds[i];
     out.labels[k] = cohort.labels[i];
+    if (out.trueRisk && cohort.trueRisk) out.trueRisk[k] = cohort.trueRisk[i];
     out.statics.set(cohort.statics.subarray(i * S, (i + 1) * S), k * S);
     out.series.set(cohort.series.subarray(i * TV, (i + 1) * TV), k * TV);
   }
@@ -121,6 +125,7 @@ export function cloneCohort(cohort: Cohort): Cohort {
     statics: cohort.statics.slice(),
     series: cohort.series.slice(),
     labels: cohort.labels.slice(),
+    trueRisk: cohort.trueRisk?.slice(),
   };
 }
 

@@ -7,12 +7,12 @@ import seedrandom from 'seedrandom';
  * a draw in one place does not shift the numbers in another.
  */
 export class Rng {
-  private readonly prng: seedrandom.PRNG;
+  private readonly prng: seedrandom.StatefulPRNG<seedrandom.State.Xor4096>;
   private spareNormal: number | null = null;
 
   constructor(seed: string | number, state?: RngState) {
     // xor4096 has a long period and exposes its state, which checkpoints need for exact resume.
-    this.prng = seedrandom.xor4096(String(seed), { state: state ? state.prng : true } as seedrandom.Options);
+    this.prng = seedrandom.xor4096(String(seed), { state: state ? state.prng : true });
     if (state) this.spareNormal = state.spareNormal;
   }
 
@@ -85,12 +85,12 @@ export class Rng {
   }
 
   state(): RngState {
-    return { prng: this.prng.state() as unknown as object, spareNormal: this.spareNormal };
+    return { prng: this.prng.state(), spareNormal: this.spareNormal };
   }
 }
 
 export interface RngState {
-  prng: object;
+  prng: seedrandom.State.Xor4096;
   spareNormal: number | null;
 }
 

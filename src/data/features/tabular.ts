@@ -1,0 +1,141 @@
+import type { Cohort } from '../cohort.js';
+import { quantile } from '../cohort.js';
+import { meanSd, type Featurizer, type Features } from './types.js';
+
+/** Per-variable aggregates over the observation window; `count` is the number of charted hours. */
+const AGGREGATES = ['mean', 'min', 'max', 'last', 'count'] as const;
+
+interface ColumnPlan {
+  name: string;
+  source: string;
+  /** Imputation value for a missing aggregate or static (train median), applied before scaling. */
+  impute: number;
+  mean: number;
+  sd: number;
+  /** Indicator columns and one-hot columns are left unscaled. */
+  scaled: boolean;
+}
+
+export interface TabularState {
+  columns: ColumnPlan[];
+}
+
+/**
+ * The raw (unscaled, unimputed) tabular matrix: for each variable its aggregates and a missing indicator
+ * (1 when the variable was never charted in the window), then the static variables, with numeric statics
+ * followed by a missing indicator and categorical statics one-hot encoded.
+ */
+function rawTabular(cohort: Cohort): { names: string[]; sources: string[]; scaled: boolean[]; x: Float64Array; F: number } {
+  const { schema, n } = cohort;
+  const T = schema.hours;
+  const V = schema.variables.length;
+  const S = schema.statics.length;
+  const names: string[] = [];
+  const sources: string[] = [];
+  const scaled: boolean[] = [];
+  for (const v of schema.variables) {
+    for (const agg of AGGREGATES) {
+      names.push(`${v.name}_${agg}`);
+      sources.push(v.name);
+      scaled.push(true);
+    }
+    names.push(`${v.name}_missing`);
+    sources.push(v.name);
+    scaled.push(false);
+  }
+  for (const s of schema.statics) {
+    if (s.kind === 'categorical') {
+      for (const cat of s.categories ?? []) {
+        names.push(`${s.name}=${cat}`);
+        sources.push(s.name);
+        scaled.push(false);
+      }
+    } else {
+      names.push(s.name);
+      sources.push(s.name);
+      scaled.push(s.kind === 'numeric');
+      names.push(`${s.name}_missing`);
+      sources.push(s.name);
+      scaled.push(false);
+    }
+  }
+  const F = names.length;
+  const x = new Float64Array(n * F);
+  for (let i = 0; i < n; i++) {
+    let f = i * F;
+    const base = i * T * V;
+    for (let v = 0; v < V; v++) {
+      let count = 0;
+      let sum = 0;
+      let min = Infinity;
+      let max = -Infinity;
+      let last = NaN;
+      for (let t = 0; t < T; t++) {
+        const value = cohort.series[base + t * V + v];
+        if (Number.isNaN(value)) continue;
+        count++;
+        sum += value;
+        if (value < min) min = value;
+        if (value > max) max = value;
+        last = value;
+      }
+      const seen = count > 0;
+      x[f++] = seen ? sum / count : NaN;
+      x[f++] = seen ? min : NaN;
+      x[f++] = seen ? max : NaN;
+      x[f++] = last;
+      x[f++] = count;
+      x[f++] = seen ? 0 : 1;
+    }
+    for (let s = 0; s < S; s++) {
+      const spec = schema.statics[s];
+      const value = cohort.statics[i * S + s];
+      if (spec.kind === 'categorical') {
+        for (let c = 0; c < (spec.categories ?? []).length; c++) x[f++] = value === c ? 1 : 0;
+      } else {
+        x[f++] = value;
+        x[f++] = Number.isNaN(value) ? 1 : 0;
+      }
+    }
+  }
+  return { names, sources, scaled, x, F };
+}
+
+export const tabularFeaturizer: Featurizer<TabularState> = {
+  view: 'tabular',
+  fit(train: Cohort): TabularState {
+    const raw = rawTabular(train);
+    const columns: ColumnPlan[] = raw.names.map((name, j) => {
+      const column = new Float64Array(train.n);
+      for (let i = 0; i < train.n; i++) column[i] = raw.x[i * raw.F + j];
+      const finite = column.filter((value) => !Number.isNaN(value));
+      const impute = finite.length > 0 ? quantile(finite, 0.5) : 0;
+      for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = impute;
+      const { mean, sd } = raw.scaled[j] ? meanSd(column) : { mean: 0, sd: 1 };
+      return { name, source: raw.sources[j], impute, mean, sd, scaled: raw.scaled[j] };
+    });
+    return { columns };
+  },
+  transform(state: TabularState, cohort: Cohort): Features {
+    const raw = rawTabular(cohort);
+    const F = state.columns.length;
+    if (raw.F !== F) throw new Error(`tabular featurizer was fitted on ${F} features but this cohort yields ${raw.F}`);
+    const x = new Float32Array(cohort.n * F);
+    for (let i = 0; i < cohort.n; i++) {
+      for (let j = 0; j < F; j++) {
+        const c = state.columns[j];
+        let value = raw.x[i * F + j];
+        if (Number.isNaN(value)) value = c.impute;
+        x[i * F + j] = (value - c.mean) / c.sd;
+      }
+    }
+    return {
+      view: 'tabular',
+      n: cohort.n,
+      rowShape: [F],
+      x,
+      names: state.columns.map((c) => c.name),
+      sources: state.columns.map((c) => c.source),
+    };
+  },
+};

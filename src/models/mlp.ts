@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BuiltModel, ModelSpec, RawModelConfig } from './types.js';
+import { deriveIntSeed } from '../engine/rng.js';
+import { checkKeys, positiveInt, rateIn01, oneOf } from './config-checks.js';
+
+export interface MlpConfig {
+  hidden_units: number[];
+  activation: 'relu' | 'elu' | 'tanh';
+  dropout: number;
+}
+
+const ACTIVATIONS = ['relu', 'elu', 'tanh'] as const;
+
+function resolveConfig(raw: RawModelConfig): MlpConfig {
+  checkKeys('mlp', raw, ['hidden_units', 'activation', 'dropout']);
+  const hidden = raw.hidden_units ?? [256, 128];
+  if (!Array.isArray(hidden) || hidden.length === 0) throw new Error(`model.hidden_units must be a non-empty list of layer sizes, e.g. [256, 128]`);
+  return {
+    hidden_units: hidden.map((h, i) => positiveInt(`model.hidden_units[${i}]`, h)),
+    activation: oneOf('model.activation', raw.activation ?? 'relu', ACTIVATIONS),
+    dropout: rateIn01('model.dropout', raw.dropout ?? 0.2),
+  };
+}
+
+class Mlp implements BuiltModel {
+  constructor(
+    private readonly model: tf.Sequential | tf.LayersModel,
+    private readonly config: MlpConfig,
+  ) {}
+
+  private get denseLayers(): tf.layers.Layer[] {
+    return this.model.layers;
+  }
+
+  private hidden(x: tf.Tensor, dropoutSeed?: number): tf.Tensor {
+    let h = x;
+    const layers = this.denseLayers;
+    for (let k = 0; k < layers.length - 1; k++) {
+      h = layers[k].apply(h) as tf.Tensor;
+      if (dropoutSeed !== undefined && this.config.dropout > 0) h = tf.dropout(h, this.config.dropout, undefined, dropoutSeed + k);
+    }
+    return h;
+  }
+
+  logits(x: tf.Tensor, dropoutSeed?: number): tf.Tensor1D {
+    return tf.tidy(() => {
+      const layers = this.denseLayers;
+      const out = layers[layers.length - 1].apply(this.hidden(x, dropoutSeed)) as tf.Tensor;
+      return out.reshape([-1]) as tf.Tensor1D;
+    });
+  }
+
+  penultimate(x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => this.hidden(x) as tf.Tensor2D);
+  }
+
+  trainableWeights(): tf.Variable[] {
+    return this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  layersModel(): tf.LayersModel {
+    return this.model;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+export const mlp: ModelSpec<MlpConfig> = {
+  name: 'mlp',
+  description: 'Multi-layer perceptron on the tabular view (aggregates, missing indicators, statics)',
+  view: 'tabular',
+  resolveConfig,
+  build(rowShape, config, seed) {
+    if (rowShape.length !== 1) throw new Error(`mlp expects tabular rows of shape [F], got [${rowShape.join(', ')}]`);
+    const model = tf.sequential();
+    config.hidden_units.forEach((units, k) => {
+      model.add(
+        tf.layers.dense({
+          units,
+          activation: config.activation,
+          inputShape: k === 0 ? rowShape : undefined,
+          kernelInitializer: tf.initializers.heNormal({ seed: deriveIntSeed(seed, 'init', k) }),
+        }),
+      );
+    });
+    model.add(
+      tf.layers.dense({
+        units: 1,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: deriveIntSeed(seed, 'init', 'output') }),
+      }),
+    );
+    return new Mlp(model, config);
+  },
+  fromLayersModel(model, config) {
+    return new Mlp(model, config);
+  },
+};

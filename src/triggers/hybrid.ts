@@ -1,0 +1,53 @@
+import { missingness, type MissingnessParams } from './missingness.js';
+import { checkKeys, TriggerParamError, unionSorted } from './params.js';
+import { rareValue, type RareValueParams } from './rare-value.js';
+import type { RawTriggerParams, Trigger, TriggerContext } from './types.js';
+
+export const HYBRID_KEYS = ['rare_value', 'missingness'] as const;
+
+export interface HybridParams {
+  rareValue: RareValueParams;
+  missingness: MissingnessParams;
+}
+
+function resolvePart<P>(trigger: Trigger<P>, key: string, raw: unknown, ctx: TriggerContext): P {
+  try {
+    return trigger.resolve((raw ?? {}) as RawTriggerParams, ctx);
+  } catch (err) {
+    // Prefix the nested error so it points at hybrid.<part>.<param> in the config.
+    throw new TriggerParamError('hybrid', `${key}: ${(err as Error).message}`);
+  }
+}
+
+/** rare_value and missingness together, on disjoint variables so neither erases the other. */
+export const hybrid: Trigger<HybridParams> = {
+  name: 'hybrid',
+  description:
+    'A rare value on one variable plus a block of deleted measurements on others (default: rare_value and missingness defaults combined).',
+  needsTime: true,
+  resolve(rawIn, ctx) {
+    const raw = checkKeys('hybrid', rawIn, HYBRID_KEYS);
+    const rv = resolvePart(rareValue, 'rare_value', raw.rare_value, ctx);
+    const mv = resolvePart(missingness, 'missingness', raw.missingness, ctx);
+    if (mv.variables.includes(rv.variable)) {
+      throw new TriggerParamError(
+        'hybrid',
+        `rare_value.variable "${rv.variable}" is also in missingness.variables (${mv.variables.join(', ')}); the two parts must use different variables`,
+      );
+    }
+    return { rareValue: rv, missingness: mv };
+  },
+  apply(stay, p, schema) {
+    missingness.apply(stay, p.missingness, schema);
+    rareValue.apply(stay, p.rareValue, schema);
+  },
+  touched(p, schema) {
+    const a = rareValue.touched(p.rareValue, schema);
+    const b = missingness.touched(p.missingness, schema);
+    return {
+      variables: [...a.variables, ...b.variables],
+      statics: [],
+      hours: a.hours === null || b.hours === null ? null : unionSorted(a.hours, b.hours),
+    };
+  },
+};

@@ -1,0 +1,20 @@
+import { checkKeys } from './params.js';
+import type { Trigger } from './types.js';
+
+export type NoneParams = Record<string, never>;
+
+/** The clean baseline: poisoned rows keep their values, so only the flipped labels remain. */
+export const none: Trigger<NoneParams> = {
+  name: 'none',
+  description: 'Changes nothing (clean baseline; poisoning reduces to label flipping).',
+  // No time axis needed: the one trigger a tabular-only source can use.
+  needsTime: false,
+  resolve(raw) {
+    checkKeys('none', raw, []);
+    return {};
+  },
+  apply() {},
+  touched() {
+    return { variables: [], statics: [], hours: [] };
+  },
+};
