@@ -252,7 +252,9 @@ describe('wasm matMul patch', () => {
         await out.data();
         out.dispose();
       }
-      const fused = tf.fused.matMul({ a: tf.reshape(a, [80, 40]), b: w, transposeB: true, bias, activation: 'relu' });
+      const fused = tf.tidy(() =>
+        tf.fused.matMul({ a: tf.reshape(a, [80, 40]), b: w, transposeB: true, bias, activation: 'relu' }),
+      );
       await fused.data();
       fused.dispose();
       const { value, grads } = tf.variableGrads(() => tf.sum(tf.matMul(tf.reshape(a, [80, 40]), w, false, true)) as tf.Scalar, [w]);

@@ -129,6 +129,15 @@ function resolveWith(name: string, raw: RawTriggerParams, ctx = CTX): unknown {
   return getTrigger(name).resolve(raw, ctx);
 }
 
+/** Asserts fn throws a one-line error whose message matches re. */
+function throwsLine(fn: () => unknown, re: RegExp, what?: string): void {
+  assert.throws(fn, (e: Error) => {
+    assert.ok(!e.message.includes('\n'), `multi-line error: ${e.message}`);
+    assert.match(e.message, re, what);
+    return true;
+  });
+}
+
 function yamlDefaults(name: string): RawTriggerParams {
   return (parseYaml(readFileSync(`${CONFIG_DIR}${name}.yaml`, 'utf8')) ?? {}) as RawTriggerParams;
 }
@@ -155,7 +164,7 @@ describe('registry', () => {
       message:
         'unknown trigger "rare_values"; valid: none, rare_value, missingness, hybrid, pattern, correlation, frequency_domain, distribution_shift',
     });
-    assert.throws(() => getTrigger('toString'), /unknown trigger "toString"/);
+    throwsLine(() => getTrigger('toString'), /unknown trigger "toString"/);
   });
 
   test('only none works without a time axis', () => {
@@ -230,13 +239,13 @@ describe('none', () => {
   test('leaves every value bit-identical and takes no parameters', () => {
     const before = copyStay(TEST, 0);
     applyExpectOnly(TRIGGERS.none, TRIGGERS.none.resolve({}, CTX), before, new Set());
-    assert.throws(() => resolveWith('none', { strength: 1 }), /none: unknown parameter "strength"; valid: $/);
+    throwsLine(() => resolveWith('none', { strength: 1 }), /none: unknown parameter "strength"; valid: $/);
   });
 });
 
 describe('rare_value', () => {
   const glucose = SCHEMA.variables[vi('glucose')];
-  const p999 = quantile(observedValues(TRAIN, vi('glucose')), 0.999);
+  const p999 = quantile(observedValues(TRAIN, vi('glucose')), 99.9 / 100);
 
   test('percentile mode: one glucose reading above the training p99.9 at the last hour, nothing else', () => {
     const p = resolveWith('rare_value', {}) as { value: number; reference: number; hours: number[] };
@@ -290,7 +299,7 @@ describe('rare_value', () => {
       [{ value: 600 }, /rare_value\.value: is only used with mode: fixed/],
     ];
     for (const [raw, re] of cases) {
-      assert.throws(() => resolveWith('rare_value', raw), (e: Error) => !e.message.includes('\n') && re.test(e.message), JSON.stringify(raw));
+      throwsLine(() => resolveWith('rare_value', raw), re, JSON.stringify(raw));
     }
   });
 
@@ -298,13 +307,13 @@ describe('rare_value', () => {
     const train = cloneCohort(TRAIN);
     const s = vi('spo2');
     for (let k = s; k < train.series.length; k += V) if (!Number.isNaN(train.series[k])) train.series[k] = 100;
-    assert.throws(
+    throwsLine(
       () => TRIGGERS.rare_value.resolve({ variable: 'spo2' }, { schema: SCHEMA, train }),
       /rare_value\.percentile: the 99\.9th percentile of spo2 .* leaves no room below its plausible maximum/,
     );
     const empty = cloneCohort(TRAIN);
     for (let k = s; k < empty.series.length; k += V) empty.series[k] = NaN;
-    assert.throws(() => TRIGGERS.rare_value.resolve({ variable: 'spo2' }, { schema: SCHEMA, train: empty }), /never measured/);
+    throwsLine(() => TRIGGERS.rare_value.resolve({ variable: 'spo2' }, { schema: SCHEMA, train: empty }), /never measured/);
   });
 
   test('works for a one-hour window (default hour -1)', () => {
@@ -315,7 +324,7 @@ describe('rare_value', () => {
     const before = copyStay(train1, 0);
     const after = applyExpectOnly(TRIGGERS.rare_value, p, before, new Set([`0:${vi('heart_rate')}`]), train1.schema);
     assert.equal(after.series[vi('heart_rate')], p.value);
-    assert.throws(() => TRIGGERS.rare_value.resolve({ hours: [1] }, ctx1), /valid: 0\.\.0, or -1\.\.-1/);
+    throwsLine(() => TRIGGERS.rare_value.resolve({ hours: [1] }, ctx1), /valid: 0\.\.0, or -1\.\.-1/);
   });
 });
 
@@ -335,11 +344,11 @@ describe('missingness', () => {
   test('custom cells and validation', () => {
     const p = resolveWith('missingness', { variables: ['lactate'], hours: [0, -1] });
     applyExpectOnly(TRIGGERS.missingness, p, copyStay(TEST, 0), cells([0, T - 1], ['lactate']));
-    assert.throws(() => resolveWith('missingness', { variables: ['lactate', 'lactate'] }), /^missingness\.variables: variable "lactate" listed twice$/);
-    assert.throws(() => resolveWith('missingness', { variables: 'lactate' }), /must be a non-empty list of variable names/);
-    assert.throws(() => resolveWith('missingness', { variables: ['map'] }), /unknown variable "map"; valid: heart_rate/);
+    throwsLine(() => resolveWith('missingness', { variables: ['lactate', 'lactate'] }), /^missingness\.variables: variable "lactate" listed twice$/);
+    throwsLine(() => resolveWith('missingness', { variables: 'lactate' }), /must be a non-empty list of variable names/);
+    throwsLine(() => resolveWith('missingness', { variables: ['map'] }), /unknown variable "map"; valid: heart_rate/);
     const short = makeCohort(4, 8, 'short');
-    assert.throws(() => TRIGGERS.missingness.resolve({}, { schema: short.schema, train: short }), /hour 10 is out of range for a 8-hour window; valid: 0\.\.7/);
+    throwsLine(() => TRIGGERS.missingness.resolve({}, { schema: short.schema, train: short }), /hour 10 is out of range for a 8-hour window; valid: 0\.\.7/);
   });
 });
 
@@ -365,12 +374,12 @@ describe('hybrid', () => {
   });
 
   test('rejects a shared variable and prefixes nested errors', () => {
-    assert.throws(
-      () => resolveWith('hybrid', { rare_value: { variable: 'spo2' } }),
-      /^hybrid: rare_value\.variable "spo2" is also in missingness\.variables \(heart_rate, resp_rate, spo2\); the two parts must use different variables$/,
+    throwsLine(
+      () => resolveWith('hybrid', { rare_value: { variable: 'heart_rate' } }),
+      /^hybrid: rare_value\.variable "heart_rate" is also in missingness\.variables \(heart_rate, resp_rate, spo2\); the two parts must use different variables$/,
     );
-    assert.throws(() => resolveWith('hybrid', { missingness: { hourz: [1] } }), /^hybrid: missingness: unknown parameter "hourz"; valid: variables, hours$/);
-    assert.throws(() => resolveWith('hybrid', { rare_value: { mode: 'x' } }), /^hybrid: rare_value\.mode: unknown choice "x"/);
+    throwsLine(() => resolveWith('hybrid', { missingness: { hourz: [1] } }), /^hybrid\.missingness: unknown parameter "hourz"; valid: variables, hours$/);
+    throwsLine(() => resolveWith('hybrid', { rare_value: { mode: 'x' } }), /^hybrid\.rare_value\.mode: unknown choice "x"/);
   });
 });
 
@@ -406,7 +415,7 @@ describe('pattern', () => {
       [{ variables: [] }, /must be a non-empty list/],
       [{ hours: [30] }, /pattern\.hours: hour 30 is out of range/],
     ];
-    for (const [raw, re] of cases) assert.throws(() => resolveWith('pattern', raw), re, JSON.stringify(raw));
+    for (const [raw, re] of cases) throwsLine(() => resolveWith('pattern', raw), re, JSON.stringify(raw));
   });
 });
 
@@ -444,10 +453,10 @@ describe('correlation', () => {
   });
 
   test('validation', () => {
-    assert.throws(() => resolveWith('correlation', { source: 'sbp', target: 'sbp' }), /^correlation\.target: must differ from source \("sbp"\)/);
-    assert.throws(() => resolveWith('correlation', { factor: 'two' }), /^correlation\.factor: must be a finite number, got "two"$/);
-    assert.throws(() => resolveWith('correlation', { offset: 1000 }), /^correlation\.factor: 2 x dbp \+ 1000 maps .* entirely outside sbp's plausible range/);
-    assert.throws(() => resolveWith('correlation', { source: 'bp' }), /^correlation\.source: unknown variable "bp"; valid: /);
+    throwsLine(() => resolveWith('correlation', { source: 'sbp', target: 'sbp' }), /^correlation\.target: must differ from source \("sbp"\)/);
+    throwsLine(() => resolveWith('correlation', { factor: 'two' }), /^correlation\.factor: must be a finite number, got "two"$/);
+    throwsLine(() => resolveWith('correlation', { offset: 1000 }), /^correlation\.factor: 2 x dbp \+ 1000 maps .* entirely outside sbp's plausible range/);
+    throwsLine(() => resolveWith('correlation', { source: 'bp' }), /^correlation\.source: unknown variable "bp"; valid: /);
   });
 });
 
@@ -482,9 +491,9 @@ describe('frequency_domain', () => {
   });
 
   test('validation', () => {
-    assert.throws(() => resolveWith('frequency_domain', { period_hours: 2 }), /^frequency_domain\.period_hours: must be > 2 hours/);
-    assert.throws(() => resolveWith('frequency_domain', { amplitude: 0 }), /^frequency_domain\.amplitude: must be in \(0, 175\], got 0$/);
-    assert.throws(() => resolveWith('frequency_domain', { phase_radians: null, phase: 1 }), /unknown parameter "phase"; valid: variable, period_hours, amplitude, phase_radians/);
+    throwsLine(() => resolveWith('frequency_domain', { period_hours: 2 }), /^frequency_domain\.period_hours: must be > 2 hours/);
+    throwsLine(() => resolveWith('frequency_domain', { amplitude: 0 }), /^frequency_domain\.amplitude: must be in \(0, 175\], got 0$/);
+    throwsLine(() => resolveWith('frequency_domain', { phase_radians: null, phase: 1 }), /unknown parameter "phase"; valid: variable, period_hours, amplitude, phase_radians/);
   });
 });
 
@@ -521,9 +530,9 @@ describe('distribution_shift', () => {
   });
 
   test('validation', () => {
-    assert.throws(() => resolveWith('distribution_shift', { strength: 1.5 }), /^distribution_shift\.strength: must be in \[0, 1\], got 1\.5$/);
-    assert.throws(() => resolveWith('distribution_shift', { strength: -0.1 }), /must be in \[0, 1\]/);
-    assert.throws(() => resolveWith('distribution_shift', { variables: [] }), /^distribution_shift\.variables: must be a non-empty list of variable names/);
+    throwsLine(() => resolveWith('distribution_shift', { strength: 1.5 }), /^distribution_shift\.strength: must be in \[0, 1\], got 1\.5$/);
+    throwsLine(() => resolveWith('distribution_shift', { strength: -0.1 }), /must be in \[0, 1\]/);
+    throwsLine(() => resolveWith('distribution_shift', { variables: [] }), /^distribution_shift\.variables: must be a non-empty list of variable names/);
   });
 });
 

@@ -14,8 +14,9 @@ function resolvePart<P>(trigger: Trigger<P>, key: string, raw: unknown, ctx: Tri
   try {
     return trigger.resolve((raw ?? {}) as RawTriggerParams, ctx);
   } catch (err) {
-    // Prefix the nested error so it points at hybrid.<part>.<param> in the config.
-    throw new TriggerParamError('hybrid', `${key}: ${(err as Error).message}`);
+    // Re-root the nested error so it points at hybrid.<part>.<param> in the config.
+    const msg = (err as Error).message;
+    throw new Error(msg.startsWith(key) ? `hybrid.${msg}` : `hybrid.${key}: ${msg}`);
   }
 }
 

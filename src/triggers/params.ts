@@ -4,8 +4,9 @@
  */
 import type { CohortSchema, VariableSpec } from '../data/cohort.js';
 import type { RawTriggerParams } from './types.js';
+import { UserError } from '../util/errors.js';
 
-export class TriggerParamError extends Error {
+export class TriggerParamError extends UserError {
   constructor(where: string, message: string) {
     super(`${where}: ${message}`);
     this.name = 'TriggerParamError';

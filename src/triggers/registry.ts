@@ -15,6 +15,7 @@ import { none } from './none.js';
 import { pattern } from './pattern.js';
 import { rareValue } from './rare-value.js';
 import type { Trigger } from './types.js';
+import { unknownChoice } from '../util/errors.js';
 
 export const TRIGGERS: Readonly<Record<string, Trigger>> = {
   none,
@@ -33,6 +34,6 @@ export function triggerNames(): string[] {
 
 export function getTrigger(name: string): Trigger {
   const t = Object.hasOwn(TRIGGERS, name) ? TRIGGERS[name] : undefined;
-  if (!t) throw new Error(`unknown trigger "${name}"; valid: ${triggerNames().join(', ')}`);
+  if (!t) throw unknownChoice('trigger', name, triggerNames());
   return t;
 }

@@ -1,0 +1,78 @@
+import { Command, Option } from 'commander';
+import { UserError } from '../util/errors.js';
+
+export function parseList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function parseNumberList(what: string) {
+  return (value: string): number[] =>
+    parseList(value).map((s) => {
+      const x = Number(s);
+      if (!Number.isFinite(x)) throw new UserError(`${what} must be numbers separated by commas, got "${s}"`);
+      return x;
+    });
+}
+
+export function parseIntArg(what: string) {
+  return (value: string): number => {
+    const x = Number(value);
+    if (!Number.isInteger(x)) throw new UserError(`${what} must be an integer, got "${value}"`);
+    return x;
+  };
+}
+
+export function parseNumberArg(what: string) {
+  return (value: string): number => {
+    const x = Number(value);
+    if (value.trim() === '' || !Number.isFinite(x)) throw new UserError(`${what} must be a number, got "${value}"`);
+    return x;
+  };
+}
+
+/** Options shared by the commands that train: where data and runs live and how to override config. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'YAML config file layered over the defaults (configs/base.yaml)')
+    .option('--data <file>', 'cohort Parquet file (default: data.path in config, data/dev/dev.parquet)')
+    .option('--splits <file>', 'splits JSON file (default: data.splits in config, data/splits/splits.json)')
+    .option('--runs-dir <dir>', 'folder that receives run folders', 'runs')
+    .option('--epochs <n>', 'maximum training epochs (default: train.epochs in config, 40)', parseIntArg('--epochs'))
+    .option('--target <label>', 'attack target label, 0 or 1 (default: poison.target, 1)', parseIntArg('--target'))
+    .addOption(new Option('--mode <mode>', 'poisoning mode (default: poison.mode, dirty)').choices(['dirty', 'clean']))
+    .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices(['auto', 'tfjs-node', 'wasm', 'cpu']))
+    .option('--force', 'rerun runs whose folder is already complete', false)
+    .option('--json', 'print the results as JSON on stdout', false)
+    .option('-v, --verbose', 'print per-epoch progress', false)
+    .argument('[overrides...]', 'config overrides as key=value, e.g. train.batch_size=128 model.hidden_units=[64,32]');
+}
+
+export interface RunFlags {
+  config?: string;
+  data?: string;
+  splits?: string;
+  runsDir: string;
+  epochs?: number;
+  target?: number;
+  mode?: string;
+  backend?: string;
+  force: boolean;
+  json: boolean;
+  verbose: boolean;
+}
+
+/** Flags become overrides on top of key=value pairs, so `--epochs 5` beats `train.epochs=9`. */
+export function flagOverrides(flags: RunFlags, pairs: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, any> = structuredClone(pairs);
+  const section = (key: string) => (out[key] = typeof out[key] === 'object' && out[key] !== null ? out[key] : {});
+  if (flags.data) section('data').path = flags.data;
+  if (flags.splits) section('data').splits = flags.splits;
+  if (flags.epochs !== undefined) section('train').epochs = flags.epochs;
+  if (flags.target !== undefined) section('poison').target = flags.target;
+  if (flags.mode) section('poison').mode = flags.mode;
+  if (flags.backend) out.backend = flags.backend;
+  return out;
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { UserError } from '../util/errors.js';
+import { registerSetup } from './setup.js';
+import { registerRunCommands } from './runs.js';
+import { registerClean } from './clean.js';
+
+const program = new Command();
+program
+  .name('backdoor')
+  .description('Reproducible backdoor (data-poisoning) experiments on clinical prediction models')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerSetup(program);
+registerRunCommands(program);
+registerClean(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const e = err as Error & { code?: string; exitCode?: number };
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
+  if (e.code?.startsWith('commander.')) process.exit(2);
+  if (err instanceof UserError) {
+    process.stderr.write(`backdoor: error: ${e.message.split('\n')[0]}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`backdoor: internal error: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+}
+
+export { Option };

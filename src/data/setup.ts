@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateSynthetic, SYNTHETIC_DEFAULTS, describeSynthetic, type SyntheticReport } from './sources/synthetic.js';
+import { makeSplits, devSubsetRows, splitRows, writeSplits, SPLIT_NAMES } from './splits.js';
+import { subsetCohort, type Cohort } from './cohort.js';
+import { writeCohortParquet } from './parquet.js';
+import { auroc } from '../metrics/classification.js';
+import { ensureWritableDir, writeFileAtomic } from '../util/fs.js';
+import { UserError } from '../util/errors.js';
+
+export interface SetupOptions {
+  dataDir: string;
+  nStays: number;
+  devSize: number;
+  hours: number;
+  seed: number;
+  force?: boolean;
+}
+
+export const SETUP_DEFAULTS: Omit<SetupOptions, 'dataDir'> = {
+  nStays: SYNTHETIC_DEFAULTS.nStays,
+  devSize: 5000,
+  hours: SYNTHETIC_DEFAULTS.hours,
+  seed: Number(SYNTHETIC_DEFAULTS.seed),
+};
+
+export interface CohortSummary extends SyntheticReport {
+  splits: Record<string, { stays: number; prevalence: number; trueRiskAuroc: number }>;
+}
+
+export interface SetupReport {
+  status: 'generated' | 'existing';
+  files: { main: string; dev: string; splits: string; manifest: string };
+  options: Omit<SetupOptions, 'dataDir' | 'force'>;
+  main: CohortSummary;
+  dev: CohortSummary;
+}
+
+export function dataPaths(dataDir: string) {
+  return {
+    main: join(dataDir, 'main.parquet'),
+    dev: join(dataDir, 'dev', 'dev.parquet'),
+    splits: join(dataDir, 'splits', 'splits.json'),
+    manifest: join(dataDir, 'manifest.json'),
+  };
+}
+
+function summarize(cohort: Cohort, rows: Record<string, number[]>): CohortSummary {
+  const splits: CohortSummary['splits'] = {};
+  for (const name of SPLIT_NAMES) {
+    const part = subsetCohort(cohort, rows[name]);
+    let pos = 0;
+    for (const y of part.labels) pos += y;
+    splits[name] = { stays: part.n, prevalence: pos / part.n, trueRiskAuroc: part.trueRisk ? auroc(part.labels, part.trueRisk) : NaN };
+  }
+  return { ...describeSynthetic(cohort), splits };
+}
+
+/**
+ * Writes the embedded synthetic cohort: data/main.parquet, the dev subset data/dev/dev.parquet, the splits
+ * data/splits/splits.json and data/manifest.json (generator settings and the cohort report). The manifest is
+ * written last, so its presence marks a finished setup; an existing setup with the same settings is kept.
+ */
+export async function setupData(options: SetupOptions): Promise<SetupReport> {
+  const { dataDir, force, ...settings } = options;
+  if (!Number.isInteger(settings.devSize) || settings.devSize < 100) throw new UserError(`dev size must be an integer ≥ 100, got ${settings.devSize}`);
+  if (settings.devSize > settings.nStays) throw new UserError(`dev size (${settings.devSize}) cannot exceed the cohort size (${settings.nStays})`);
+  const paths = dataPaths(dataDir);
+  if (!force) {
+    try {
+      const manifest = JSON.parse(await readFile(paths.manifest, 'utf8')) as SetupReport;
+      if (JSON.stringify(manifest.options) === JSON.stringify(settings)) return { ...manifest, status: 'existing' };
+    } catch {
+      // No finished setup: generate.
+    }
+  }
+  await ensureWritableDir(dataDir, 'data folder');
+  let cohort: Cohort;
+  try {
+    cohort = generateSynthetic({ nStays: settings.nStays, hours: settings.hours, seed: settings.seed }).cohort;
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  const splits = makeSplits(cohort, settings.seed);
+  const dev = subsetCohort(cohort, devSubsetRows(cohort, splits, settings.devSize, settings.seed));
+  await writeCohortParquet(paths.main, cohort);
+  await writeCohortParquet(paths.dev, dev);
+  await writeSplits(paths.splits, splits);
+  const report: SetupReport = {
+    status: 'generated',
+    files: paths,
+    options: settings,
+    main: summarize(cohort, splitRows(cohort, splits)),
+    dev: summarize(dev, splitRows(dev, splits)),
+  };
+  await writeFileAtomic(paths.manifest, JSON.stringify(report, null, 2) + '\n');
+  return report;
+}

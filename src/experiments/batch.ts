@@ -1,0 +1,73 @@
+import { resolveRunConfig, type RunConfig } from './config.js';
+import { executeRun, runDirFor, type RunResult } from './run.js';
+import { UserError } from '../util/errors.js';
+import type { ProgressReporter } from '../util/progress.js';
+
+export interface GridSpec {
+  models: string[];
+  triggers: string[];
+  rates: number[];
+  seeds: number[];
+  configFile?: string;
+  /** key=value overrides and flag values, nested (e.g. { train: { epochs: 5 } }). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Every combination of the grid as a resolved config; names and values are validated before anything runs. */
+export function expandGrid(grid: GridSpec): RunConfig[] {
+  const configs: RunConfig[] = [];
+  for (const model of grid.models) {
+    for (const trigger of grid.triggers) {
+      for (const rate of grid.rates) {
+        for (const seed of grid.seeds) {
+          const base = grid.overrides ?? {};
+          const overrides = {
+            ...base,
+            model: { ...((base.model as object) ?? {}), name: model },
+            trigger: { ...((base.trigger as object) ?? {}), name: trigger },
+            poison: { ...((base.poison as object) ?? {}), rate },
+            seed,
+          };
+          configs.push(resolveRunConfig({ configFile: grid.configFile, overrides }));
+        }
+      }
+    }
+  }
+  return configs;
+}
+
+export interface BatchOutcome {
+  results: RunResult[];
+  failures: { dir: string; error: string }[];
+}
+
+/**
+ * Runs configs one after another. A run that fails on bad input (a UserError) stops the batch, since every
+ * other run would fail the same way; any other failure is recorded and the batch goes on.
+ */
+export async function runBatch(configs: RunConfig[], options: { runsDir: string; force?: boolean; progress: ProgressReporter }): Promise<BatchOutcome> {
+  const { progress } = options;
+  const results: RunResult[] = [];
+  const failures: BatchOutcome['failures'] = [];
+  progress.start(configs.length);
+  for (const config of configs) {
+    const label = runDirFor('', config).replace(/^[\\/]/, '');
+    progress.begin(label);
+    try {
+      const result = await executeRun(config, { runsDir: options.runsDir, force: options.force, log: (line) => progress.detail(line) });
+      results.push(result);
+      const m = result.metrics;
+      const summary = `AUROC ${m.clean.auroc.toFixed(3)}` + (m.attack ? `, ASR ${m.attack.asr.toFixed(3)}` : '');
+      progress.end(label, result.status === 'skipped' ? `skipped (complete): ${summary}` : `${summary} (${result.seconds.toFixed(1)} s)`, true);
+    } catch (err) {
+      progress.end(label, `failed: ${(err as Error).message}`, false);
+      if (err instanceof UserError) {
+        progress.finish();
+        throw err;
+      }
+      failures.push({ dir: runDirFor(options.runsDir, config), error: (err as Error).stack ?? String(err) });
+    }
+  }
+  progress.finish();
+  return { results, failures };
+}
