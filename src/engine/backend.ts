@@ -57,7 +57,7 @@ class BackendUnavailable extends Error {}
 
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!.trim();
+  return msg.split('\n')[0]!.trim().replace(/\.$/, '');
 }
 
 function isMissingPackage(err: unknown, pkg: string): boolean {
