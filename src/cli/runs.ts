@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
 import { addSetupOptions, printSetup, runSetup, type SetupFlags } from './setup.js';
 import { parseOverrides } from '../experiments/config.js';
@@ -55,10 +55,20 @@ async function experiments(flags: ExperimentFlags, pairs: string[]): Promise<Bat
   );
 }
 
+function listOption(flags: string, description: string, parse: (value: string) => unknown, defaults: (string | number)[]): Option {
+  return new Option(flags, description).argParser(parse).default(defaults, defaults.join(','));
+}
+
 function addGridOptions(cmd: Command): Command {
   return cmd
-    .option('--models <list>', `models, comma-separated (valid: ${modelNames().join(', ')})`, parseList, ['mlp'])
-    .option('--seeds <list>', 'seeds, comma-separated', parseNumberList('--seeds'), DEFAULT_SEEDS);
+    .addOption(listOption('--models <list>', `models, comma-separated (valid: ${modelNames().join(', ')})`, parseList, ['mlp']))
+    .addOption(listOption('--seeds <list>', 'seeds, comma-separated', parseNumberList('--seeds'), DEFAULT_SEEDS));
+}
+
+function addAttackOptions(cmd: Command): Command {
+  return cmd
+    .addOption(listOption('--triggers <list>', `triggers, comma-separated (valid: ${triggerNames().join(', ')})`, parseList, attackTriggers()))
+    .addOption(listOption('--poison-rates <list>', 'poison rates, comma-separated, each in [0, 1)', parseNumberList('--poison-rates'), DEFAULT_RATES));
 }
 
 export function registerRunCommands(program: Command): void {
@@ -88,16 +98,12 @@ export function registerRunCommands(program: Command): void {
   );
 
   addRunOptions(
-    addGridOptions(program.command('experiments').description('Poisoned runs for every model × trigger × poison rate × seed'))
-      .option('--triggers <list>', `triggers, comma-separated (default: all but none: ${attackTriggers().join(', ')})`, parseList, attackTriggers())
-      .option('--poison-rates <list>', 'poison rates, comma-separated, each in [0, 1)', parseNumberList('--poison-rates'), DEFAULT_RATES),
+    addAttackOptions(addGridOptions(program.command('experiments').description('Poisoned runs for every model × trigger × poison rate × seed'))),
   ).action(async (pairs: string[], flags: ExperimentFlags) => report(await experiments(flags, pairs), flags.json));
 
   addRunOptions(
     addSetupOptions(
-      addGridOptions(program.command('all').description('The whole pipeline on the embedded cohort: setup → baseline → experiments'))
-        .option('--triggers <list>', 'triggers for the experiments step, comma-separated', parseList, attackTriggers())
-        .option('--poison-rates <list>', 'poison rates for the experiments step', parseNumberList('--poison-rates'), DEFAULT_RATES),
+      addAttackOptions(addGridOptions(program.command('all').description('The whole pipeline on the embedded cohort: setup → baseline → experiments'))),
       false,
     ),
   ).action(async (pairs: string[], flags: ExperimentFlags & SetupFlags) => {

@@ -167,8 +167,14 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
           for (let k = 0; k < len; k++) {
             const x = data[k];
             let value = NaN;
-            if (x !== null && x !== undefined) value = cats && typeof x === 'string' ? cats.indexOf(x) : Number(x);
-            cohort.statics[(rowStart + k) * S + s] = value < 0 ? NaN : value;
+            if (x !== null && x !== undefined) {
+              // An unknown category name (indexOf = -1) is unknown; a negative numeric static is a real value.
+              if (cats && typeof x === 'string') {
+                const c = cats.indexOf(x);
+                value = c < 0 ? NaN : c;
+              } else value = Number(x);
+            }
+            cohort.statics[(rowStart + k) * S + s] = value;
           }
         } else {
           const [v, t] = seriesTarget.get(columnName)!;

@@ -9,7 +9,6 @@ import type { Cohort } from '../data/cohort.js';
 import { FEATURIZERS } from '../data/features/index.js';
 import type { Features } from '../data/features/types.js';
 import { getModel } from '../models/registry.js';
-import { saveLayersModel } from '../models/io.js';
 import type { BuiltModel } from '../models/types.js';
 import { getTrigger } from '../triggers/registry.js';
 import { poisonTrainingSet, triggeredTestSet } from '../triggers/poison.js';
@@ -282,7 +281,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     };
 
     await mkdir(tmpDir, { recursive: true });
-    await saveLayersModel(model.layersModel(), tmpDir);
+    await model.save(tmpDir);
   } finally {
     model.dispose();
   }

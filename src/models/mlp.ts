@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BuiltModel, ModelSpec, RawModelConfig } from './types.js';
 import { deriveIntSeed } from '../engine/rng.js';
+import { loadLayersModel, saveLayersModel } from './io.js';
 import { checkKeys, positiveInt, rateIn01, oneOf } from './config-checks.js';
 
 export interface MlpConfig {
@@ -58,8 +59,8 @@ class Mlp implements BuiltModel {
     return this.model.trainableWeights.map((w) => w.read() as tf.Variable);
   }
 
-  layersModel(): tf.LayersModel {
-    return this.model;
+  save(dir: string): Promise<void> {
+    return saveLayersModel(this.model, dir);
   }
 
   dispose(): void {
@@ -93,7 +94,7 @@ export const mlp: ModelSpec<MlpConfig> = {
     );
     return new Mlp(model, config);
   },
-  fromLayersModel(model, config) {
-    return new Mlp(model, config);
+  async load(dir, config) {
+    return new Mlp(await loadLayersModel(dir), config);
   },
 };

@@ -13,8 +13,8 @@ export interface BuiltModel {
   /** The representation feeding the output layer, shape [batch, units]. */
   penultimate(x: tf.Tensor): tf.Tensor2D;
   trainableWeights(): tf.Variable[];
-  /** The model as a tf.LayersModel for saving in TF.js format (model.json + weights). */
-  layersModel(): tf.LayersModel;
+  /** Writes the model into `dir` in TF.js format (model.json + weights.bin). */
+  save(dir: string): Promise<void>;
   dispose(): void;
 }
 
@@ -26,6 +26,6 @@ export interface ModelSpec<C = RawModelConfig> {
   resolveConfig(raw: RawModelConfig): C;
   /** Builds a fresh model; all initial weights derive from `seed`. */
   build(rowShape: number[], config: C, seed: number | string): BuiltModel;
-  /** Rebuilds a model around a saved tf.LayersModel (for `evaluate` and resume). */
-  fromLayersModel(model: tf.LayersModel, config: C): BuiltModel;
+  /** Loads a model saved by `save` (for `evaluate`, detectors and resume). */
+  load(dir: string, config: C): Promise<BuiltModel>;
 }
