@@ -95,7 +95,7 @@ function backward(
     dzs[t] = dz;
     if (t > 0) {
       dcNext = tf.mul(dc, f) as tf.Tensor2D;
-      dhNext = tf.matMul(dz, whsT);
+      dhNext = tf.matMul(dz, whsT) as tf.Tensor2D;
     }
   }
   const dZ = tf.concat(dzs, 0) as tf.Tensor2D; // [T·B, 4H], time-major like the forward pass
@@ -111,7 +111,9 @@ function backward(
 
 const STEP_KEYS = ['s', 'i', 'f', 'g', 'o', 'c', 'tc', 'h'] as const;
 
-const fusedLstm = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+const fusedLstm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, wx, wh, b] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+  const save = args[4] as tf.GradSaveFunc;
   const fw = forward(x, wx, wh, b, true);
   // `save` keeps tensors only while a gradient tape is recording; otherwise the step states die with the op.
   save([x, fw.wxs, fw.whs, fw.m, ...fw.steps.flatMap((st) => STEP_KEYS.map((k) => st[k]))]);
@@ -128,7 +130,7 @@ const fusedLstm = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor
       return backward(dy, sx as tf.Tensor3D, swxs as tf.Tensor2D, swhs as tf.Tensor2D, sm as tf.Tensor1D, steps);
     },
   };
-}) as unknown as (...args: (tf.Tensor | tf.GradSaveFunc)[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] });
+});
 
 /** All hidden states of one LSTM layer: x [T, B, C] → [T, B, H]; differentiable in x, wx, wh and b. */
 export function lstmLayer(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
