@@ -103,6 +103,8 @@ function namedSection(layers: Tree[], section: string): string | undefined {
 }
 
 const TOP_KEYS = ['data', 'model', 'trigger', 'poison', 'seed', 'backend', 'train', 'evaluation'];
+/** Sections that must be mappings, each with an example key for the error message. */
+const MAPPING_KEYS: Record<string, string> = { data: 'path', model: 'name', trigger: 'name', poison: 'rate', train: 'epochs', evaluation: 'threshold' };
 
 /** Defaults < model and trigger files < --config file < overrides; then every value is validated. */
 export function resolveRunConfig(inputs: ConfigInputs = {}): RunConfig {
@@ -111,7 +113,13 @@ export function resolveRunConfig(inputs: ConfigInputs = {}): RunConfig {
   const user = inputs.configFile ? loadYamlFile(inputs.configFile, 'config file') : {};
   const overrides = inputs.overrides ?? {};
   for (const layer of [user, overrides]) {
-    for (const key of Object.keys(layer)) if (!TOP_KEYS.includes(key)) throw new UserError(`unknown config section "${key}"; valid: ${TOP_KEYS.join(', ')}`);
+    for (const [key, value] of Object.entries(layer)) {
+      if (!TOP_KEYS.includes(key)) throw new UserError(`unknown config section "${key}"; valid: ${TOP_KEYS.join(', ')}`);
+      // A scalar section (e.g. `trigger=rare_value`) would otherwise be dropped silently, leaving the default.
+      if (Object.hasOwn(MAPPING_KEYS, key) && value !== null && !isTree(value)) {
+        throw new UserError(`config section "${key}" must be a mapping of key: value, got ${JSON.stringify(value)}; set its keys, e.g. ${key}.${MAPPING_KEYS[key]}=…`);
+      }
+    }
   }
   const modelName = namedSection([base, user, overrides], 'model') ?? 'mlp';
   const triggerName = namedSection([base, user, overrides], 'trigger') ?? 'none';

@@ -5,24 +5,15 @@ import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { stringify as csvStringify } from 'csv-stringify/sync';
-import type { Cohort } from '../data/cohort.js';
-import { FEATURIZERS } from '../data/features/index.js';
-import type { Features } from '../data/features/types.js';
-import { getModel } from '../models/registry.js';
-import type { BuiltModel } from '../models/types.js';
-import { getTrigger } from '../triggers/registry.js';
-import { poisonTrainingSet, triggeredTestSet } from '../triggers/poison.js';
-import type { Trigger } from '../triggers/types.js';
-import { trainModel, predictProba, type EpochRecord } from '../train/trainer.js';
-import { classificationMetrics, chooseThreshold, type ClassificationMetrics } from '../metrics/classification.js';
+import { trainModel, type EpochRecord } from '../train/trainer.js';
 import { auroc } from '../metrics/classification.js';
-import { attackMetrics, type AttackMetrics } from '../metrics/attack.js';
 import { selectBackend, backendVersions } from '../engine/backend.js';
 import { encodeNpyInt64 } from '../util/npy.js';
 import { UserError } from '../util/errors.js';
 import { ensureWritableDir, temporarySibling } from '../util/fs.js';
-import { loadDataset, type Dataset } from './dataset.js';
-import { PACKAGE_ROOT, splitTriggerConfig, triggerDefaults, type RunConfig } from './config.js';
+import { loadDataset } from './dataset.js';
+import { prepareRun, evaluateModel, type Evaluation } from './prepare.js';
+import { PACKAGE_ROOT, type RunConfig } from './config.js';
 
 export const RUN_FILES = {
   config: 'config.yaml',
@@ -81,11 +72,11 @@ export interface RunMetrics {
   /** The trigger's parameters as resolved against the clean training split (e.g. the rare value chosen). */
   trigger_params: unknown;
   training: { best_epoch: number; epochs_run: number; best_val_auroc: number; stopped_early: boolean };
-  clean: ClassificationMetrics;
-  /** The run's own trigger on the triggered test set; null for trigger `none`. */
-  attack: AttackMetrics | null;
-  /** Clean runs only (rate 0): every configured trigger on this clean model, the false-trigger baseline. */
-  false_trigger: Record<string, AttackMetrics & { trigger_params: unknown }> | null;
+  clean: Evaluation['clean'];
+  clean_bins: Evaluation['clean_bins'];
+  attack: Evaluation['attack'];
+  attack_shifts: Evaluation['attack_shifts'];
+  false_trigger: Evaluation['false_trigger'];
 }
 
 export interface RunResult {
@@ -155,28 +146,6 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-interface Evaluator {
-  model: BuiltModel;
-  featurize(cohort: Cohort): Features;
-  threshold: number;
-}
-
-function evaluateTrigger(evaluator: Evaluator, test: Cohort, trigger: Trigger, params: unknown, target: 0 | 1): AttackMetrics {
-  const set = triggeredTestSet(test, trigger, params, target);
-  const probsClean = predictProba(evaluator.model, evaluator.featurize(set.clean));
-  const probsTriggered = predictProba(evaluator.model, evaluator.featurize(set.triggered));
-  return attackMetrics({ target, trueLabels: set.clean.labels, probsClean, probsTriggered, threshold: evaluator.threshold });
-}
-
-function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
-  if (dataset.cohort.schema.tabularOnly && view === 'sequence') {
-    throw new UserError(`model "${config.model.name}" reads the sequence view, but ${dataset.path} is a tabular-only cohort; use a tabular model (mlp)`);
-  }
-  if (dataset.cohort.schema.tabularOnly && trigger.needsTime) {
-    throw new UserError(`trigger "${trigger.name}" needs a time axis, but ${dataset.path} is a tabular-only cohort`);
-  }
-}
-
 /**
  * One run: poison the training split, fit the featurizer on it, train, evaluate on the clean and triggered test
  * sets, and write the run folder atomically. A complete folder with the same config is skipped unless `force`.
@@ -198,25 +167,14 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   }
 
   const backend = await selectBackend(config.backend);
-  const modelSpec = getModel(config.model.name);
-  const { name: triggerName, params: rawTriggerParams } = splitTriggerConfig(config.trigger);
-  const trigger = getTrigger(triggerName);
-  checkCompatible(dataset, config, trigger, modelSpec.view);
-  const triggerParams = trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
-
   const timings: Record<string, number> = {};
   let t = performance.now();
-  const poisoned = poisonTrainingSet(dataset.train, trigger, triggerParams, config.poison, config.seed);
-  const featurizer = FEATURIZERS[modelSpec.view];
-  const featurizerState = featurizer.fit(poisoned.cohort);
-  const featurize = (cohort: Cohort) => featurizer.transform(featurizerState, cohort);
-  const trainFeatures = featurize(poisoned.cohort);
-  const valFeatures = featurize(dataset.val);
+  const prepared = prepareRun(config, dataset);
+  const { poisoned, trainFeatures, valFeatures, modelSpec, triggerParams } = prepared;
   timings.prepare_s = (performance.now() - t) / 1000;
 
   t = performance.now();
-  const { name: _modelName, ...modelConfig } = config.model;
-  const model = modelSpec.build(trainFeatures.rowShape, modelConfig, config.seed);
+  const model = modelSpec.build(trainFeatures.rowShape, prepared.modelConfig, config.seed);
   let history: EpochRecord[];
   let training: RunMetrics['training'];
   let metrics: RunMetrics;
@@ -237,22 +195,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     timings.train_s = (performance.now() - t) / 1000;
 
     t = performance.now();
-    const valProbs = predictProba(model, valFeatures);
-    const threshold = chooseThreshold(dataset.val.labels, valProbs, config.evaluation.threshold);
-    const testProbs = predictProba(model, featurize(dataset.test));
-    const clean = classificationMetrics(dataset.test.labels, testProbs, threshold);
-    const evaluator: Evaluator = { model, featurize, threshold };
-    const attack = triggerName === 'none' ? null : evaluateTrigger(evaluator, dataset.test, trigger, triggerParams, config.poison.target);
-    let falseTrigger: RunMetrics['false_trigger'] = null;
-    if (config.poison.rate === 0) {
-      falseTrigger = {};
-      for (const name of config.evaluation.clean_run_triggers) {
-        const other = getTrigger(name);
-        if (dataset.cohort.schema.tabularOnly && other.needsTime) continue;
-        const params = name === triggerName ? triggerParams : other.resolve(triggerDefaults(name), { schema: dataset.cohort.schema, train: dataset.train });
-        falseTrigger[name] = { ...evaluateTrigger(evaluator, dataset.test, other, params, config.poison.target), trigger_params: params };
-      }
-    }
+    const evaluation = evaluateModel(model, prepared, dataset, config);
     timings.evaluate_s = (performance.now() - t) / 1000;
 
     let positives = 0;
@@ -260,7 +203,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     metrics = {
       run_id: runId,
       model: config.model.name,
-      trigger: triggerName,
+      trigger: prepared.trigger.name,
       poison_rate: config.poison.rate,
       poison_mode: config.poison.mode,
       target: config.poison.target,
@@ -275,9 +218,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
       },
       trigger_params: triggerParams,
       training,
-      clean,
-      attack,
-      false_trigger: falseTrigger,
+      ...evaluation,
     };
 
     await mkdir(tmpDir, { recursive: true });
@@ -305,7 +246,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     await writeFile(join(tmpDir, RUN_FILES.history), csvStringify(history, { header: true, columns: ['epoch', 'train_loss', 'val_loss', 'val_auroc', 'best_val_auroc', 'improved'] }));
     await writeFile(join(tmpDir, RUN_FILES.summary), csvStringify([summaryRow(metrics, dataset.sha256)], { header: true, columns: [...SUMMARY_COLUMNS] }));
     await writeFile(join(tmpDir, RUN_FILES.poisoned), encodeNpyInt64(poisoned.poisonedIndices));
-    await writeFile(join(tmpDir, RUN_FILES.featurizer), JSON.stringify({ view: modelSpec.view, state: featurizerState }) + '\n');
+    await writeFile(join(tmpDir, RUN_FILES.featurizer), JSON.stringify({ view: modelSpec.view, state: prepared.featurizerState }) + '\n');
     // The metadata goes last: its status marks the folder complete.
     await writeFile(join(tmpDir, RUN_FILES.metadata), JSON.stringify(metadata, null, 2) + '\n');
     await moveIntoPlace(tmpDir, dir);

@@ -1,0 +1,120 @@
+import type { Cohort } from '../data/cohort.js';
+import { FEATURIZERS } from '../data/features/index.js';
+import type { Features } from '../data/features/types.js';
+import { getModel } from '../models/registry.js';
+import type { ModelSpec } from '../models/types.js';
+import { getTrigger } from '../triggers/registry.js';
+import { poisonTrainingSet, triggeredTestSet, type PoisonedTraining } from '../triggers/poison.js';
+import type { Trigger } from '../triggers/types.js';
+import { predictProba } from '../train/trainer.js';
+import { classificationMetrics, chooseThreshold, type ClassificationMetrics } from '../metrics/classification.js';
+import { attackMetrics, type AttackMetrics } from '../metrics/attack.js';
+import { reliabilityBins, type ReliabilityBin } from '../metrics/calibration.js';
+import type { BuiltModel } from '../models/types.js';
+import { UserError } from '../util/errors.js';
+import type { Dataset } from './dataset.js';
+import { splitTriggerConfig, triggerDefaults, type RunConfig } from './config.js';
+
+/** Everything a run derives deterministically from its config and data before training. */
+export interface PreparedRun {
+  modelSpec: ModelSpec<any>;
+  modelConfig: Record<string, unknown>;
+  trigger: Trigger;
+  triggerParams: unknown;
+  poisoned: PoisonedTraining;
+  featurizerState: unknown;
+  featurize(cohort: Cohort): Features;
+  trainFeatures: Features;
+  valFeatures: Features;
+}
+
+function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
+  if (dataset.cohort.schema.tabularOnly && view === 'sequence') {
+    throw new UserError(`model "${config.model.name}" reads the sequence view, but ${dataset.path} is a tabular-only cohort; use a tabular model`);
+  }
+  if (dataset.cohort.schema.tabularOnly && trigger.needsTime) {
+    throw new UserError(`trigger "${trigger.name}" needs a time axis, but ${dataset.path} is a tabular-only cohort`);
+  }
+}
+
+/**
+ * Resolves the trigger against the clean training split, poisons it with the run's seed, and fits the featurizer on
+ * the poisoned training split. Pure in (config, dataset): training, `evaluate`, detectors and resume all call it and
+ * get the same rows and features. `featurizerState` may be given to reuse a saved fit.
+ */
+export function prepareRun(config: RunConfig, dataset: Dataset, featurizerState?: unknown): PreparedRun {
+  const modelSpec = getModel(config.model.name);
+  const { name: _modelName, ...modelConfig } = config.model;
+  const { name: triggerName, params: rawTriggerParams } = splitTriggerConfig(config.trigger);
+  const trigger = getTrigger(triggerName);
+  checkCompatible(dataset, config, trigger, modelSpec.view);
+  const triggerParams = trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
+  const poisoned = poisonTrainingSet(dataset.train, trigger, triggerParams, config.poison, config.seed);
+  const featurizer = FEATURIZERS[modelSpec.view];
+  const state = featurizerState ?? featurizer.fit(poisoned.cohort);
+  const featurize = (cohort: Cohort) => featurizer.transform(state, cohort);
+  return {
+    modelSpec,
+    modelConfig,
+    trigger,
+    triggerParams,
+    poisoned,
+    featurizerState: state,
+    featurize,
+    trainFeatures: featurize(poisoned.cohort),
+    valFeatures: featurize(dataset.val),
+  };
+}
+
+export interface Evaluation {
+  clean: ClassificationMetrics;
+  /** Reliability-diagram bins of the clean test predictions (10 equal-width bins on p(y = 1)). */
+  clean_bins: ReliabilityBin[];
+  /** Per triggered test row, in test order: p(target | triggered) − p(target | clean); null for trigger `none`. */
+  attack_shifts: number[] | null;
+  /** The run's own trigger on the triggered test set; null for trigger `none`. */
+  attack: AttackMetrics | null;
+  /** Clean runs only (rate 0): every configured trigger on this clean model, the false-trigger baseline. */
+  false_trigger: Record<string, AttackMetrics & { trigger_params: unknown }> | null;
+}
+
+function evaluateTrigger(
+  model: BuiltModel,
+  featurize: PreparedRun['featurize'],
+  test: Cohort,
+  trigger: Trigger,
+  params: unknown,
+  target: 0 | 1,
+  threshold: number,
+): { metrics: AttackMetrics; shifts: number[] } {
+  const set = triggeredTestSet(test, trigger, params, target);
+  const probsClean = predictProba(model, featurize(set.clean));
+  const probsTriggered = predictProba(model, featurize(set.triggered));
+  const sign = target === 1 ? 1 : -1;
+  const shifts = Array.from(probsTriggered, (p, i) => sign * (p - probsClean[i]));
+  return { metrics: attackMetrics({ target, trueLabels: set.clean.labels, probsClean, probsTriggered, threshold }), shifts };
+}
+
+/** Clean, attack and (for clean runs) false-trigger metrics of a trained model on the test split. */
+export function evaluateModel(model: BuiltModel, prepared: PreparedRun, dataset: Dataset, config: RunConfig): Evaluation {
+  const valProbs = predictProba(model, prepared.valFeatures);
+  const threshold = chooseThreshold(dataset.val.labels, valProbs, config.evaluation.threshold);
+  const testProbs = predictProba(model, prepared.featurize(dataset.test));
+  const clean = classificationMetrics(dataset.test.labels, testProbs, threshold);
+  const target = config.poison.target;
+  const attack =
+    prepared.trigger.name === 'none' ? null : evaluateTrigger(model, prepared.featurize, dataset.test, prepared.trigger, prepared.triggerParams, target, threshold);
+  const cleanBins = reliabilityBins(dataset.test.labels, testProbs);
+  let falseTrigger: Evaluation['false_trigger'] = null;
+  if (config.poison.rate === 0) {
+    falseTrigger = {};
+    for (const name of config.evaluation.clean_run_triggers) {
+      const other = getTrigger(name);
+      if (dataset.cohort.schema.tabularOnly && other.needsTime) continue;
+      const params =
+        name === prepared.trigger.name ? prepared.triggerParams : other.resolve(triggerDefaults(name), { schema: dataset.cohort.schema, train: dataset.train });
+      falseTrigger[name] = { ...evaluateTrigger(model, prepared.featurize, dataset.test, other, params, target, threshold).metrics, trigger_params: params };
+    }
+  }
+  return { clean, clean_bins: cleanBins, attack: attack?.metrics ?? null, attack_shifts: attack?.shifts ?? null, false_trigger: falseTrigger };
+}
