@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
 import { addSetupOptions, printSetup, runSetup, type SetupFlags } from './setup.js';
 import { parseOverrides } from '../experiments/config.js';
+import { resolveResume } from '../experiments/resume.js';
 import { expandGrid, runBatch, type BatchOutcome, type GridSpec } from '../experiments/batch.js';
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
@@ -79,8 +80,16 @@ export function registerRunCommands(program: Command): void {
       .option('--model <name>', `model (valid: ${modelNames().join(', ')}; default: model.name, mlp)`)
       .option('--trigger <name>', `trigger (valid: ${triggerNames().join(', ')}; default: trigger.name, none)`)
       .option('--poison-rate <rate>', 'share of training rows poisoned, in [0, 1) (default: poison.rate, 0)', parseNumberArg('--poison-rate'))
-      .option('--seed <n>', 'run seed (default: seed, 0)', parseIntArg('--seed')),
-  ).action(async (pairs: string[], flags: RunFlags & { model?: string; trigger?: string; poisonRate?: number; seed?: number }) => {
+      .option('--seed <n>', 'run seed (default: seed, 0)', parseIntArg('--seed'))
+      .option('--resume <path>', 'continue an interrupted run exactly: a checkpoint folder or a run folder (its latest checkpoint); other flags are ignored'),
+  ).action(async (pairs: string[], flags: RunFlags & { model?: string; trigger?: string; poisonRate?: number; seed?: number; resume?: string }) => {
+    const progress = createProgress({ verbose: flags.verbose });
+    if (flags.resume) {
+      const target = await resolveResume(flags.resume);
+      const outcome = await runBatch([target.config], { runsDir: target.runsDir, progress, resumeFrom: target.checkpoint });
+      report(outcome, flags.json);
+      return;
+    }
     const overrides: Record<string, any> = gridOverrides(flags, pairs);
     if (flags.model) overrides.model = { ...(overrides.model ?? {}), name: flags.model };
     if (flags.trigger) overrides.trigger = { ...(overrides.trigger ?? {}), name: flags.trigger };
@@ -88,7 +97,6 @@ export function registerRunCommands(program: Command): void {
     if (flags.seed !== undefined) overrides.seed = flags.seed;
     const { resolveRunConfig } = await import('../experiments/config.js');
     const config = resolveRunConfig({ configFile: flags.config, overrides });
-    const progress = createProgress({ verbose: flags.verbose });
     const outcome = await runBatch([config], { runsDir: flags.runsDir, force: flags.force, progress });
     report(outcome, flags.json);
   });

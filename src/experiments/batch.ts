@@ -45,7 +45,10 @@ export interface BatchOutcome {
  * Runs configs one after another. A run that fails on bad input (a UserError) stops the batch, since every
  * other run would fail the same way; any other failure is recorded and the batch goes on.
  */
-export async function runBatch(configs: RunConfig[], options: { runsDir: string; force?: boolean; progress: ProgressReporter }): Promise<BatchOutcome> {
+export async function runBatch(
+  configs: RunConfig[],
+  options: { runsDir: string; force?: boolean; progress: ProgressReporter; resumeFrom?: string },
+): Promise<BatchOutcome> {
   const { progress } = options;
   const results: RunResult[] = [];
   const failures: BatchOutcome['failures'] = [];
@@ -54,7 +57,7 @@ export async function runBatch(configs: RunConfig[], options: { runsDir: string;
     const label = runDirFor('', config).replace(/^[\\/]/, '');
     progress.begin(label);
     try {
-      const result = await executeRun(config, { runsDir: options.runsDir, force: options.force, log: (line) => progress.detail(line) });
+      const result = await executeRun(config, { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line) => progress.detail(line) });
       results.push(result);
       const m = result.metrics;
       const summary = `AUROC ${m.clean.auroc.toFixed(3)}` + (m.attack ? `, ASR ${m.attack.asr.toFixed(3)}` : '');

@@ -7,7 +7,8 @@ import { getTrigger, triggerNames } from '../triggers/registry.js';
 import { POISON_MODES, type PoisonMode } from '../triggers/poison.js';
 import { TRAIN_KEYS, type TrainConfig } from '../train/trainer.js';
 import { UserError, unknownChoice } from '../util/errors.js';
-import { positiveInt, positiveNumber, nonNegativeInt } from '../models/config-checks.js';
+import { positiveInt, positiveNumber, nonNegativeInt, oneOf } from '../models/config-checks.js';
+import { CHECKPOINT_POLICIES } from '../train/checkpoint.js';
 
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
 import type { ThresholdRule } from '../metrics/classification.js';
@@ -171,6 +172,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
     learning_rate: positiveNumber('train.learning_rate', trainRaw.learning_rate),
     patience: nonNegativeInt('train.patience', trainRaw.patience),
     pos_weight: positiveNumber('train.pos_weight', trainRaw.pos_weight),
+    checkpoints: trainRaw.checkpoints === undefined ? 'best_last' : oneOf('train.checkpoints', trainRaw.checkpoints, CHECKPOINT_POLICIES),
   };
   const evalRaw = isTree(tree.evaluation) ? tree.evaluation : {};
   const threshold = evalRaw.threshold ?? 0.5;

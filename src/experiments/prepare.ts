@@ -1,4 +1,4 @@
-import type { Cohort } from '../data/cohort.js';
+import { subsetCohort, type Cohort } from '../data/cohort.js';
 import { FEATURIZERS } from '../data/features/index.js';
 import type { Features } from '../data/features/types.js';
 import { getModel } from '../models/registry.js';
@@ -26,6 +26,19 @@ export interface PreparedRun {
   featurize(cohort: Cohort): Features;
   trainFeatures: Features;
   valFeatures: Features;
+  /**
+   * Set only when `dropTrainRows` removed rows: the positions, in the full training split, of the rows kept (then
+   * `poisoned.cohort` holds just those rows and `poisoned.poisonedIndices` are positions among them).
+   */
+  keptTrainRows?: Int32Array;
+}
+
+export interface PrepareOptions {
+  /**
+   * 1 for each training row (position in the training split) to leave out after poisoning and before the featurizer
+   * is fitted: the retraining step of a filtering defence, which sees only what survived the filter.
+   */
+  dropTrainRows?: Uint8Array;
 }
 
 function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
@@ -42,14 +55,18 @@ function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, 
  * the poisoned training split. Pure in (config, dataset): training, `evaluate`, detectors and resume all call it and
  * get the same rows and features. `featurizerState` may be given to reuse a saved fit.
  */
-export function prepareRun(config: RunConfig, dataset: Dataset, featurizerState?: unknown): PreparedRun {
+export function prepareRun(config: RunConfig, dataset: Dataset, featurizerState?: unknown, options: PrepareOptions = {}): PreparedRun {
   const modelSpec = getModel(config.model.name);
   const { name: _modelName, ...modelConfig } = config.model;
   const { name: triggerName, params: rawTriggerParams } = splitTriggerConfig(config.trigger);
   const trigger = getTrigger(triggerName);
   checkCompatible(dataset, config, trigger, modelSpec.view);
   const triggerParams = trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
-  const poisoned = poisonTrainingSet(dataset.train, trigger, triggerParams, config.poison, config.seed);
+  let poisoned = poisonTrainingSet(dataset.train, trigger, triggerParams, config.poison, config.seed);
+  let keptTrainRows: Int32Array | undefined;
+  if (options.dropTrainRows) {
+    ({ poisoned, kept: keptTrainRows } = dropRows(poisoned, options.dropTrainRows));
+  }
   const featurizer = FEATURIZERS[modelSpec.view];
   const state = featurizerState ?? featurizer.fit(poisoned.cohort);
   const featurize = (cohort: Cohort) => featurizer.transform(state, cohort);
@@ -63,7 +80,24 @@ export function prepareRun(config: RunConfig, dataset: Dataset, featurizerState?
     featurize,
     trainFeatures: featurize(poisoned.cohort),
     valFeatures: featurize(dataset.val),
+    ...(keptTrainRows ? { keptTrainRows } : {}),
   };
+}
+
+function dropRows(poisoned: PoisonedTraining, drop: Uint8Array): { poisoned: PoisonedTraining; kept: Int32Array } {
+  const n = poisoned.cohort.n;
+  if (drop.length !== n) throw new Error(`dropTrainRows has ${drop.length} entries, but the training split has ${n} rows`);
+  const kept: number[] = [];
+  const newPosition = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (drop[i] === 0) {
+      newPosition[i] = kept.length;
+      kept.push(i);
+    }
+  }
+  if (kept.length === 0) throw new UserError('the filter removed every training row; nothing is left to retrain on');
+  const poisonedIndices = Int32Array.from(Array.from(poisoned.poisonedIndices, (i) => newPosition[i]).filter((i) => i >= 0));
+  return { poisoned: { cohort: subsetCohort(poisoned.cohort, kept), poisonedIndices }, kept: Int32Array.from(kept) };
 }
 
 export interface Evaluation {

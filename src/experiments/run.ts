@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import { trainModel, type EpochRecord } from '../train/trainer.js';
+import { listCheckpoints, readCheckpoint, resolveCheckpointPath, type CheckpointState } from '../train/checkpoint.js';
 import { auroc } from '../metrics/classification.js';
 import { selectBackend, backendVersions } from '../engine/backend.js';
 import { encodeNpyInt64 } from '../util/npy.js';
@@ -90,6 +91,8 @@ export interface RunResult {
 export interface RunOptions {
   runsDir: string;
   force?: boolean;
+  /** Continue from this checkpoint folder instead of the latest checkpoint of an interrupted attempt. */
+  resumeFrom?: string;
   /** Called with a one-line message per epoch and stage. */
   log?: (line: string) => void;
 }
@@ -159,7 +162,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   const runId = runIdFor(config, dataset.sha256, dataset.splitsSha256);
 
   const existing = await readCompleteRun(dir);
-  if (existing && !options.force) {
+  if (existing && !options.force && !options.resumeFrom) {
     if (existing.metadata.run_id !== runId) {
       throw new UserError(`${dir} holds a finished run of a different config or data (run id ${existing.metadata.run_id}, now ${runId}); pass --force to replace it or use another --runs-dir`);
     }
@@ -179,6 +182,17 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   let training: RunMetrics['training'];
   let metrics: RunMetrics;
   const tmpDir = temporarySibling(dir);
+  const partial = partialDirFor(dir);
+  const checkpointDir = join(partial, 'checkpoints');
+  const resume = await findResumeState(options, partial, runId);
+  if (resume) log(`resuming from epoch ${resume.epoch} (${resume.path})`);
+  else {
+    await rm(partial, { recursive: true, force: true });
+  }
+  if (config.train.checkpoints !== 'none') {
+    await mkdir(checkpointDir, { recursive: true });
+    await writeFile(join(partial, RUN_FILES.config), YAML.stringify(config));
+  }
   try {
     const trained = await trainModel({
       model,
@@ -188,6 +202,8 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
       valLabels: dataset.val.labels,
       config: config.train,
       seed: config.seed,
+      checkpoint: { dir: checkpointDir, runId, policy: config.train.checkpoints },
+      resume: resume ?? undefined,
       onEpoch: (r) => log(`epoch ${r.epoch}: loss ${r.train_loss.toFixed(4)}, val AUROC ${r.val_auroc.toFixed(4)}${r.improved ? ' (best)' : ''}`),
     });
     history = trained.history;
@@ -248,14 +264,41 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     await writeFile(join(tmpDir, RUN_FILES.poisoned), encodeNpyInt64(poisoned.poisonedIndices));
     await writeFile(join(tmpDir, RUN_FILES.featurizer), JSON.stringify({ view: modelSpec.view, state: prepared.featurizerState }) + '\n');
     // The metadata goes last: its status marks the folder complete.
+    if (config.train.checkpoints !== 'none') await rename(checkpointDir, join(tmpDir, 'checkpoints'));
     await writeFile(join(tmpDir, RUN_FILES.metadata), JSON.stringify(metadata, null, 2) + '\n');
     await moveIntoPlace(tmpDir, dir);
+    await rm(partial, { recursive: true, force: true });
   } catch (err) {
     await rm(tmpDir, { recursive: true, force: true });
     throw err;
   }
   log(`done: clean AUROC ${metrics.clean.auroc.toFixed(4)}${metrics.attack ? `, ASR ${metrics.attack.asr.toFixed(4)}` : ''}`);
   return { status: 'completed', dir, runId, metrics, seconds: (finished - started) / 1000 };
+}
+
+/** Where an unfinished run keeps its checkpoints: a hidden sibling of the run folder, e.g. runs/mlp/none/0/.seed_0.partial */
+export function partialDirFor(dir: string): string {
+  return join(dirname(dir), `.${basename(dir)}.partial`);
+}
+
+async function findResumeState(options: RunOptions, partial: string, runId: string): Promise<(CheckpointState & { path: string }) | null> {
+  if (options.resumeFrom) {
+    const state = await readCheckpoint(await resolveCheckpointPath(options.resumeFrom));
+    if (state.runId !== runId) throw new UserError(`checkpoint ${state.path} belongs to run ${state.runId}, not to this config and data (run ${runId})`);
+    return state;
+  }
+  if (options.force) return null;
+  const found = await listCheckpoints(join(partial, 'checkpoints'));
+  // An interrupted attempt of the same run continues from its latest intact checkpoint.
+  for (let k = found.length - 1; k >= 0; k--) {
+    try {
+      const state = await readCheckpoint(found[k].path);
+      if (state.runId === runId) return state;
+    } catch {
+      // A checkpoint cut short by the interruption: try the one before.
+    }
+  }
+  return null;
 }
 
 /** Renames a finished temporary folder into place, replacing an older run only after the new one is whole. */

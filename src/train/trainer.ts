@@ -5,6 +5,7 @@ import type { BuiltModel } from '../models/types.js';
 import { deriveRng } from '../engine/rng.js';
 import { auroc } from '../metrics/classification.js';
 import { UserError } from '../util/errors.js';
+import { pruneCheckpoints, writeCheckpoint, type CheckpointPolicy, type CheckpointState } from './checkpoint.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -14,9 +15,11 @@ export interface TrainConfig {
   patience: number;
   /** Loss weight of positive rows; 1 = unweighted. */
   pos_weight: number;
+  /** Which per-epoch checkpoints to keep: best_last (default), last, all or none. */
+  checkpoints: CheckpointPolicy;
 }
 
-export const TRAIN_KEYS: (keyof TrainConfig)[] = ['epochs', 'batch_size', 'learning_rate', 'patience', 'pos_weight'];
+export const TRAIN_KEYS: (keyof TrainConfig)[] = ['epochs', 'batch_size', 'learning_rate', 'patience', 'pos_weight', 'checkpoints'];
 
 export interface EpochRecord {
   epoch: number;
@@ -44,6 +47,10 @@ export interface TrainInputs {
   config: TrainConfig;
   seed: number | string;
   onEpoch?: (record: EpochRecord) => void;
+  /** Save the training state after every epoch into `dir`, keeping what `policy` says. */
+  checkpoint?: { dir: string; runId: string; policy: CheckpointPolicy };
+  /** Continue from a saved state (see checkpoint.ts) instead of starting at epoch 1. */
+  resume?: CheckpointState;
 }
 
 export function featuresTensor(features: Features, rows?: ArrayLike<number>): tf.Tensor {
@@ -87,10 +94,76 @@ function meanLoss(labels: Uint8Array, probs: Float32Array, posWeight: number): n
   return sum / weight;
 }
 
+interface AdamInternals {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+async function captureState(
+  epoch: number,
+  weights: tf.Variable[],
+  bestWeights: tf.Tensor[] | null,
+  optimizer: tf.AdamOptimizer,
+  progress: { best: number; bestEpoch: number; sinceBest: number; history: EpochRecord[] },
+  config: TrainConfig,
+  seed: number | string,
+): Promise<CheckpointState> {
+  const optimizerWeights = await optimizer.getWeights();
+  const iterations = (await optimizerWeights[0].tensor.data())[0];
+  const moments = optimizerWeights.slice(1);
+  const internals = optimizer as unknown as AdamInternals;
+  const read = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync() as Float32Array).map((a) => a.slice());
+  const shapes = (ts: tf.Tensor[]) => ts.map((t) => t.shape.slice());
+  const m = moments.slice(0, weights.length).map((w) => w.tensor);
+  const v = moments.slice(weights.length).map((w) => w.tensor);
+  const best = bestWeights ?? weights;
+  return {
+    epoch,
+    bestEpoch: progress.bestEpoch,
+    bestValAuroc: progress.best,
+    epochsSinceBest: progress.sinceBest,
+    history: progress.history.slice(),
+    optimizer: {
+      iterations,
+      accBeta1: internals.accBeta1.dataSync()[0],
+      accBeta2: internals.accBeta2.dataSync()[0],
+      learningRate: config.learning_rate,
+    },
+    rng: { scheme: 'derived-per-epoch', seed: String(seed), nextEpoch: epoch + 1 },
+    tensors: { weights: read(weights), best_weights: read(best), adam_m: read(m), adam_v: read(v) },
+    shapes: { weights: shapes(weights), best_weights: shapes(best), adam_m: shapes(m), adam_v: shapes(v) },
+  };
+}
+
+async function restoreState(state: CheckpointState, weights: tf.Variable[], optimizer: tf.AdamOptimizer): Promise<tf.Tensor[]> {
+  const check = (group: keyof CheckpointState['tensors']) => {
+    if (state.tensors[group].length !== weights.length) {
+      throw new UserError(`checkpoint holds ${state.tensors[group].length} ${group} tensors but the model has ${weights.length}; it belongs to another model config`);
+    }
+    state.shapes[group].forEach((shape, k) => {
+      if (shape.join('x') !== weights[k].shape.join('x')) {
+        throw new UserError(`checkpoint tensor ${group}[${k}] has shape [${shape}] but the model expects [${weights[k].shape}]; it belongs to another model config`);
+      }
+    });
+  };
+  (['weights', 'best_weights', 'adam_m', 'adam_v'] as const).forEach(check);
+  weights.forEach((w, k) => w.assign(tf.tensor(state.tensors.weights[k], w.shape, 'float32')));
+  const named = (group: 'adam_m' | 'adam_v', suffix: string) =>
+    state.tensors[group].map((values, k) => ({ name: `${weights[k].name}/${suffix}`, tensor: tf.tensor(values, weights[k].shape, 'float32') }));
+  await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(state.optimizer.iterations, 'int32') }, ...named('adam_m', 'm'), ...named('adam_v', 'v')]);
+  // setWeights recomputes beta^(t+1) with pow(); training multiplied step by step, which can differ in the last
+  // float32 bit, so the saved running values are restored for an exact resume.
+  const internals = optimizer as unknown as AdamInternals;
+  internals.accBeta1.assign(tf.scalar(state.optimizer.accBeta1, 'float32'));
+  internals.accBeta2.assign(tf.scalar(state.optimizer.accBeta2, 'float32'));
+  return state.tensors.best_weights.map((values, k) => tf.tensor(values, weights[k].shape, 'float32'));
+}
+
 /**
  * Mini-batch Adam with early stopping on validation AUROC; the best epoch's weights are restored at the end.
- * Shuffling and dropout draw from streams derived from the seed and the epoch number, so any epoch's
- * randomness is reproducible on its own.
+ * Shuffling and dropout draw from streams derived from the seed and the epoch number, so any epoch's randomness
+ * is reproducible on its own. With `checkpoint`, the full training state is saved after every epoch (before the
+ * epoch is reported), and `resume` continues from such a state exactly.
  */
 export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   const { model, train, trainLabels, val, valLabels, config, seed } = inputs;
@@ -99,14 +172,22 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   const optimizer = tf.train.adam(config.learning_rate);
   const xTrain = featuresTensor(train);
   const yTrain = tf.tensor1d(Float32Array.from(trainLabels), 'float32');
-  const history: EpochRecord[] = [];
-  let best = -Infinity;
-  let bestEpoch = 0;
+  const progress = { best: -Infinity, bestEpoch: 0, sinceBest: 0, history: [] as EpochRecord[] };
   let bestWeights: tf.Tensor[] | null = null;
-  let sinceBest = 0;
   let stoppedEarly = false;
+  let firstEpoch = 1;
   try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    if (inputs.resume) {
+      const state = inputs.resume;
+      bestWeights = await restoreState(state, weights, optimizer);
+      progress.best = state.bestValAuroc ?? -Infinity;
+      progress.bestEpoch = state.bestEpoch;
+      progress.sinceBest = state.epochsSinceBest;
+      progress.history = state.history.slice();
+      firstEpoch = state.epoch + 1;
+      stoppedEarly = config.patience > 0 && progress.sinceBest >= config.patience;
+    }
+    for (let epoch = firstEpoch; epoch <= config.epochs && !stoppedEarly; epoch++) {
       const order = deriveRng(seed, 'shuffle', epoch).permutation(train.n);
       const dropoutRng = deriveRng(seed, 'dropout', epoch);
       let lossSum = 0;
@@ -130,30 +211,32 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       }
       const valProbs = predictProba(model, val);
       const valAuroc = auroc(valLabels, valProbs);
-      const improved = valAuroc > best;
+      const improved = valAuroc > progress.best;
       if (improved) {
-        best = valAuroc;
-        bestEpoch = epoch;
-        sinceBest = 0;
+        progress.best = valAuroc;
+        progress.bestEpoch = epoch;
+        progress.sinceBest = 0;
         bestWeights?.forEach((t) => t.dispose());
         bestWeights = weights.map((w) => w.clone());
       } else {
-        sinceBest++;
+        progress.sinceBest++;
       }
       const record: EpochRecord = {
         epoch,
         train_loss: lossSum / batches,
         val_loss: meanLoss(valLabels, valProbs, config.pos_weight),
         val_auroc: valAuroc,
-        best_val_auroc: best,
+        best_val_auroc: progress.best,
         improved,
       };
-      history.push(record);
-      inputs.onEpoch?.(record);
-      if (config.patience > 0 && sinceBest >= config.patience) {
-        stoppedEarly = true;
-        break;
+      progress.history.push(record);
+      if (config.patience > 0 && progress.sinceBest >= config.patience) stoppedEarly = true;
+      if (inputs.checkpoint && inputs.checkpoint.policy !== 'none') {
+        const state = await captureState(epoch, weights, bestWeights, optimizer, progress, config, seed);
+        await writeCheckpoint(inputs.checkpoint.dir, inputs.checkpoint.runId, state);
+        await pruneCheckpoints(inputs.checkpoint.dir, inputs.checkpoint.policy, epoch, progress.bestEpoch);
       }
+      inputs.onEpoch?.(record);
     }
     if (bestWeights) weights.forEach((w, k) => w.assign(bestWeights![k]));
   } finally {
@@ -162,5 +245,5 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
     yTrain.dispose();
     optimizer.dispose();
   }
-  return { history, bestEpoch, bestValAuroc: best, epochsRun: history.length, stoppedEarly };
+  return { history: progress.history, bestEpoch: progress.bestEpoch, bestValAuroc: progress.best, epochsRun: progress.history.length, stoppedEarly };
 }

@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import YAML from 'yaml';
+import { readFileSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
+import { resolveCheckpointPath } from '../train/checkpoint.js';
+import { resolveRunConfig, type RunConfig } from './config.js';
+import { partialDirFor, RUN_FILES } from './run.js';
+
+export interface ResumeTarget {
+  config: RunConfig;
+  /** The runs folder the run belongs to (four levels above runs/{model}/{trigger}/{rate}/seed_{seed}). */
+  runsDir: string;
+  checkpoint: string;
+}
+
+/**
+ * `--resume` accepts a checkpoint folder (…/checkpoints/epoch_0003), a finished run folder (its latest kept
+ * checkpoint), an interrupted run folder (the checkpoints of its hidden `.seed_N.partial` sibling), or that
+ * partial folder itself. The config is the one saved beside the checkpoints.
+ */
+export async function resolveResume(path: string): Promise<ResumeTarget> {
+  const full = resolve(path);
+  let root: string;
+  let checkpoints: string;
+  if (existsSync(join(full, 'checkpoint.json'))) {
+    checkpoints = full;
+    root = dirname(dirname(full));
+  } else if (existsSync(join(full, 'checkpoints'))) {
+    root = full;
+    checkpoints = join(full, 'checkpoints');
+  } else if (existsSync(join(partialDirFor(full), 'checkpoints'))) {
+    root = partialDirFor(full);
+    checkpoints = join(root, 'checkpoints');
+  } else {
+    throw new UserError(`nothing to resume at ${path}: give a checkpoint folder, a run folder with checkpoints, or an interrupted run's folder`);
+  }
+  const configPath = join(root, RUN_FILES.config);
+  if (!existsSync(configPath)) throw new UserError(`cannot resume ${path}: ${configPath} is missing`);
+  const saved = YAML.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  const config = resolveRunConfig({ overrides: saved });
+  const runName = basename(root).replace(/^\.(.*)\.partial$/, '$1');
+  const runDir = join(dirname(root), runName);
+  return { config, runsDir: resolve(runDir, '..', '..', '..', '..'), checkpoint: await resolveCheckpointPath(checkpoints) };
+}
