@@ -150,3 +150,15 @@ test('a run killed mid-training leaves no folder that counts as finished', async
   // Nothing but the finished folder is left beside it.
   assert.deepEqual(readdirSync(join(killedRuns, 'mlp', 'none', '0')), ['seed_5']);
 });
+
+test('evaluate recomputes the saved metrics exactly, from the model or from the best checkpoint', async () => {
+  const { evaluateRun } = await import('../src/experiments/evaluate.js');
+  const same = await evaluateRun(poisoned.dir);
+  assert.equal(same.matchesSaved, true);
+  assert.deepEqual(same.evaluation.attack, poisoned.metrics.attack);
+  const fromCheckpoint = await evaluateRun(poisoned.dir, { checkpoint: String(poisoned.metrics.training.best_epoch) });
+  assert.deepEqual(fromCheckpoint.evaluation.clean, poisoned.metrics.clean);
+  const transfer = await evaluateRun(poisoned.dir, { trigger: 'missingness' });
+  assert.equal(transfer.trigger, 'missingness');
+  assert.ok(transfer.evaluation.attack!.asr < poisoned.metrics.attack!.asr, 'a trigger the model was not poisoned with succeeds less');
+});

@@ -4,6 +4,7 @@ import { UserError } from '../util/errors.js';
 import { registerSetup } from './setup.js';
 import { registerRunCommands } from './runs.js';
 import { registerClean } from './clean.js';
+import { registerEvaluate } from './evaluate.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ program
 
 registerSetup(program);
 registerRunCommands(program);
+registerEvaluate(program);
 registerClean(program);
 
 try {

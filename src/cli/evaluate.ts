@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import { evaluateRun } from '../experiments/evaluate.js';
+import { triggerNames } from '../triggers/registry.js';
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate')
+    .description("Recompute every metric of a finished run from its saved model, config and data; optionally on another trigger or data file")
+    .requiredOption('--run-dir <dir>', 'a finished run folder, e.g. runs/mlp/rare_value/0.01/seed_0')
+    .option('--checkpoint <epoch|dir>', 'evaluate the weights of a kept checkpoint (an epoch number or a checkpoint folder) instead of the saved best model')
+    .option('--trigger <name>', `evaluate this trigger instead of the run's own (valid: ${triggerNames().join(', ')})`)
+    .option('--data <file>', "another cohort Parquet file (default: the run's own)")
+    .option('--splits <file>', "splits for --data (default: the run's own)")
+    .option('--json', 'print the result as JSON on stdout', false)
+    .action(async (flags: { runDir: string; checkpoint?: string; trigger?: string; data?: string; splits?: string; json: boolean }) => {
+      const result = await evaluateRun(flags.runDir, flags);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        return;
+      }
+      const { clean, attack } = result.evaluation;
+      const f = (x: number) => x.toFixed(4);
+      process.stdout.write(`${result.runDir} on ${result.data}${result.checkpoint ? ` (checkpoint ${result.checkpoint})` : ''}\n`);
+      process.stdout.write(`  clean: AUROC ${f(clean.auroc)}  AUPRC ${f(clean.auprc)}  accuracy ${f(clean.accuracy)}  Brier ${f(clean.brier)}  ECE ${f(clean.ece)}  F1 ${f(clean.f1)} @ ${clean.threshold}\n`);
+      if (attack) process.stdout.write(`  ${result.trigger}: ASR ${f(attack.asr)}  confidence shift ${f(attack.confidence_shift)}  acc_poison ${f(attack.acc_poison)}  (n ${attack.n_triggered})\n`);
+      if (result.matchesSaved !== null) process.stdout.write(`  matches metrics.json: ${result.matchesSaved ? 'yes' : 'NO'}\n`);
+      if (result.matchesSaved === false) process.exitCode = 1;
+    });
+}
