@@ -68,7 +68,7 @@ type Column = Parameters<typeof parquetWriteBuffer>[0]['columnData'][number];
  */
 function rawCohortFile(
   cohort: Cohort,
-  options: { omit?: string[]; label?: Column; metadata?: boolean } = {},
+  options: { omit?: string[]; label?: Column; replace?: Column[]; metadata?: boolean } = {},
 ): ArrayBuffer {
   const { schema, n } = cohort;
   const T = schema.hours;
@@ -97,8 +97,9 @@ function rawCohortFile(
     }
   });
   const omit = new Set(options.omit ?? []);
+  const replace = new Map((options.replace ?? []).map((c) => [c.name, c]));
   return parquetWriteBuffer({
-    columnData: cols.filter((c) => !omit.has(c.name)),
+    columnData: cols.filter((c) => !omit.has(c.name)).map((c) => replace.get(c.name) ?? c),
     kvMetadata: options.metadata === false ? undefined : [{ key: 'backdoor.schema', value: JSON.stringify(schema) }, { key: 'backdoor.format', value: '1' }],
   });
 }
@@ -273,11 +274,43 @@ describe('cohort parquet errors are one-line UserErrors', () => {
     await rejectsUser(() => readCohortParquet(path), /corrupt data file/, /not valid JSON/);
   });
 
+  test('schema metadata that is JSON but not a cohort schema', async () => {
+    for (const [k, value] of ['null', '{}', '{"hours":2,"variables":[],"statics":[{"kind":"numeric"}]}', '{"hours":0,"variables":[],"statics":[]}'].entries()) {
+      const path = join(dir, `badschema-${k}.parquet`);
+      const buffer = parquetWriteBuffer({
+        columnData: [{ name: 'stay_id', data: Int32Array.from([1]), type: 'INT32' }],
+        kvMetadata: [{ key: 'backdoor.schema', value }],
+      });
+      await writeFile(path, new Uint8Array(buffer));
+      await rejectsUser(() => readCohortParquet(path), /corrupt data file .*: its "backdoor\.schema" metadata is not a cohort schema/);
+    }
+  });
+
   test('the control file written the same way reads back (so the error cases below are specific)', async () => {
     const path = join(dir, 'control.parquet');
     await writeFile(path, new Uint8Array(rawCohortFile(tiny)));
     const back = await readCohortParquet(path);
     assertSameCohort(back, { ...tiny, trueRisk: undefined });
+  });
+
+  test('an admission type outside the schema categories reads as unknown; numeric statics keep their sign', async () => {
+    const adm = Array.from({ length: tiny.n }, (_, i) => ['elective', 'emergency', 'urgent'][tiny.statics[i * 4 + 3]] as string | null);
+    adm[2] = 'transfer';
+    adm[5] = null;
+    const age = Array.from({ length: tiny.n }, (_, i) => tiny.statics[i * 4] as number | null);
+    age[1] = -3;
+    const path = join(dir, 'oddcat.parquet');
+    await writeFile(
+      path,
+      new Uint8Array(rawCohortFile(tiny, { replace: [{ name: 'admission_type', data: adm, type: 'STRING' }, { name: 'age', data: age, type: 'DOUBLE' }] })),
+    );
+    const back = await readCohortParquet(path);
+    for (let i = 0; i < tiny.n; i++) {
+      const expected = i === 2 || i === 5 ? NaN : tiny.statics[i * 4 + 3];
+      assert.ok(Object.is(back.statics[i * 4 + 3], expected), `row ${i}: ${back.statics[i * 4 + 3]} vs ${expected}`);
+    }
+    assert.equal(back.statics[1 * 4], -3);
+    assert.equal(back.statics[0], tiny.statics[0]);
   });
 
   test('a file missing a required series column', async () => {

@@ -3,7 +3,7 @@ import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, p
 import { addSetupOptions, printSetup, runSetup, type SetupFlags } from './setup.js';
 import { parseOverrides } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
-import { expandGrid, runBatch, type BatchOutcome, type GridSpec } from '../experiments/batch.js';
+import { expandGrid, runBatch, withKey, type BatchOutcome, type GridSpec } from '../experiments/batch.js';
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
 import { createProgress } from '../util/progress.js';
@@ -91,9 +91,9 @@ export function registerRunCommands(program: Command): void {
       return;
     }
     const overrides: Record<string, any> = gridOverrides(flags, pairs);
-    if (flags.model) overrides.model = { ...(overrides.model ?? {}), name: flags.model };
-    if (flags.trigger) overrides.trigger = { ...(overrides.trigger ?? {}), name: flags.trigger };
-    if (flags.poisonRate !== undefined) overrides.poison = { ...(overrides.poison ?? {}), rate: flags.poisonRate };
+    if (flags.model) overrides.model = withKey(overrides.model, 'model', 'name', flags.model);
+    if (flags.trigger) overrides.trigger = withKey(overrides.trigger, 'trigger', 'name', flags.trigger);
+    if (flags.poisonRate !== undefined) overrides.poison = withKey(overrides.poison, 'poison', 'rate', flags.poisonRate);
     if (flags.seed !== undefined) overrides.seed = flags.seed;
     const { resolveRunConfig } = await import('../experiments/config.js');
     const config = resolveRunConfig({ configFile: flags.config, overrides });

@@ -113,6 +113,10 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
   } catch {
     throw new UserError(`corrupt data file ${path}: its "${SCHEMA_KEY}" metadata is not valid JSON`);
   }
+  const named = (list: unknown) => Array.isArray(list) && list.every((e) => typeof (e as { name?: unknown } | null)?.name === 'string');
+  if (typeof schema !== 'object' || schema === null || !Number.isInteger(schema.hours) || schema.hours < 1 || !named(schema.variables) || !named(schema.statics)) {
+    throw new UserError(`corrupt data file ${path}: its "${SCHEMA_KEY}" metadata is not a cohort schema (it needs hours, variables and statics)`);
+  }
   const n = Number(metadata.num_rows);
   const T = schema.hours;
   const V = schema.variables.length;

@@ -13,6 +13,13 @@ export interface GridSpec {
   overrides?: Record<string, unknown>;
 }
 
+/** A config section given on the command line as a mapping, with one key set (e.g. the trigger's name). */
+export function withKey(section: unknown, what: string, key: string, value: unknown): Record<string, unknown> {
+  if (section === undefined || section === null) return { [key]: value };
+  if (typeof section !== 'object' || Array.isArray(section)) throw new UserError(`config section "${what}" must be a mapping; to set one value write ${what}.name=… or ${what}.<key>=…`);
+  return { ...(section as Record<string, unknown>), [key]: value };
+}
+
 /** Every combination of the grid as a resolved config; names and values are validated before anything runs. */
 export function expandGrid(grid: GridSpec): RunConfig[] {
   const configs: RunConfig[] = [];
@@ -23,9 +30,9 @@ export function expandGrid(grid: GridSpec): RunConfig[] {
           const base = grid.overrides ?? {};
           const overrides = {
             ...base,
-            model: { ...((base.model as object) ?? {}), name: model },
-            trigger: { ...((base.trigger as object) ?? {}), name: trigger },
-            poison: { ...((base.poison as object) ?? {}), rate },
+            model: withKey(base.model, 'model', 'name', model),
+            trigger: withKey(base.trigger, 'trigger', 'name', trigger),
+            poison: withKey(base.poison, 'poison', 'rate', rate),
             seed,
           };
           configs.push(resolveRunConfig({ configFile: grid.configFile, overrides }));

@@ -3,6 +3,7 @@ import type { BuiltModel, ModelSpec, RawModelConfig } from './types.js';
 import { deriveIntSeed } from '../engine/rng.js';
 import { loadLayersModel, saveLayersModel } from './io.js';
 import { checkKeys, positiveInt, rateIn01, oneOf } from './config-checks.js';
+import { UserError } from '../util/errors.js';
 
 export interface MlpConfig {
   hidden_units: number[];
@@ -15,7 +16,7 @@ const ACTIVATIONS = ['relu', 'elu', 'tanh'] as const;
 function resolveConfig(raw: RawModelConfig): MlpConfig {
   checkKeys('mlp', raw, ['hidden_units', 'activation', 'dropout']);
   const hidden = raw.hidden_units ?? [256, 128];
-  if (!Array.isArray(hidden) || hidden.length === 0) throw new Error(`model.hidden_units must be a non-empty list of layer sizes, e.g. [256, 128]`);
+  if (!Array.isArray(hidden) || hidden.length === 0) throw new UserError(`model.hidden_units must be a non-empty list of layer sizes, e.g. [256, 128]`);
   return {
     hidden_units: hidden.map((h, i) => positiveInt(`model.hidden_units[${i}]`, h)),
     activation: oneOf('model.activation', raw.activation ?? 'relu', ACTIVATIONS),
