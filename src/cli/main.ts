@@ -5,6 +5,7 @@ import { registerSetup } from './setup.js';
 import { registerRunCommands } from './runs.js';
 import { registerClean } from './clean.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerCohort } from './cohort.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ program
   .exitOverride();
 
 registerSetup(program);
+registerCohort(program);
 registerRunCommands(program);
 registerEvaluate(program);
 registerClean(program);

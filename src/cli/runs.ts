@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
 import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
 import { addSetupOptions, printSetup, runSetup, type SetupFlags } from './setup.js';
-import { parseOverrides } from '../experiments/config.js';
+import { mergeConfig, parseOverrides, resolveRunConfig } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
-import { expandGrid, runBatch, withKey, type BatchOutcome, type GridSpec } from '../experiments/batch.js';
+import { runBatch, withKey, parseShard, defaultJobs, type BatchOutcome, type Shard } from '../experiments/batch.js';
+import { dryRun, loadSweepSpec, profilePath, runSweep, type SweepSpec } from '../experiments/sweep.js';
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
+import { detectorNames } from '../detectors/registry.js';
 import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 
@@ -16,60 +18,86 @@ function attackTriggers(): string[] {
   return triggerNames().filter((t) => t !== 'none');
 }
 
-function report(outcome: BatchOutcome, json: boolean): void {
+/** Prints JSON results if asked; failures set the exit code (2 when every failure was bad input, else 1). */
+function report(outcome: BatchOutcome & { summaryPath?: string }, json: boolean): void {
   if (json) {
     const rows = outcome.results.map((r) => ({ status: r.status, dir: r.dir, run_id: r.runId, seconds: r.seconds, metrics: r.metrics }));
-    process.stdout.write(JSON.stringify({ runs: rows, failures: outcome.failures }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ runs: rows, failures: outcome.failures, summary: outcome.summaryPath ?? null }, null, 2) + '\n');
+  } else if (outcome.summaryPath) {
+    process.stderr.write(`summary: ${outcome.summaryPath}\n`);
   }
   if (outcome.failures.length > 0) {
-    for (const f of outcome.failures) process.stderr.write(`failed: ${f.dir}: ${f.error.split('\n')[0]}\n`);
-    process.exitCode = 1;
+    process.stderr.write(`${outcome.failures.length} run(s) failed (details in .seed_N.failed.json beside each run folder):\n`);
+    for (const f of outcome.failures) process.stderr.write(`  ${f.dir}: ${f.error.split('\n')[0]}\n`);
+    process.exitCode = outcome.failures.every((f) => f.userError) ? 2 : 1;
   }
 }
 
-async function runGrid(grid: GridSpec, flags: RunFlags): Promise<BatchOutcome> {
-  const configs = expandGrid(grid);
-  const progress = createProgress({ quiet: false, verbose: flags.verbose });
-  return runBatch(configs, { runsDir: flags.runsDir, force: flags.force, progress });
+function listOption(flags: string, description: string, parse: (value: string) => unknown, defaults?: (string | number)[]): Option {
+  const option = new Option(flags, description).argParser(parse);
+  return defaults ? option.default(defaults, defaults.join(',')) : option;
 }
 
-function gridOverrides(flags: RunFlags, pairs: string[]) {
-  return flagOverrides(flags, parseOverrides(pairs));
+interface SweepFlags extends RunFlags {
+  models?: string[];
+  seeds?: number[];
+  triggers?: string[];
+  poisonRates?: number[];
+  detectors?: string[];
+  defend?: boolean;
+  jobs: number;
+  shard?: Shard;
+  dryRun: boolean;
 }
 
-function checkRates(rates: number[]): number[] {
-  for (const r of rates) if (!(r >= 0 && r < 1)) throw new UserError(`poison rate must be in [0, 1), got ${r}`);
-  return rates;
-}
-
-type BaselineFlags = RunFlags & { models: string[]; seeds: number[] };
-type ExperimentFlags = BaselineFlags & { triggers: string[]; poisonRates: number[] };
-
-async function baseline(flags: BaselineFlags, pairs: string[]): Promise<BatchOutcome> {
-  return runGrid({ models: flags.models, triggers: ['none'], rates: [0], seeds: flags.seeds, configFile: flags.config, overrides: gridOverrides(flags, pairs) }, flags);
-}
-
-async function experiments(flags: ExperimentFlags, pairs: string[]): Promise<BatchOutcome> {
-  return runGrid(
-    { models: flags.models, triggers: flags.triggers, rates: checkRates(flags.poisonRates), seeds: flags.seeds, configFile: flags.config, overrides: gridOverrides(flags, pairs) },
-    flags,
-  );
-}
-
-function listOption(flags: string, description: string, parse: (value: string) => unknown, defaults: (string | number)[]): Option {
-  return new Option(flags, description).argParser(parse).default(defaults, defaults.join(','));
-}
-
-function addGridOptions(cmd: Command): Command {
+function addSweepOptions(cmd: Command, withDefaults: boolean): Command {
+  const d = <T>(x: T) => (withDefaults ? x : undefined);
   return cmd
-    .addOption(listOption('--models <list>', `models, comma-separated (valid: ${modelNames().join(', ')})`, parseList, ['mlp']))
-    .addOption(listOption('--seeds <list>', 'seeds, comma-separated', parseNumberList('--seeds'), DEFAULT_SEEDS));
+    .addOption(listOption('--models <list>', `models, comma-separated (valid: ${modelNames().join(', ')})`, parseList, d(['mlp'])))
+    .addOption(listOption('--seeds <list>', 'seeds, comma-separated', parseNumberList('--seeds'), d(DEFAULT_SEEDS)))
+    .addOption(listOption('--detectors <list>', `detectors run on each finished run (valid: ${detectorNames().join(', ')})`, parseList, d([])))
+    .option('--defend', 'retrain without the rows each detector flags and record ASR and AUROC after the defence')
+    .addOption(new Option('--jobs <n>', 'parallel worker processes (one TF.js engine each)').argParser(parseIntArg('--jobs')).default(defaultJobs(), `${defaultJobs()}, the number of cores`))
+    .addOption(new Option('--shard <i/n>', 'run only shard i of n of the grid (for job arrays sharing one runs folder)').argParser(parseShard))
+    .option('--dry-run', 'list the runs and whether each is complete, resumable or to do; train nothing', false);
 }
 
-function addAttackOptions(cmd: Command): Command {
+function addAttackOptions(cmd: Command, withDefaults: boolean): Command {
+  const d = <T>(x: T) => (withDefaults ? x : undefined);
   return cmd
-    .addOption(listOption('--triggers <list>', `triggers, comma-separated (valid: ${triggerNames().join(', ')})`, parseList, attackTriggers()))
-    .addOption(listOption('--poison-rates <list>', 'poison rates, comma-separated, each in [0, 1)', parseNumberList('--poison-rates'), DEFAULT_RATES));
+    .addOption(listOption('--triggers <list>', `triggers, comma-separated (valid: ${triggerNames().join(', ')})`, parseList, d(attackTriggers())))
+    .addOption(listOption('--poison-rates <list>', 'poison rates, comma-separated, each in [0, 1)', parseNumberList('--poison-rates'), d(DEFAULT_RATES)));
+}
+
+/** Flags over a grid spec: lists replace, overrides merge. */
+function applyFlags(spec: SweepSpec, flags: SweepFlags, pairs: string[]): SweepSpec {
+  return {
+    models: flags.models ?? spec.models,
+    triggers: flags.triggers ?? spec.triggers,
+    poison_rates: flags.poisonRates ?? spec.poison_rates,
+    seeds: flags.seeds ?? spec.seeds,
+    baseline: spec.baseline,
+    detectors: flags.detectors ?? spec.detectors,
+    defend: flags.defend ?? spec.defend,
+    overrides: mergeConfig(spec.overrides, flagOverrides(flags, parseOverrides(pairs))),
+  };
+}
+
+async function sweep(spec: SweepSpec, flags: SweepFlags): Promise<void> {
+  if (flags.dryRun) {
+    const plans = await dryRun(spec, { runsDir: flags.runsDir, shard: flags.shard, force: flags.force, configFile: flags.config });
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(plans.map((p) => ({ dir: p.dir, run_id: p.runId, status: p.status })), null, 2) + '\n');
+      return;
+    }
+    for (const p of plans) process.stdout.write(`${p.status.padEnd(9)} ${p.dir}  (${p.runId})\n`);
+    const count = (s: string) => plans.filter((p) => p.status === s).length;
+    process.stdout.write(`${plans.length} runs: ${count('complete')} complete (cached), ${count('resumable')} resumable, ${count('todo')} to do, ${count('conflict')} conflicting\n`);
+    return;
+  }
+  const progress = createProgress({ verbose: flags.verbose });
+  const outcome = await runSweep(spec, { runsDir: flags.runsDir, jobs: flags.jobs, shard: flags.shard, force: flags.force, progress, configFile: flags.config });
+  report(outcome, flags.json);
 }
 
 export function registerRunCommands(program: Command): void {
@@ -86,39 +114,64 @@ export function registerRunCommands(program: Command): void {
     const progress = createProgress({ verbose: flags.verbose });
     if (flags.resume) {
       const target = await resolveResume(flags.resume);
-      const outcome = await runBatch([target.config], { runsDir: target.runsDir, progress, resumeFrom: target.checkpoint });
-      report(outcome, flags.json);
+      report(await runBatch([target.config], { runsDir: target.runsDir, progress, resumeFrom: target.checkpoint }), flags.json);
       return;
     }
-    const overrides: Record<string, any> = gridOverrides(flags, pairs);
+    const overrides: Record<string, any> = flagOverrides(flags, parseOverrides(pairs));
     if (flags.model) overrides.model = withKey(overrides.model, 'model', 'name', flags.model);
     if (flags.trigger) overrides.trigger = withKey(overrides.trigger, 'trigger', 'name', flags.trigger);
     if (flags.poisonRate !== undefined) overrides.poison = withKey(overrides.poison, 'poison', 'rate', flags.poisonRate);
     if (flags.seed !== undefined) overrides.seed = flags.seed;
-    const { resolveRunConfig } = await import('../experiments/config.js');
     const config = resolveRunConfig({ configFile: flags.config, overrides });
-    const outcome = await runBatch([config], { runsDir: flags.runsDir, force: flags.force, progress });
-    report(outcome, flags.json);
+    report(await runBatch([config], { runsDir: flags.runsDir, force: flags.force, progress }), flags.json);
   });
 
-  addRunOptions(addGridOptions(program.command('baseline').description('Clean runs (trigger none, rate 0) for each model and seed; each also measures every trigger\'s false-trigger rate on the clean model'))).action(
-    async (pairs: string[], flags: BaselineFlags) => report(await baseline(flags, pairs), flags.json),
-  );
+  const emptySpec = (): SweepSpec => ({ models: ['mlp'], triggers: [], poison_rates: [], seeds: DEFAULT_SEEDS, baseline: false, detectors: [], defend: false, overrides: {} });
 
   addRunOptions(
-    addAttackOptions(addGridOptions(program.command('experiments').description('Poisoned runs for every model × trigger × poison rate × seed'))),
-  ).action(async (pairs: string[], flags: ExperimentFlags) => report(await experiments(flags, pairs), flags.json));
+    addSweepOptions(program.command('baseline').description("Clean runs (trigger none, rate 0) for each model and seed; each also measures every trigger's false-trigger rate on the clean model"), true),
+  ).action(async (pairs: string[], flags: SweepFlags) => sweep(applyFlags({ ...emptySpec(), baseline: true }, flags, pairs), flags));
 
   addRunOptions(
-    addSetupOptions(
-      addAttackOptions(addGridOptions(program.command('all').description('The whole pipeline on the embedded cohort: setup → baseline → experiments'))),
+    addAttackOptions(addSweepOptions(program.command('experiments').description('Poisoned runs for every model × trigger × poison rate × seed'), true), true),
+  ).action(async (pairs: string[], flags: SweepFlags) => sweep(applyFlags(emptySpec(), flags, pairs), flags));
+
+  addRunOptions(
+    addAttackOptions(
+      addSweepOptions(
+        program
+          .command('benchmark')
+          .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
+          .option('--profile <name>', 'grid in configs/benchmark/: default (about 20 min on 2 cores) or full', 'default')
+          .option('--grid <file>', 'a grid YAML file instead of --profile'),
+        false,
+      ),
       false,
     ),
-  ).action(async (pairs: string[], flags: ExperimentFlags & SetupFlags) => {
+  ).action(async (pairs: string[], flags: SweepFlags & { profile: string; grid?: string }) => {
+    const spec = loadSweepSpec(flags.grid ?? profilePath(flags.profile));
+    await sweep(applyFlags(spec, flags, pairs), flags);
+  });
+
+  addRunOptions(
+    addAttackOptions(
+      addSweepOptions(
+        addSetupOptions(program.command('all').description('The whole pipeline on the embedded cohort: setup → clean baselines and poisoned experiments of the default benchmark grid → visualize'), false).option(
+          '--profile <name>',
+          'benchmark grid in configs/benchmark/',
+          'default',
+        ),
+        false,
+      ),
+      false,
+    ),
+  ).action(async (pairs: string[], flags: SweepFlags & SetupFlags & { profile: string }) => {
+    if (flags.dryRun) throw new UserError('all has no --dry-run; use `backdoor benchmark --dry-run`');
     const setup = await runSetup({ ...flags, backend: flags.backend ?? 'auto', force: false });
     if (!flags.json) printSetup(setup, (s) => process.stderr.write(s));
-    const base = await baseline(flags, pairs);
-    const poisoned = await experiments(flags, pairs);
-    report({ results: [...base.results, ...poisoned.results], failures: [...base.failures, ...poisoned.failures] }, flags.json);
+    const spec = applyFlags(loadSweepSpec(profilePath(flags.profile)), flags, pairs);
+    await sweep(spec, flags);
+    const visualize = (program.commands.find((c) => c.name() === 'visualize') as Command | undefined);
+    if (visualize) await visualize.parseAsync(['--runs-dir', flags.runsDir, ...(flags.json ? ['--json'] : [])], { from: 'user' });
   });
 }

@@ -1,7 +1,16 @@
+import { availableParallelism } from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { rm, writeFile, mkdir } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
 import { resolveRunConfig, type RunConfig } from './config.js';
-import { executeRun, runDirFor, type RunResult } from './run.js';
+import { partialDirFor, readCompleteRun, runDirFor, runIdFor, type RunResult } from './run.js';
+import { loadDataset } from './dataset.js';
+import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
+import { ensureWritableDir } from '../util/fs.js';
 import type { ProgressReporter } from '../util/progress.js';
+import { executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
 
 export interface GridSpec {
   models: string[];
@@ -20,7 +29,7 @@ export function withKey(section: unknown, what: string, key: string, value: unkn
   return { ...(section as Record<string, unknown>), [key]: value };
 }
 
-/** Every combination of the grid as a resolved config; names and values are validated before anything runs. */
+/** Every combination of the grid as a resolved config, in a fixed order; names and values are validated first. */
 export function expandGrid(grid: GridSpec): RunConfig[] {
   const configs: RunConfig[] = [];
   for (const model of grid.models) {
@@ -43,41 +52,213 @@ export function expandGrid(grid: GridSpec): RunConfig[] {
   return configs;
 }
 
-export interface BatchOutcome {
-  results: RunResult[];
-  failures: { dir: string; error: string }[];
+export interface Shard {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) throw new UserError(`--shard must look like i/n with 1 ≤ i ≤ n (e.g. 2/8), got "${text}"`);
+  return { index, count };
 }
 
 /**
- * Runs configs one after another. A run that fails on bad input (a UserError) stops the batch, since every
- * other run would fail the same way; any other failure is recorded and the batch goes on.
+ * The runs of one shard: grid position k (0-based, in expandGrid order) belongs to shard (k mod n) + 1. Every
+ * machine expands the same grid, so the n shards partition it exactly, and neighbouring seeds spread out.
  */
-export async function runBatch(
-  configs: RunConfig[],
-  options: { runsDir: string; force?: boolean; progress: ProgressReporter; resumeFrom?: string },
-): Promise<BatchOutcome> {
-  const { progress } = options;
-  const results: RunResult[] = [];
-  const failures: BatchOutcome['failures'] = [];
-  progress.start(configs.length);
+export function selectShard<T>(items: T[], shard: Shard | undefined): T[] {
+  if (!shard) return items;
+  return items.filter((_, k) => k % shard.count === shard.index - 1);
+}
+
+export type PlanStatus = 'complete' | 'resumable' | 'todo' | 'conflict';
+
+export interface PlannedRun {
+  config: RunConfig;
+  dir: string;
+  runId: string;
+  status: PlanStatus;
+}
+
+/**
+ * What a sweep would do with each run, without training: complete (cached, skipped), resumable (an interrupted
+ * attempt left checkpoints), todo, or conflict (the folder holds a finished run of another config or data).
+ * Loading every data file and resolving every trigger here makes bad input fail before any run starts.
+ */
+export async function planRuns(configs: RunConfig[], runsDir: string, force = false): Promise<PlannedRun[]> {
+  const resolved = new Set<string>();
+  const plans: PlannedRun[] = [];
   for (const config of configs) {
-    const label = runDirFor('', config).replace(/^[\\/]/, '');
-    progress.begin(label);
-    try {
-      const result = await executeRun(config, { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line) => progress.detail(line) });
-      results.push(result);
-      const m = result.metrics;
-      const summary = `AUROC ${m.clean.auroc.toFixed(3)}` + (m.attack ? `, ASR ${m.attack.asr.toFixed(3)}` : '');
-      progress.end(label, result.status === 'skipped' ? `skipped (complete): ${summary}` : `${summary} (${result.seconds.toFixed(1)} s)`, true);
-    } catch (err) {
-      progress.end(label, `failed: ${(err as Error).message}`, false);
-      if (err instanceof UserError) {
-        progress.finish();
-        throw err;
-      }
-      failures.push({ dir: runDirFor(options.runsDir, config), error: (err as Error).stack ?? String(err) });
+    const dataset = await loadDataset(config.data.path, config.data.splits);
+    const preflightKey = JSON.stringify([config.data, config.trigger, config.model.name]);
+    if (!resolved.has(preflightKey)) {
+      const trigger = (await import('../triggers/registry.js')).getTrigger(config.trigger.name);
+      const { name: _n, ...params } = config.trigger;
+      trigger.resolve(params, { schema: dataset.cohort.schema, train: dataset.train });
+      resolved.add(preflightKey);
     }
+    const dir = runDirFor(runsDir, config);
+    const runId = runIdFor(config, dataset.sha256, dataset.splitsSha256);
+    let status: PlanStatus = 'todo';
+    const existing = force ? null : await readCompleteRun(dir);
+    if (existing) status = existing.metadata.run_id === runId ? 'complete' : 'conflict';
+    else if (!force && (await listCheckpoints(join(partialDirFor(dir), 'checkpoints'))).length > 0) status = 'resumable';
+    plans.push({ config, dir, runId, status });
+  }
+  return plans;
+}
+
+export interface BatchFailure {
+  dir: string;
+  runId: string;
+  error: string;
+  userError: boolean;
+}
+
+export interface BatchOutcome {
+  results: RunResult[];
+  failures: BatchFailure[];
+}
+
+export interface BatchOptions {
+  runsDir: string;
+  force?: boolean;
+  progress: ProgressReporter;
+  resumeFrom?: string;
+  /** Parallel worker processes; 1 runs in this process. Default: 1. */
+  jobs?: number;
+  /** Detectors to run on each finished run, in the worker that trained it. */
+  detection?: DetectionStep;
+}
+
+/** A failed run leaves a record beside its folder, e.g. runs/mlp/none/0/.seed_0.failed.json; success removes it. */
+export function failureFileFor(dir: string): string {
+  return join(dirname(dir), `.${basename(dir)}.failed.json`);
+}
+
+async function recordFailure(failure: BatchFailure, config: RunConfig): Promise<void> {
+  await mkdir(dirname(failure.dir), { recursive: true });
+  await writeFile(failureFileFor(failure.dir), JSON.stringify({ ...failure, config, failed_at: new Date().toISOString() }, null, 2) + '\n');
+}
+
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/**
+ * Runs configs, in parallel worker processes when `jobs` > 1. A single run's bad input is thrown (one-line
+ * error); in a batch every failure is recorded with its error and the batch goes on, the outcome listing them.
+ */
+export async function runBatch(configs: RunConfig[], options: BatchOptions): Promise<BatchOutcome> {
+  const { progress } = options;
+  await ensureWritableDir(options.runsDir, 'runs folder');
+  const plans = await planRuns(configs, options.runsDir, options.force);
+  const conflict = plans.find((p) => p.status === 'conflict');
+  if (conflict && !options.force && !options.resumeFrom) {
+    throw new UserError(`${conflict.dir} holds a finished run of a different config or data; pass --force to replace it or use another --runs-dir`);
+  }
+  const results: RunResult[] = [];
+  const failures: BatchFailure[] = [];
+  const jobs = Math.max(1, Math.min(options.jobs ?? 1, plans.filter((p) => p.status !== 'complete').length || 1));
+  progress.start(plans.length);
+
+  const label = (plan: PlannedRun) => runDirFor('', plan.config).replace(/^[\\/]/, '');
+  const finish = async (plan: PlannedRun, result: RunResult) => {
+    results.push(result);
+    await rm(failureFileFor(plan.dir), { force: true });
+    const m = result.metrics;
+    const summary = `AUROC ${m.clean.auroc.toFixed(3)}` + (m.attack ? `, ASR ${m.attack.asr.toFixed(3)}` : '');
+    progress.end(label(plan), result.status === 'skipped' ? `skipped (complete): ${summary}` : `${summary} (${result.seconds.toFixed(1)} s)`, true);
+  };
+  const fail = async (plan: PlannedRun, message: string, stack: string, userError: boolean) => {
+    const failure = { dir: plan.dir, runId: plan.runId, error: stack || message, userError };
+    failures.push(failure);
+    await recordFailure(failure, plan.config);
+    progress.end(label(plan), `failed: ${message.split('\n')[0]}`, false);
+  };
+
+  if (jobs === 1) {
+    for (const plan of plans) {
+      progress.begin(label(plan));
+      try {
+        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line) };
+        const result = await executeRunWithDetection(plan.config, runOptions, options.detection);
+        await finish(plan, result);
+      } catch (err) {
+        if (err instanceof UserError && plans.length === 1) {
+          progress.finish();
+          throw err;
+        }
+        await fail(plan, (err as Error).message, (err as Error).stack ?? '', err instanceof UserError);
+      }
+    }
+  } else {
+    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), finish, fail });
   }
   progress.finish();
   return { results, failures };
+}
+
+interface WorkerHandlers {
+  begin(plan: PlannedRun): void;
+  detail(line: string): void;
+  finish(plan: PlannedRun, result: RunResult): Promise<void>;
+  fail(plan: PlannedRun, message: string, stack: string, userError: boolean): Promise<void>;
+}
+
+export type WorkerRequest = { type: 'run'; config: RunConfig; runsDir: string; force: boolean; detection?: DetectionStep };
+export type WorkerReply =
+  | { type: 'log'; line: string }
+  | { type: 'done'; result: RunResult }
+  | { type: 'error'; message: string; stack: string; userError: boolean };
+
+const WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
+
+/** A pool of worker processes, each with its own TF.js engine (one wasm engine uses one core). */
+async function runInWorkers(plans: PlannedRun[], jobs: number, options: BatchOptions, handlers: WorkerHandlers): Promise<void> {
+  const queue = [...plans];
+  const workers: ChildProcess[] = [];
+  const runWorker = async (): Promise<void> => {
+    const child = fork(WORKER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    workers.push(child);
+    try {
+      for (let plan = queue.shift(); plan; plan = queue.shift()) {
+        const current = plan;
+        handlers.begin(current);
+        const reply = await new Promise<WorkerReply>((resolve) => {
+          const onMessage = (msg: WorkerReply) => {
+            if (msg.type === 'log') return handlers.detail(msg.line);
+            child.off('message', onMessage);
+            child.off('exit', onExit);
+            resolve(msg);
+          };
+          const onExit = (code: number | null, signal: string | null) => {
+            child.off('message', onMessage);
+            resolve({ type: 'error', message: `worker process exited (${signal ?? `code ${code}`})`, stack: '', userError: false });
+          };
+          child.on('message', onMessage);
+          child.once('exit', onExit);
+          child.send({ type: 'run', config: current.config, runsDir: options.runsDir, force: Boolean(options.force), detection: options.detection } satisfies WorkerRequest);
+        });
+        if (reply.type === 'done') await handlers.finish(current, reply.result);
+        else if (reply.type === 'error') {
+          await handlers.fail(current, reply.message, reply.stack, reply.userError);
+          if (child.exitCode !== null || child.signalCode !== null) return runWorker();
+        }
+      }
+    } finally {
+      if (child.connected) child.disconnect();
+    }
+  };
+  const stop = () => workers.forEach((w) => w.kill('SIGKILL'));
+  process.once('exit', stop);
+  try {
+    await Promise.all(Array.from({ length: jobs }, () => runWorker()));
+  } finally {
+    process.off('exit', stop);
+  }
 }

@@ -54,7 +54,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
     begin(label) {
       current = label;
       if (tty) bar();
-      else stream.write(`[${done + 1}/${total}] ${label}: started\n`);
+      else stream.write(`start ${label}\n`);
     },
     detail(line) {
       if (!options.verbose) return;

@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import { loadYamlFile, CONFIG_DIR, type RunConfig } from './config.js';
+import { expandGrid, planRuns, runBatch, selectShard, type BatchOutcome, type PlannedRun, type Shard } from './batch.js';
+import { modelNames } from '../models/registry.js';
+import { triggerNames } from '../triggers/registry.js';
+import { detectorNames } from '../detectors/registry.js';
+import { collectRuns, summaryCsv } from '../report/collect.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { UserError, unknownChoice } from '../util/errors.js';
+import type { ProgressReporter } from '../util/progress.js';
+
+/** A benchmark grid, as declared in configs/benchmark/*.yaml. */
+export interface SweepSpec {
+  models: string[];
+  triggers: string[];
+  poison_rates: number[];
+  seeds: number[];
+  /** Also run the clean baselines (trigger none, rate 0) of every model and seed. */
+  baseline: boolean;
+  detectors: string[];
+  defend: boolean;
+  /** Run-config overrides applied to every run (data, train, evaluation, ...). */
+  overrides: Record<string, unknown>;
+}
+
+const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides'];
+
+function list<T>(file: string, key: string, value: unknown, check: (x: unknown) => x is T): T[] {
+  if (!Array.isArray(value) || !value.every(check)) throw new UserError(`${file}: ${key} must be a list`);
+  return value;
+}
+
+export function profilePath(profile: string): string {
+  return join(CONFIG_DIR, 'benchmark', `${profile}.yaml`);
+}
+
+/** Reads and validates a grid file; `all` for models/triggers/detectors means every registered one. */
+export function loadSweepSpec(file: string): SweepSpec {
+  const raw = loadYamlFile(file, 'benchmark grid');
+  for (const key of Object.keys(raw)) if (!SPEC_KEYS.includes(key)) throw new UserError(`${file}: unknown key "${key}"; valid: ${SPEC_KEYS.join(', ')}`);
+  const isString = (x: unknown): x is string => typeof x === 'string';
+  const isNumber = (x: unknown): x is number => typeof x === 'number';
+  const names = (key: string, all: string[]) => (raw[key] === 'all' ? all : list(file, key, raw[key] ?? [], isString));
+  return {
+    models: names('models', modelNames()),
+    triggers: names('triggers', triggerNames().filter((t) => t !== 'none')),
+    poison_rates: list(file, 'poison_rates', raw.poison_rates ?? [], isNumber),
+    seeds: list(file, 'seeds', raw.seeds ?? [0], isNumber),
+    baseline: raw.baseline === undefined ? true : Boolean(raw.baseline),
+    detectors: names('detectors', detectorNames()),
+    defend: Boolean(raw.defend),
+    overrides: (raw.overrides as Record<string, unknown>) ?? {},
+  };
+}
+
+export function validateSpec(spec: SweepSpec): void {
+  for (const m of spec.models) if (!modelNames().includes(m)) throw unknownChoice('model', m, modelNames());
+  for (const t of spec.triggers) if (!triggerNames().includes(t)) throw unknownChoice('trigger', t, triggerNames());
+  for (const d of spec.detectors) if (!detectorNames().includes(d)) throw unknownChoice('detector', d, detectorNames());
+  for (const r of spec.poison_rates) if (!(r >= 0 && r < 1)) throw new UserError(`poison rate must be in [0, 1), got ${r}`);
+  if (spec.defend && spec.detectors.length === 0) throw new UserError('--defend needs at least one detector (--detectors)');
+}
+
+/** Every run of the sweep in a fixed order: the clean baselines first, then the poisoned grid. */
+export function sweepConfigs(spec: SweepSpec, configFile?: string): RunConfig[] {
+  validateSpec(spec);
+  const base = spec.baseline ? expandGrid({ models: spec.models, triggers: ['none'], rates: [0], seeds: spec.seeds, configFile, overrides: spec.overrides }) : [];
+  const grid = expandGrid({ models: spec.models, triggers: spec.triggers, rates: spec.poison_rates, seeds: spec.seeds, configFile, overrides: spec.overrides });
+  return [...base, ...grid];
+}
+
+export interface SweepOptions {
+  runsDir: string;
+  jobs: number;
+  shard?: Shard;
+  force?: boolean;
+  progress: ProgressReporter;
+  configFile?: string;
+}
+
+export interface SweepOutcome extends BatchOutcome {
+  planned: number;
+  summaryPath: string;
+}
+
+/** summary.csv from every complete run folder under runsDir: idempotent and rebuildable from the folders alone. */
+export async function writeSummary(runsDir: string): Promise<string> {
+  const collection = await collectRuns(runsDir);
+  const path = join(runsDir, 'summary.csv');
+  await writeFileAtomic(path, summaryCsv(collection.runs));
+  return path;
+}
+
+export async function dryRun(spec: SweepSpec, options: Omit<SweepOptions, 'progress' | 'jobs'>): Promise<PlannedRun[]> {
+  const configs = selectShard(sweepConfigs(spec, options.configFile), options.shard);
+  return planRuns(configs, options.runsDir, options.force);
+}
+
+export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<SweepOutcome> {
+  const configs = selectShard(sweepConfigs(spec, options.configFile), options.shard);
+  const detection = spec.detectors.length > 0 ? { detectors: spec.detectors, defend: spec.defend } : undefined;
+  const outcome = await runBatch(configs, { runsDir: options.runsDir, force: options.force, progress: options.progress, jobs: options.jobs, detection });
+  const summaryPath = await writeSummary(options.runsDir);
+  return { ...outcome, planned: configs.length, summaryPath };
+}
