@@ -1,4 +1,6 @@
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
 
 export function parseList(value: string): string[] {
@@ -33,12 +35,29 @@ export function parseNumberArg(what: string) {
   };
 }
 
+/**
+ * `--data` takes a cohort file or the name of a cohort built by `backdoor cohort` (data/cohorts/<name>/). Without
+ * `--splits`, a splits.json beside the data file is used (as `backdoor cohort` writes it).
+ */
+export function resolveDataArg(data: string, splits?: string): { path: string; splits?: string } {
+  let path = data;
+  if (!/[\\/]/.test(data) && !/\.(parquet|csv)$/i.test(data)) {
+    path = join('data', 'cohorts', data, 'cohort.parquet');
+    if (!existsSync(path)) {
+      throw new UserError(`no cohort named "${data}" (looked for ${path}); build it with \`backdoor cohort ${data} ...\` or give a .parquet file`);
+    }
+  }
+  if (splits) return { path, splits };
+  const beside = join(dirname(path), 'splits.json');
+  return existsSync(beside) ? { path, splits: beside } : { path };
+}
+
 /** Options shared by the commands that train: where data and runs live and how to override config. */
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'YAML config file layered over the defaults (configs/base.yaml)')
-    .option('--data <file>', 'cohort Parquet file (default: data.path in config, data/dev/dev.parquet)')
-    .option('--splits <file>', 'splits JSON file (default: data.splits in config, data/splits/splits.json)')
+    .option('--data <file|name>', 'cohort Parquet file, or a cohort name from `backdoor cohort` (default: data.path in config, data/dev/dev.parquet)')
+    .option('--splits <file>', 'splits JSON file (default: splits.json beside --data, else data.splits in config, data/splits/splits.json)')
     .option('--runs-dir <dir>', 'folder that receives run folders', 'runs')
     .option('--epochs <n>', 'maximum training epochs (default: train.epochs in config, 40)', parseIntArg('--epochs'))
     .option('--target <label>', 'attack target label, 0 or 1 (default: poison.target, 1)', parseIntArg('--target'))
@@ -68,8 +87,8 @@ export interface RunFlags {
 export function flagOverrides(flags: RunFlags, pairs: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, any> = structuredClone(pairs);
   const section = (key: string) => (out[key] = typeof out[key] === 'object' && out[key] !== null ? out[key] : {});
-  if (flags.data) section('data').path = flags.data;
-  if (flags.splits) section('data').splits = flags.splits;
+  if (flags.data) Object.assign(section('data'), resolveDataArg(flags.data, flags.splits));
+  else if (flags.splits) section('data').splits = flags.splits;
   if (flags.epochs !== undefined) section('train').epochs = flags.epochs;
   if (flags.target !== undefined) section('poison').target = flags.target;
   if (flags.mode) section('poison').mode = flags.mode;
