@@ -18,4 +18,20 @@ export * from './experiments/config.js';
 export * from './experiments/dataset.js';
 export * from './experiments/run.js';
 export * from './experiments/batch.js';
+export { DETECTORS, detectorNames, getDetector } from './detectors/registry.js';
+export {
+  runDetection,
+  defend,
+  inputFromRun,
+  detectionSummaryColumns,
+  detectionSummaryColumnNames,
+  defenceEffectivenessRate,
+  DETECTION_DIR,
+  DETECTION_FILES,
+  type DetectionOptions,
+  type DetectionRunResult,
+  type MethodResult,
+  type DefenceReport,
+} from './detectors/run-detection.js';
+export type { Detector, DetectionInput, DetectorOutput } from './detectors/types.js';
 export { UserError } from './util/errors.js';

@@ -29,8 +29,8 @@ function table(result: DetectionRunResult): string {
   const lines: string[] = [];
   const render = (head: string[], body: string[][]) => {
     const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
-    lines.push(head.map((h, c) => h.padEnd(widths[c])).join('  '));
-    for (const r of body) lines.push(r.map((v, c) => v.padEnd(widths[c])).join('  '));
+    lines.push(head.map((h, c) => h.padEnd(widths[c])).join('  ').trimEnd());
+    for (const r of body) lines.push(r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd());
   };
   lines.push(`${result.dir} (trigger ${result.trigger}, poison rate ${result.poison_rate})`);
   if (result.results.some((r) => !r.metrics.applicable)) lines.push('detection metrics: not applicable (clean run: no poisoned rows); flagged rows are false alarms');

@@ -6,6 +6,7 @@ import { registerRunCommands } from './runs.js';
 import { registerClean } from './clean.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerCohort } from './cohort.js';
+import { registerDetect } from './detect.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerSetup(program);
 registerCohort(program);
 registerRunCommands(program);
 registerEvaluate(program);
+registerDetect(program);
 registerClean(program);
 
 try {

@@ -1,0 +1,61 @@
+import type { Features } from '../data/features/types.js';
+import type { BuiltModel } from '../models/types.js';
+import type { Matrix } from './linalg.js';
+
+/**
+ * What a detector sees of a poisoned training set: what a defender holding the (possibly poisoned) data and the
+ * model trained on it would have. Never the ground truth: the poisoned mask is only used afterwards, by the scorer.
+ *
+ * Everything beyond the labels is optional so tests can feed a detector just what it reads (a representation
+ * matrix, a feature matrix) without training a model; a detector that lacks an input throws naming it.
+ */
+export interface DetectionInput {
+  /** Training labels as the defender sees them (after poisoning, i.e. with flipped labels). */
+  labels: Uint8Array;
+  /** The run seed; detectors derive their own RNG streams from it. */
+  seed: number | string;
+  /** The run's configured poison rate, for parameters that may say `run` (e.g. spectral `epsilon`). */
+  configuredRate?: number;
+  /** Model inputs of the training rows. */
+  features?: Features;
+  /** The trained model (for gradients). */
+  model?: BuiltModel;
+  /** Penultimate-layer representations of the training rows, n × units; computed on first use and cached. */
+  representation?: () => Matrix;
+}
+
+export interface DetectorOutput {
+  /** Continuous suspicion per training row; larger = more suspicious. Finite. */
+  scores: Float32Array;
+  /** 1 for each row the detector's own decision rule flags. */
+  flagged: Uint8Array;
+  /** Method-specific diagnostics (per-class statistics, resolved thresholds), JSON-serializable. */
+  details: Record<string, unknown>;
+}
+
+export type RawDetectorParams = Record<string, unknown>;
+
+export interface Detector<P = unknown> {
+  name: string;
+  /** One line: what it looks at and the paper it follows. */
+  description: string;
+  /** Validates the merged parameters (configs/detector/<name>.yaml < overrides); one-line errors. */
+  resolve(raw: RawDetectorParams): P;
+  score(input: DetectionInput, params: P): DetectorOutput;
+}
+
+export function need<T>(value: T | undefined, what: string, detector: string): T {
+  if (value === undefined) throw new Error(`detector ${detector} needs ${what}, which this input does not provide`);
+  return value;
+}
+
+/** Rows of each label value, in row order: detectors that work "per class" split by the training label. */
+export function rowsByLabel(labels: Uint8Array): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const list = out.get(labels[i]);
+    if (list) list.push(i);
+    else out.set(labels[i], [i]);
+  }
+  return new Map([...out.entries()].sort(([a], [b]) => a - b));
+}

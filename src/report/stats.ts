@@ -1,0 +1,318 @@
+import { stringify as csvStringify } from 'csv-stringify/sync';
+import type { RunRecord } from './collect.js';
+import { detectionMethods } from './collect.js';
+import { holm, mean, N_TOO_SMALL, pairedTTest, summarize, wilcoxonSignedRank, type Summary, type TestResult } from './stats-core.js';
+
+export const BOOTSTRAP_RESAMPLES = 2000;
+export const BOOTSTRAP_SEED = 0;
+
+/** Paired clean-vs-poisoned comparison of one metric across seeds. */
+export interface PairedComparison {
+  /** Seeds with both a poisoned run and the same-seed clean run. */
+  seeds: number[];
+  /** poisoned − clean, per paired seed. */
+  difference: Summary;
+  t_test: TestResult;
+  wilcoxon: TestResult;
+}
+
+/** One experimental cell: model × trigger × poison rate, over seeds. */
+export interface CellStats {
+  model: string;
+  trigger: string;
+  poison_rate: number;
+  poison_mode: string;
+  n_runs: number;
+  seeds: number[];
+  asr: Summary;
+  /** ASR minus the same-seed clean model's false-trigger rate for this trigger. */
+  asr_net: Summary;
+  /** The same-seed clean models' false-trigger rate of this trigger, over the paired seeds. */
+  false_trigger_asr: Summary;
+  confidence_shift: Summary;
+  clean_auroc: Summary;
+  clean_auprc: Summary;
+  ece: Summary;
+  auroc_vs_clean: PairedComparison;
+  /** Detection AUROC per detector method, over the seeds with an applicable result. */
+  detection_auroc: Record<string, Summary>;
+}
+
+/** The clean baseline of one model (trigger none, rate 0), over seeds. */
+export interface BaselineStats {
+  model: string;
+  n_runs: number;
+  seeds: number[];
+  clean_auroc: Summary;
+  clean_auprc: Summary;
+  ece: Summary;
+  brier: Summary;
+  /** Per trigger, the clean model's false-trigger rate (ASR of the trigger on a never-poisoned model). */
+  false_trigger_asr: Record<string, Summary>;
+}
+
+/** One detector on one trigger, pooled over models, poison rates and seeds (one value per run). */
+export interface DetectorStats {
+  trigger: string;
+  method: string;
+  n_runs: number;
+  n_not_applicable: number;
+  detection_auroc: Summary;
+  tpr_at_fpr_5pct: Summary;
+}
+
+export interface ReportStats {
+  settings: {
+    bootstrap: string;
+    bootstrap_resamples: number;
+    bootstrap_seed: number;
+    ci_level: number;
+    sd: string;
+    pairing: string;
+    tests: string[];
+    multiple_comparisons: string;
+    n_too_small: string;
+  };
+  n_runs: number;
+  baselines: BaselineStats[];
+  cells: CellStats[];
+  detectors: DetectorStats[];
+  notes: string[];
+}
+
+const CLEAN_TRIGGER = 'none';
+
+function isClean(r: RunRecord): boolean {
+  return r.metrics.trigger === CLEAN_TRIGGER && r.metrics.poison_rate === 0;
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = out.get(k);
+    if (list) list.push(it);
+    else out.set(k, [it]);
+  }
+  return out;
+}
+
+export function computeStats(runs: readonly RunRecord[], options: { resamples?: number; seed?: number } = {}): ReportStats {
+  const resamples = options.resamples ?? BOOTSTRAP_RESAMPLES;
+  const seed = options.seed ?? BOOTSTRAP_SEED;
+  // Each statistic gets its own bootstrap stream named after what it summarizes, so adding a cell or a metric does
+  // not change any other interval.
+  const sum = (values: number[], ...purpose: (string | number)[]) => summarize(values, { resamples, seed, purpose });
+  const notes: string[] = [];
+
+  const cleanRuns = runs.filter(isClean);
+  const cleanBySeed = new Map<string, RunRecord>();
+  for (const r of cleanRuns) cleanBySeed.set(`${r.metrics.model}\u0000${r.metrics.seed}`, r);
+
+  const baselines: BaselineStats[] = [];
+  for (const [model, group] of groupBy(cleanRuns, (r) => r.metrics.model)) {
+    const triggers = [...new Set(group.flatMap((r) => Object.keys(r.metrics.false_trigger ?? {})))].sort();
+    const ft: Record<string, Summary> = {};
+    for (const t of triggers) {
+      ft[t] = sum(group.map((r) => r.metrics.false_trigger?.[t]?.asr).filter((v): v is number => typeof v === 'number'), 'baseline', model, 'false_trigger', t);
+    }
+    baselines.push({
+      model,
+      n_runs: group.length,
+      seeds: group.map((r) => r.metrics.seed),
+      clean_auroc: sum(group.map((r) => r.metrics.clean.auroc), 'baseline', model, 'auroc'),
+      clean_auprc: sum(group.map((r) => r.metrics.clean.auprc), 'baseline', model, 'auprc'),
+      ece: sum(group.map((r) => r.metrics.clean.ece), 'baseline', model, 'ece'),
+      brier: sum(group.map((r) => r.metrics.clean.brier), 'baseline', model, 'brier'),
+      false_trigger_asr: ft,
+    });
+  }
+
+  const methods = detectionMethods(runs);
+  const cells: CellStats[] = [];
+  const poisonedRuns = runs.filter((r) => !isClean(r));
+  const cellKey = (r: RunRecord) => [r.metrics.model, r.metrics.trigger, r.metrics.poison_rate].join('\u0000');
+  for (const group of groupBy(poisonedRuns, cellKey).values()) {
+    const { model, trigger, poison_rate } = group[0]!.metrics;
+    const key = [model, trigger, poison_rate];
+    const asrNet: number[] = [];
+    const ftPaired: number[] = [];
+    const aurocDiff: number[] = [];
+    const pairedSeeds: number[] = [];
+    for (const r of group) {
+      const clean = cleanBySeed.get(`${model}\u0000${r.metrics.seed}`);
+      if (!clean) continue;
+      pairedSeeds.push(r.metrics.seed);
+      aurocDiff.push(r.metrics.clean.auroc - clean.metrics.clean.auroc);
+      const ft = clean.metrics.false_trigger?.[trigger]?.asr;
+      if (r.metrics.attack && typeof ft === 'number') {
+        asrNet.push(r.metrics.attack.asr - ft);
+        ftPaired.push(ft);
+      }
+    }
+    const detection: Record<string, Summary> = {};
+    for (const m of methods) {
+      const values = group.map((r) => r.detection.find((d) => d.method === m)?.auroc).filter((v): v is number => typeof v === 'number');
+      if (values.length > 0) detection[m] = sum(values, ...key, 'detection', m);
+    }
+    const modes = [...new Set(group.map((r) => r.metrics.poison_mode))];
+    cells.push({
+      model,
+      trigger,
+      poison_rate,
+      poison_mode: modes.join(','),
+      n_runs: group.length,
+      seeds: group.map((r) => r.metrics.seed),
+      asr: sum(group.flatMap((r) => (r.metrics.attack ? [r.metrics.attack.asr] : [])), ...key, 'asr'),
+      asr_net: sum(asrNet, ...key, 'asr_net'),
+      false_trigger_asr: sum(ftPaired, ...key, 'false_trigger'),
+      confidence_shift: sum(group.flatMap((r) => (r.metrics.attack ? [r.metrics.attack.confidence_shift] : [])), ...key, 'confidence_shift'),
+      clean_auroc: sum(group.map((r) => r.metrics.clean.auroc), ...key, 'auroc'),
+      clean_auprc: sum(group.map((r) => r.metrics.clean.auprc), ...key, 'auprc'),
+      ece: sum(group.map((r) => r.metrics.clean.ece), ...key, 'ece'),
+      auroc_vs_clean: {
+        seeds: pairedSeeds,
+        difference: sum(aurocDiff, ...key, 'auroc_diff'),
+        t_test: pairedTTest(aurocDiff),
+        wilcoxon: wilcoxonSignedRank(aurocDiff),
+      },
+      detection_auroc: detection,
+    });
+    if (pairedSeeds.length < group.length) {
+      notes.push(`${model}/${trigger}/${poison_rate}: ${group.length - pairedSeeds.length} of ${group.length} seeds have no same-seed clean run; they are left out of the paired statistics`);
+    }
+  }
+  cells.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || (a.trigger < b.trigger ? -1 : a.trigger > b.trigger ? 1 : 0) || a.poison_rate - b.poison_rate);
+
+  // Holm across all cells: one family for the t-tests, one for the Wilcoxon tests.
+  const tHolm = holm(cells.map((c) => c.auroc_vs_clean.t_test.p));
+  const wHolm = holm(cells.map((c) => c.auroc_vs_clean.wilcoxon.p));
+  cells.forEach((c, i) => {
+    c.auroc_vs_clean.t_test.p_holm = tHolm[i]!;
+    c.auroc_vs_clean.wilcoxon.p_holm = wHolm[i]!;
+  });
+
+  const detectors: DetectorStats[] = [];
+  const triggers = [...new Set(poisonedRuns.map((r) => r.metrics.trigger))].sort();
+  for (const trigger of triggers) {
+    const group = poisonedRuns.filter((r) => r.metrics.trigger === trigger);
+    for (const m of methods) {
+      const results = group.flatMap((r) => r.detection.filter((d) => d.method === m));
+      if (results.length === 0) continue;
+      const applicable = results.filter((d) => d.applicable);
+      detectors.push({
+        trigger,
+        method: m,
+        n_runs: applicable.length,
+        n_not_applicable: results.length - applicable.length,
+        detection_auroc: sum(applicable.map((d) => d.auroc).filter((v): v is number => v !== null), 'detector', trigger, m, 'auroc'),
+        tpr_at_fpr_5pct: sum(applicable.map((d) => d.tpr_at_fpr_5pct).filter((v): v is number => v !== null), 'detector', trigger, m, 'tpr5'),
+      });
+    }
+  }
+
+  if (cleanRuns.length === 0) notes.push('no clean runs (trigger none, rate 0): ASR net of the false-trigger rate and the paired AUROC differences are not available');
+  if (methods.length === 0) notes.push('no detection results (detection/<method>.json) in any run: detection statistics are omitted');
+  const skippedTests = cells.filter((c) => c.auroc_vs_clean.t_test.p === null).length;
+  if (skippedTests > 0) notes.push(`${skippedTests} of ${cells.length} cells have no paired t-test (${N_TOO_SMALL} or zero variance) and are not part of the Holm family`);
+
+  return {
+    settings: {
+      bootstrap: 'percentile bootstrap of the mean over seeds',
+      bootstrap_resamples: resamples,
+      bootstrap_seed: seed,
+      ci_level: 0.95,
+      sd: 'sample standard deviation (n − 1)',
+      pairing: 'each poisoned run is paired with the clean run (trigger none, rate 0) of the same model and seed',
+      tests: ['paired t-test, two-sided, poisoned − clean AUROC (needs n ≥ 3)', 'Wilcoxon signed-rank, exact, two-sided'],
+      multiple_comparisons: 'Holm (1979) across all cells, separately for each test',
+      n_too_small: `"${N_TOO_SMALL}" marks statistics with too few values: SD and CI need n ≥ 2, the t-test n ≥ 3`,
+    },
+    n_runs: runs.length,
+    baselines,
+    cells,
+    detectors,
+    notes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// stats.csv: one row per statistic, long format
+
+export const STATS_CSV_COLUMNS = [
+  'section',
+  'model',
+  'trigger',
+  'poison_rate',
+  'detector',
+  'statistic',
+  'n',
+  'mean',
+  'sd',
+  'ci95_low',
+  'ci95_high',
+  'test',
+  'test_statistic',
+  'df',
+  'p',
+  'p_holm',
+  'note',
+] as const;
+
+type CsvRow = Partial<Record<(typeof STATS_CSV_COLUMNS)[number], string | number | null>>;
+
+/** A summary as CSV cells: "n too small" where a value is missing, never NaN or an empty cell. */
+function summaryCells(s: Summary): CsvRow {
+  const missing = (v: number | null) => (v === null ? N_TOO_SMALL : v);
+  return { n: s.n, mean: missing(s.mean), sd: missing(s.sd), ci95_low: missing(s.ci95?.[0] ?? null), ci95_high: missing(s.ci95?.[1] ?? null), note: s.note ?? '' };
+}
+
+function testCells(t: TestResult): CsvRow {
+  const missing = (v: number | null | undefined) => (v === null || v === undefined ? N_TOO_SMALL : v);
+  return {
+    n: t.n,
+    test: t.test,
+    test_statistic: missing(t.statistic),
+    df: t.df === undefined ? '' : missing(t.df),
+    p: missing(t.p),
+    p_holm: missing(t.p_holm),
+    note: t.note ?? '',
+  };
+}
+
+export function statsCsv(stats: ReportStats): string {
+  const rows: CsvRow[] = [];
+  for (const b of stats.baselines) {
+    const base = { section: 'baseline', model: b.model, trigger: CLEAN_TRIGGER, poison_rate: 0 };
+    rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(b.clean_auroc) });
+    rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(b.clean_auprc) });
+    rows.push({ ...base, statistic: 'ece', ...summaryCells(b.ece) });
+    rows.push({ ...base, statistic: 'brier', ...summaryCells(b.brier) });
+    for (const [t, s] of Object.entries(b.false_trigger_asr)) rows.push({ ...base, trigger: t, statistic: 'false_trigger_asr', ...summaryCells(s) });
+  }
+  for (const c of stats.cells) {
+    const base = { section: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate };
+    rows.push({ ...base, statistic: 'asr', ...summaryCells(c.asr) });
+    rows.push({ ...base, statistic: 'asr_net_of_false_trigger', ...summaryCells(c.asr_net) });
+    rows.push({ ...base, statistic: 'false_trigger_asr', ...summaryCells(c.false_trigger_asr) });
+    rows.push({ ...base, statistic: 'confidence_shift', ...summaryCells(c.confidence_shift) });
+    rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(c.clean_auroc) });
+    rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(c.clean_auprc) });
+    rows.push({ ...base, statistic: 'ece', ...summaryCells(c.ece) });
+    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...summaryCells(c.auroc_vs_clean.difference) });
+    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.t_test) });
+    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.wilcoxon) });
+    for (const [m, s] of Object.entries(c.detection_auroc)) rows.push({ ...base, detector: m, statistic: 'detection_auroc', ...summaryCells(s) });
+  }
+  for (const d of stats.detectors) {
+    const base = { section: 'detector', trigger: d.trigger, detector: d.method };
+    rows.push({ ...base, statistic: 'detection_auroc', ...summaryCells(d.detection_auroc) });
+    rows.push({ ...base, statistic: 'tpr_at_fpr_5pct', ...summaryCells(d.tpr_at_fpr_5pct) });
+  }
+  return csvStringify(rows, { header: true, columns: [...STATS_CSV_COLUMNS] });
+}
+
+/** Mean of a list, or null when empty (for KPIs). */
+export function meanOrNull(values: number[]): number | null {
+  return values.length === 0 ? null : mean(values);
+}
