@@ -7,6 +7,8 @@ import { loadRun, type RunContext } from '../experiments/load-run.js';
 import { evaluateModel, prepareRun } from '../experiments/prepare.js';
 import { detectionMetrics, type DetectionResult } from '../metrics/detection.js';
 import { trainModel } from '../train/trainer.js';
+import { stringify as csvStringify } from 'csv-stringify/sync';
+import { summaryRow, RUN_FILES, type RunMetrics } from '../experiments/run.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 import { matrix, type Matrix } from './linalg.js';
@@ -298,7 +300,14 @@ export async function runDetection(dir: string, options: DetectionOptions = {}):
   } finally {
     run.model.dispose();
   }
+  await rewriteExperimentSummary(dir, run.metrics, run.dataset.sha256);
   return { dir, run_id: run.metrics.run_id, trigger: run.metrics.trigger, poison_rate: run.metrics.poison_rate, results };
+}
+
+/** experiment_summary.csv gains the detection columns (every registered detector, empty where not run). */
+async function rewriteExperimentSummary(dir: string, metrics: RunMetrics, dataSha256: string): Promise<void> {
+  const row = { ...summaryRow(metrics, dataSha256), ...(await detectionSummaryColumns(dir)) };
+  await writeFileAtomic(join(dir, RUN_FILES.summary), csvStringify([row], { header: true, columns: Object.keys(row) }));
 }
 
 /** Column suffixes of `detectionSummaryColumns`, per method, in order. */
