@@ -35,3 +35,4 @@ export {
 } from './detectors/run-detection.js';
 export type { Detector, DetectionInput, DetectorOutput } from './detectors/types.js';
 export { UserError } from './util/errors.js';
+export { buildReport } from './report/index.js';

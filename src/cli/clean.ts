@@ -6,15 +6,16 @@ import { UserError } from '../util/errors.js';
 export function registerClean(program: Command): void {
   program
     .command('clean')
-    .description('Remove generated outputs: run folders and/or generated data (README files are kept)')
+    .description('Remove generated outputs: run folders and the report, and/or generated data (README files are kept)')
     .option('--runs-dir <dir>', 'runs folder', 'runs')
     .option('--data-dir <dir>', 'data folder', 'data')
+    .option('--report-dir <dir>', 'report folder written by visualize', 'report')
     .option('--runs-only', 'remove only run folders', false)
     .option('--data-only', 'remove only generated data', false)
     .option('-y, --yes', 'do not ask for confirmation', false)
-    .action(async (flags: { runsDir: string; dataDir: string; runsOnly: boolean; dataOnly: boolean; yes: boolean }) => {
+    .action(async (flags: { runsDir: string; dataDir: string; reportDir: string; runsOnly: boolean; dataOnly: boolean; yes: boolean }) => {
       if (flags.runsOnly && flags.dataOnly) throw new UserError('--runs-only and --data-only exclude each other; give at most one');
-      const dirs = [...(flags.dataOnly ? [] : [flags.runsDir]), ...(flags.runsOnly ? [] : [flags.dataDir])];
+      const dirs = [...(flags.dataOnly ? [] : [flags.runsDir, flags.reportDir]), ...(flags.runsOnly ? [] : [flags.dataDir])];
       const entries = await listOutputs(dirs);
       if (entries.length === 0) {
         process.stdout.write('Nothing to remove.\n');

@@ -7,6 +7,7 @@ import { registerClean } from './clean.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerCohort } from './cohort.js';
 import { registerDetect } from './detect.js';
+import { registerVisualize } from './visualize.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerCohort(program);
 registerRunCommands(program);
 registerEvaluate(program);
 registerDetect(program);
+registerVisualize(program);
 registerClean(program);
 
 try {

@@ -10,6 +10,7 @@ import { triggerNames } from '../triggers/registry.js';
 import { detectorNames } from '../detectors/registry.js';
 import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
+import { buildReport } from '../report/index.js';
 
 export const DEFAULT_SEEDS = [0, 1, 2];
 export const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
@@ -170,8 +171,12 @@ export function registerRunCommands(program: Command): void {
     const setup = await runSetup({ ...flags, backend: flags.backend ?? 'auto', force: false });
     if (!flags.json) printSetup(setup, (s) => process.stderr.write(s));
     const spec = applyFlags(loadSweepSpec(profilePath(flags.profile)), flags, pairs);
+    const started = Date.now();
     await sweep(spec, flags);
-    const visualize = (program.commands.find((c) => c.name() === 'visualize') as Command | undefined);
-    if (visualize) await visualize.parseAsync(['--runs-dir', flags.runsDir, ...(flags.json ? ['--json'] : [])], { from: 'user' });
+    const report = await buildReport({ runsDir: flags.runsDir });
+    const minutes = ((Date.now() - started) / 60000).toFixed(1);
+    process.stderr.write(`report: ${report.reportHtml} (${report.nRuns} runs, ${report.figures.length} figures; runs and report took ${minutes} min)\n`);
+    const dashboard = report.figures.find((f) => f.name === 'dashboard');
+    if (dashboard) process.stderr.write(`dashboard: ${dashboard.png}\n`);
   });
 }

@@ -16,9 +16,26 @@ export interface DetectionRecord {
 
 /** Per-feature attribution of one run (detection/saliency_attribution.json), normalized to one shape. */
 export interface AttributionRecord {
-  features: { feature: string; clean: number | null; triggered: number | null }[];
-  /** Trigger attribution ratio, when the file reports one. */
+  /** Mean |IG| per feature on the clean non-target test rows and on the same rows with the trigger. */
+  features: { feature: string; clean: number | null; triggered: number | null; touched: boolean }[];
+  /** Trigger Attribution Ratio (share of |IG| on the trigger's features) on triggered rows; null for clean runs. */
   tar: number | null;
+  /** The same share on the clean rows. */
+  tar_clean: number | null;
+  /** What TAR would be with attribution spread evenly over the features. */
+  uniform_share: number | null;
+}
+
+/** Retraining without a detector's flagged rows (detection/defence_<method>.json). */
+export interface DefenceRecord {
+  method: string;
+  flagged: number | null;
+  asr_before: number | null;
+  asr_after: number | null;
+  asr_drop: number | null;
+  clean_auroc_change: number | null;
+  clean_accuracy_change: number | null;
+  der: number | null;
 }
 
 export interface RunMetadata {
@@ -38,6 +55,7 @@ export interface RunRecord {
   metadata: RunMetadata;
   metrics: RunMetrics;
   detection: DetectionRecord[];
+  defences: DefenceRecord[];
   attribution: AttributionRecord | null;
 }
 
@@ -79,42 +97,47 @@ export function parseDetection(method: string, raw: unknown): DetectionRecord {
 }
 
 /**
- * Accepts the per-feature attribution either as an array of records ({feature|name, clean…, triggered…}) or as a
- * map feature → {clean, triggered}; the clean/triggered fields may be named `clean`, `clean_mean_abs_ig`, or
- * `mean_abs_ig_clean` (and likewise for triggered). Returns null when nothing usable is found.
+ * saliency_attribution.json as `saliencyAttribution` (src/detectors/saliency.ts) writes it: `features` (names),
+ * `clean` and `triggered` sides each with `mean_abs_ig` (per feature, same order) and `tar`, `touched_features`,
+ * `uniform_share`. Returns null when the file holds no per-feature values.
  */
 export function parseAttribution(raw: unknown): AttributionRecord | null {
   if (!raw || typeof raw !== 'object') return null;
   const obj = raw as Record<string, any>;
-  const pick = (r: Record<string, unknown>, which: 'clean' | 'triggered') =>
-    num(r[which]) ?? num(r[`${which}_mean_abs_ig`]) ?? num(r[`mean_abs_ig_${which}`]) ?? num((r[which] as any)?.mean_abs_ig);
-  const list = obj.features ?? obj.per_feature ?? obj.attribution;
-  const features: AttributionRecord['features'] = [];
-  if (Array.isArray(list)) {
-    for (const r of list) {
-      if (!r || typeof r !== 'object') continue;
-      const name = r.feature ?? r.name;
-      if (typeof name !== 'string') continue;
-      features.push({ feature: name, clean: pick(r, 'clean'), triggered: pick(r, 'triggered') });
-    }
-  } else if (list && typeof list === 'object') {
-    for (const [name, r] of Object.entries(list as Record<string, any>)) {
-      if (r && typeof r === 'object') features.push({ feature: name, clean: pick(r, 'clean'), triggered: pick(r, 'triggered') });
-    }
-  }
-  const tar = num(obj.tar) ?? num(obj.TAR) ?? num(obj.trigger_attribution_ratio);
-  if (features.length === 0 && tar === null) return null;
-  return { features, tar };
+  const names: unknown[] = Array.isArray(obj.features) ? obj.features : [];
+  const cleanIg: unknown[] = Array.isArray(obj.clean?.mean_abs_ig) ? obj.clean.mean_abs_ig : [];
+  const trigIg: unknown[] = Array.isArray(obj.triggered?.mean_abs_ig) ? obj.triggered.mean_abs_ig : [];
+  const touched = new Set(Array.isArray(obj.touched_features) ? obj.touched_features : []);
+  const features = names.flatMap((name, i) => (typeof name === 'string' ? [{ feature: name, clean: num(cleanIg[i]), triggered: num(trigIg[i]), touched: touched.has(name) }] : []));
+  if (features.length === 0) return null;
+  return { features, tar: num(obj.triggered?.tar), tar_clean: num(obj.clean?.tar), uniform_share: num(obj.uniform_share) };
 }
 
-async function readDetection(dir: string): Promise<{ detection: DetectionRecord[]; attribution: AttributionRecord | null }> {
+export function parseDefence(method: string, raw: unknown): DefenceRecord {
+  const obj = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
+  return {
+    method: typeof obj.method === 'string' ? obj.method : method,
+    flagged: num(obj.flagged),
+    asr_before: num(obj.before?.asr),
+    asr_after: num(obj.after?.asr),
+    asr_drop: num(obj.effect?.asr_drop),
+    clean_auroc_change: num(obj.effect?.clean_auroc_change),
+    clean_accuracy_change: num(obj.effect?.clean_accuracy_change),
+    der: num(obj.effect?.der),
+  };
+}
+
+const DEFENCE_PREFIX = 'defence_';
+
+async function readDetection(dir: string): Promise<Pick<RunRecord, 'detection' | 'defences' | 'attribution'>> {
   let names: string[];
   try {
     names = await readdir(join(dir, 'detection'));
   } catch {
-    return { detection: [], attribution: null };
+    return { detection: [], defences: [], attribution: null };
   }
   const detection: DetectionRecord[] = [];
+  const defences: DefenceRecord[] = [];
   let attribution: AttributionRecord | null = null;
   for (const name of names.sort()) {
     if (name.startsWith('.') || !name.endsWith('.json')) continue;
@@ -124,10 +147,12 @@ async function readDetection(dir: string): Promise<{ detection: DetectionRecord[
     } catch {
       continue;
     }
+    const base = name.slice(0, -'.json'.length);
     if (name === ATTRIBUTION_FILE) attribution = parseAttribution(raw);
-    else detection.push(parseDetection(name.slice(0, -'.json'.length), raw));
+    else if (base.startsWith(DEFENCE_PREFIX)) defences.push(parseDefence(base.slice(DEFENCE_PREFIX.length), raw));
+    else detection.push(parseDetection(base, raw));
   }
-  return { detection, attribution };
+  return { detection, defences, attribution };
 }
 
 function posix(path: string): string {

@@ -146,6 +146,9 @@ function asrPanel(stats: ReportStats, models: string[]): VlSpec | null {
         { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
         { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'line', strokeWidth: 2.2, point: { size: 45, filled: true } }, encoding: { x, y, color, strokeDash: dash } },
         { transform: [{ filter: "datum.kind === 'ft'" }], mark: { type: 'rule', strokeWidth: 1.8 }, encoding: { y, color, strokeDash: dash } },
+        // Wrapped-facet headers sit a fixed offset above each cell's drawn bounds, so a point at 100% lifts its
+        // panel's header. An invisible point at 100% in every panel gives all of them the same bounds.
+        { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'point', opacity: 0, size: 80, filled: true }, encoding: { x: { value: 0 }, y: { datum: 1, type: 'quantitative' } } },
       ],
     },
   };
@@ -288,7 +291,7 @@ function facetRowsCols(models: string[], triggers: string[]) {
   return {
     facet: {
       column: { field: 'trigger', type: 'nominal', title: null, sort: triggers, header: TRIGGER_HEADER },
-      ...(models.length > 1 ? { row: { field: 'model', type: 'nominal', title: 'Model', sort: models } } : {}),
+      ...(models.length > 1 ? { row: { field: 'model', type: 'nominal', title: null, sort: models, header: { labelExpr: "'Model: ' + datum.value", labelFontSize: 13 } } } : {}),
     },
   };
 }
@@ -456,51 +459,77 @@ function confidenceShiftPanel(runs: readonly RunRecord[], stats: ReportStats): {
 }
 
 function attributionPanel(runs: readonly RunRecord[]): VlSpec | null {
-  const withAttr = runs.filter((r) => r.attribution && r.attribution.features.length > 0);
+  const withAttr = runs.filter((r) => r.attribution && r.attribution.features.some((f) => f.triggered !== null));
   if (withAttr.length === 0) return null;
-  const byTrigger = new Map<string, Map<string, number[]>>();
+  const sums = new Map<string, { trigger: string; feature: string; total: number; n: number; touched: boolean }>();
   for (const r of withAttr) {
-    const t = byTrigger.get(r.metrics.trigger) ?? new Map<string, number[]>();
-    byTrigger.set(r.metrics.trigger, t);
     for (const f of r.attribution!.features) {
       if (f.triggered === null) continue;
-      const list = t.get(f.feature) ?? [];
-      list.push(f.triggered);
-      t.set(f.feature, list);
+      const key = `${r.metrics.trigger}\u0000${f.feature}`;
+      const e = sums.get(key) ?? { trigger: r.metrics.trigger, feature: f.feature, total: 0, n: 0, touched: f.touched };
+      e.total += f.triggered;
+      e.n++;
+      sums.set(key, e);
     }
   }
-  const means: { trigger: string; feature: string; value: number; n: number }[] = [];
-  for (const [trigger, features] of byTrigger) for (const [feature, vs] of features) means.push({ trigger, feature, value: vs.reduce((a, b) => a + b, 0) / vs.length, n: vs.length });
-  if (means.length === 0) return null;
+  const means = [...sums.values()].map((e) => ({ trigger: e.trigger, feature: e.feature, value: e.total / e.n, n: e.n, touched: e.touched }));
   // The 15 features with the largest attribution under any trigger; the rest would be an unreadable tail.
   const maxBy = new Map<string, number>();
   for (const m of means) maxBy.set(m.feature, Math.max(maxBy.get(m.feature) ?? 0, m.value));
   const top = [...maxBy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([f]) => f);
   const rows = means.filter((m) => top.includes(m.feature));
   const triggers = sorted(rows.map((r) => r.trigger));
+  const x = { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30 } };
+  // No axis title: Vega places it by estimated label widths, far from these long feature names, and they speak for themselves.
+  const y = { field: 'feature', type: 'nominal', title: null, sort: top, axis: { labelLimit: 300 } };
+  const max = Math.max(...rows.map((r) => r.value));
   return {
     data: { values: rows },
-    width: Math.max(200, 90 * triggers.length),
+    width: Math.max(160, 90 * triggers.length),
     height: 22 * top.length,
-    mark: { type: 'rect', stroke: 'white' },
-    encoding: {
-      x: { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30 } },
-      y: { field: 'feature', type: 'nominal', title: 'Feature', sort: top },
-      color: { field: 'value', type: 'quantitative', title: ['Mean |IG|,', 'triggered rows'], scale: { scheme: 'viridis' } },
-    },
+    layer: [
+      { mark: { type: 'rect', stroke: 'white' }, encoding: { x, y, color: { field: 'value', type: 'quantitative', title: ['Mean |IG|,', 'triggered rows'], scale: { scheme: 'viridis', type: 'sqrt' } } } },
+      // Features derived from what the trigger writes are marked, so attribution moving onto them is visible.
+      {
+        transform: [{ filter: 'datum.touched' }],
+        mark: { type: 'text', text: '●', fontSize: 11 },
+        encoding: { x, y, color: { condition: { test: `datum.value > ${0.6 * max}`, value: '#222' }, value: 'white' } },
+      },
+    ],
   };
 }
 
 function tarPanel(runs: readonly RunRecord[]): VlSpec | null {
-  const rows = runs.filter((r) => r.attribution?.tar !== null && r.attribution?.tar !== undefined).map((r) => ({ trigger: r.metrics.trigger, model: r.metrics.model, tar: r.attribution!.tar }));
+  const rows = runs.flatMap((r) => {
+    const a = r.attribution;
+    if (!a || a.tar === null) return [];
+    const uniform = a.uniform_share;
+    return [
+      { trigger: r.metrics.trigger, side: 'clean rows', tar: a.tar_clean, uniform },
+      { trigger: r.metrics.trigger, side: 'triggered rows', tar: a.tar, uniform },
+    ].filter((x) => x.tar !== null);
+  });
   if (rows.length === 0) return null;
+  const triggers = sorted(rows.map((r) => r.trigger));
+  const y = { field: 'trigger', type: 'nominal', title: null, sort: triggers };
+  const sides = ['clean rows', 'triggered rows'];
+  const color = { field: 'side', type: 'nominal', title: 'Test rows', scale: { domain: sides, range: ['#999999', '#D55E00'] } };
+  // An explicit offset order: aggregated and raw layers otherwise get different implicit sorts and vega-lite warns.
+  const yOffset = { field: 'side', sort: sides };
+  const x = { field: 'tar', type: 'quantitative', title: 'Trigger attribution ratio (share of |IG|)', scale: { domain: [0, 1] }, axis: { format: '.0%' } };
   return {
     data: { values: rows },
-    width: 260,
-    height: 22 * sorted(rows.map((r) => r.trigger)).length + 20,
+    width: 280,
+    height: 44 * triggers.length,
     layer: [
-      { mark: { type: 'bar', opacity: 0.8 }, encoding: { y: { field: 'trigger', type: 'nominal', title: 'Trigger' }, x: { aggregate: 'mean', field: 'tar', type: 'quantitative', title: 'Trigger attribution ratio (mean over runs)' } } },
-      { mark: { type: 'point', filled: true, color: '#222', size: 25 }, encoding: { y: { field: 'trigger', type: 'nominal' }, x: { field: 'tar', type: 'quantitative' } } },
+      { mark: { type: 'bar', opacity: 0.85 }, encoding: { y, yOffset, x: { ...x, aggregate: 'mean' }, color } },
+      { mark: { type: 'point', filled: true, color: '#222', size: 18, opacity: 0.8 }, encoding: { y, yOffset, x } },
+      // The uniform share depends on how many features the trigger touches, so it is drawn per trigger.
+      {
+        transform: [{ filter: 'isValid(datum.uniform)' }, { aggregate: [{ op: 'max', field: 'uniform', as: 'uniform' }], groupby: ['trigger'] }],
+        mark: { type: 'tick', color: '#111', thickness: 2.5, bandSize: 34 },
+        encoding: { y, x: { field: 'uniform', type: 'quantitative' } },
+      },
     ],
   };
 }
@@ -630,13 +659,15 @@ export function buildFigures(runs: readonly RunRecord[], stats: ReportStats): Fi
   const attr = attributionPanel(runs);
   if (attr) {
     const tar = tarPanel(runs);
-    const spec = tar ? { hconcat: [attr, tar], spacing: 50 } : attr;
+    const spec = tar ? { hconcat: [attr, tar], spacing: 50, resolve: { scale: { color: 'independent' } } } : attr;
     panels.attribution = spec;
     figures.push({
       name: 'attribution_heatmap',
       title: 'Feature attribution under the trigger',
-      caption: 'Mean |integrated gradients| per feature on triggered test rows (mean over runs), the 15 most attributed features' + (tar ? '; right: trigger attribution ratio per run and its mean.' : '.'),
-      spec: topLevel(spec, 'Feature attribution on triggered rows', 'Mean |IG| (detection/saliency_attribution.json)'),
+      caption:
+        'Left: mean |integrated gradients| per feature on triggered non-target test rows (mean over runs; the 15 most attributed features; colour on a square-root scale; ● marks features derived from what the trigger writes). ' +
+        (tar ? 'Right: trigger attribution ratio, the share of |IG| on those features, on the same rows without and with the trigger (bars: mean over runs; dots: runs; black tick: the share if attribution were spread evenly over all features).' : ''),
+      spec: topLevel(spec, 'Where the model looks: feature attribution under the trigger', 'Integrated gradients on the test split (detection/saliency_attribution.json)'),
     });
   } else skipped.push({ name: 'attribution_heatmap', reason: 'no attribution results (detection/saliency_attribution.json) in the runs' });
 

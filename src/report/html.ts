@@ -140,6 +140,12 @@ code { background: #f2f2f2; padding: 1px 4px; border-radius: 3px; font-size: 12p
 details summary { cursor: pointer; color: var(--accent); margin: 8px 0; }
 `;
 
+/** Figures are laid out at 12–13 px text; shown 1.3× larger (capped by the page width) they read like body text. */
+function displayWidth(svg: string): number {
+  const w = Number(/<svg[^>]*\swidth="([\d.]+)"/.exec(svg)?.[1] ?? 800);
+  return Math.round(1.3 * w);
+}
+
 function dataUri(mime: string, data: string | Uint8Array): string {
   return `data:${mime};base64,${Buffer.from(data).toString('base64')}`;
 }
@@ -169,7 +175,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
   for (const f of input.figures) {
     const links = [f.files.png && `<a href="${esc(f.files.png)}">PNG</a>`, `<a href="${esc(f.files.svg)}">SVG</a>`, f.files.vl && `<a href="${esc(f.files.vl)}">Vega-Lite spec</a>`].filter(Boolean).join(' · ');
     parts.push(
-      `<figure id="fig-${esc(f.name)}"><h3>${esc(f.title)}</h3><img alt="${esc(f.title)}" src="${dataUri('image/svg+xml', f.svg)}"><figcaption>${esc(f.caption)} <span class="n">(${links}, in the report folder)</span></figcaption></figure>`,
+      `<figure id="fig-${esc(f.name)}"><h3>${esc(f.title)}</h3><img alt="${esc(f.title)}" style="width:${displayWidth(f.svg)}px" src="${dataUri('image/svg+xml', f.svg)}"><figcaption>${esc(f.caption)} <span class="n">(${links}, in the report folder)</span></figcaption></figure>`,
     );
   }
   if (input.skippedFigures.length > 0) {
@@ -253,6 +259,24 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
       table(
         ['trigger', 'detector', 'runs', 'not applicable', 'detection AUROC', 'TPR at 5% FPR'],
         stats.detectors.map((d) => [esc(d.trigger), esc(d.method), String(d.n_runs), String(d.n_not_applicable), summaryCell(d.detection_auroc), summaryCell(d.tpr_at_fpr_5pct)]),
+      ),
+    );
+  }
+  if (stats.defences.length > 0) {
+    parts.push('<h3>Defences: retraining without the flagged rows</h3><p class="note">Per trigger and detector, pooled over models, poison rates and seeds. DER = [max(0, ΔASR) − max(0, ΔACC) + 1]/2 (BackdoorBench); 0.5 = no effect.</p>');
+    parts.push(
+      table(
+        ['trigger', 'detector', 'runs', 'DER', 'ASR drop', 'clean AUROC change'],
+        stats.defences.map((d) => [esc(d.trigger), esc(d.method), String(d.n_runs), summaryCell(d.der), summaryCell(d.asr_drop), summaryCell(d.clean_auroc_change, 4)]),
+      ),
+    );
+  }
+  if (stats.attribution.length > 0) {
+    parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger.</p>');
+    parts.push(
+      table(
+        ['trigger', 'runs', 'TAR, triggered rows', 'TAR, clean rows', 'uniform share'],
+        stats.attribution.map((a) => [esc(a.trigger), String(a.n_runs), summaryCell(a.tar_triggered), summaryCell(a.tar_clean), a.uniform_share === null ? '—' : a.uniform_share.toFixed(3)]),
       ),
     );
   }

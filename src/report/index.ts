@@ -134,6 +134,7 @@ async function renderSlides(
     ['asr_vs_poison_rate', 'Attack success rate vs poison rate', 'Mean over seeds, 95% bootstrap CI; dashed: false-trigger rate of the clean model'],
     ['stealth_clean_auroc', 'Stealthiness: clean AUROC stays at baseline', 'Poisoned models vs the clean baseline band (mean, 95% CI)'],
     ['detector_heatmap', 'Detector effectiveness', 'Detection AUROC per detector and trigger; 0.5 = chance'],
+    ['attribution_heatmap', 'Where the model looks under the trigger', 'Integrated-gradients attribution on triggered test stays'],
     ['calibration_reliability', 'Calibration: clean vs poisoned models', 'Reliability diagrams on the clean test set'],
     ['confidence_shift', 'Confidence shift caused by the trigger', 'Per triggered test stay: p(target | triggered) − p(target | clean)'],
   ];

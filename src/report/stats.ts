@@ -61,6 +61,25 @@ export interface DetectorStats {
   tpr_at_fpr_5pct: Summary;
 }
 
+/** Retraining without one detector's flagged rows, per trigger, pooled over models, rates and seeds. */
+export interface DefenceStats {
+  trigger: string;
+  method: string;
+  n_runs: number;
+  der: Summary;
+  asr_drop: Summary;
+  clean_auroc_change: Summary;
+}
+
+/** Saliency attribution per trigger: the share of |IG| on the trigger's features (TAR). */
+export interface AttributionStats {
+  trigger: string;
+  n_runs: number;
+  tar_triggered: Summary;
+  tar_clean: Summary;
+  uniform_share: number | null;
+}
+
 export interface ReportStats {
   settings: {
     bootstrap: string;
@@ -77,6 +96,8 @@ export interface ReportStats {
   baselines: BaselineStats[];
   cells: CellStats[];
   detectors: DetectorStats[];
+  defences: DefenceStats[];
+  attribution: AttributionStats[];
   notes: string[];
 }
 
@@ -211,6 +232,41 @@ export function computeStats(runs: readonly RunRecord[], options: { resamples?: 
     }
   }
 
+  const defences: DefenceStats[] = [];
+  const defenceMethods = [...new Set(runs.flatMap((r) => r.defences.map((d) => d.method)))].sort();
+  for (const trigger of triggers) {
+    const group = poisonedRuns.filter((r) => r.metrics.trigger === trigger);
+    for (const m of defenceMethods) {
+      const results = group.flatMap((r) => r.defences.filter((d) => d.method === m));
+      if (results.length === 0) continue;
+      const values = (pick: (d: (typeof results)[number]) => number | null) => results.map(pick).filter((v): v is number => v !== null);
+      defences.push({
+        trigger,
+        method: m,
+        n_runs: results.length,
+        der: sum(values((d) => d.der), 'defence', trigger, m, 'der'),
+        asr_drop: sum(values((d) => d.asr_drop), 'defence', trigger, m, 'asr_drop'),
+        clean_auroc_change: sum(values((d) => d.clean_auroc_change), 'defence', trigger, m, 'auroc_change'),
+      });
+    }
+  }
+
+  const attribution: AttributionStats[] = [];
+  for (const trigger of triggers) {
+    const withAttr = poisonedRuns.filter((r) => r.metrics.trigger === trigger && r.attribution);
+    if (withAttr.length === 0) continue;
+    const tar = withAttr.map((r) => r.attribution!.tar).filter((v): v is number => v !== null);
+    const tarClean = withAttr.map((r) => r.attribution!.tar_clean).filter((v): v is number => v !== null);
+    const uniform = withAttr.map((r) => r.attribution!.uniform_share).find((v): v is number => v !== null) ?? null;
+    attribution.push({
+      trigger,
+      n_runs: withAttr.length,
+      tar_triggered: sum(tar, 'attribution', trigger, 'tar'),
+      tar_clean: sum(tarClean, 'attribution', trigger, 'tar_clean'),
+      uniform_share: uniform,
+    });
+  }
+
   if (cleanRuns.length === 0) notes.push('no clean runs (trigger none, rate 0): ASR net of the false-trigger rate and the paired AUROC differences are not available');
   if (methods.length === 0) notes.push('no detection results (detection/<method>.json) in any run: detection statistics are omitted');
   const skippedTests = cells.filter((c) => c.auroc_vs_clean.t_test.p === null).length;
@@ -232,6 +288,8 @@ export function computeStats(runs: readonly RunRecord[], options: { resamples?: 
     baselines,
     cells,
     detectors,
+    defences,
+    attribution,
     notes,
   };
 }
@@ -308,6 +366,17 @@ export function statsCsv(stats: ReportStats): string {
     const base = { section: 'detector', trigger: d.trigger, detector: d.method };
     rows.push({ ...base, statistic: 'detection_auroc', ...summaryCells(d.detection_auroc) });
     rows.push({ ...base, statistic: 'tpr_at_fpr_5pct', ...summaryCells(d.tpr_at_fpr_5pct) });
+  }
+  for (const d of stats.defences) {
+    const base = { section: 'defence', trigger: d.trigger, detector: d.method };
+    rows.push({ ...base, statistic: 'der', ...summaryCells(d.der) });
+    rows.push({ ...base, statistic: 'asr_drop', ...summaryCells(d.asr_drop) });
+    rows.push({ ...base, statistic: 'clean_auroc_change', ...summaryCells(d.clean_auroc_change) });
+  }
+  for (const a of stats.attribution) {
+    const base = { section: 'attribution', trigger: a.trigger, detector: 'saliency' };
+    rows.push({ ...base, statistic: 'tar_triggered', ...summaryCells(a.tar_triggered) });
+    rows.push({ ...base, statistic: 'tar_clean', ...summaryCells(a.tar_clean) });
   }
   return csvStringify(rows, { header: true, columns: [...STATS_CSV_COLUMNS] });
 }
