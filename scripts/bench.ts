@@ -4,12 +4,23 @@
  *   npm run bench                      # human-readable
  *   npm run bench -- --json            # one JSON object on stdout
  *   npm run bench -- --seconds 2 --rounds 4 --case mlp
+ *   npm run bench -- --case lstm --case tcn --no-torch
  *
  * Both variants run in one process on the same model, in alternating blocks (A/B/A/B…), so slow
  * drift of a shared machine hits both alike; each variant's throughput is the median over blocks.
  * A timed step is a full training step: forward, backward, Adam update, and an await of the loss
  * value, so no work is left queued when the clock stops.
+ *
+ * Model cases (lstm, tcn, tabtransformer) train the registry's models with their default configs
+ * (configs/model/<name>.yaml, batch size from its train block) on random inputs of the dev cohort's shapes.
+ * When a PyTorch reference is available (/work/shared/bench/torch_reference.py run by /usr/bin/python3 with
+ * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
+ * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,
+ * so a shared machine's load can differ between them.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import * as tf from '@tensorflow/tfjs';
@@ -22,6 +33,12 @@ import {
   selectBackend,
   unpatchWasmMatMul,
 } from '../src/engine/index.js';
+import { FEATURIZERS } from '../src/data/features/index.js';
+import { generateSynthetic } from '../src/data/sources/synthetic.js';
+import { getModel } from '../src/models/registry.js';
+import type { FeatureNames } from '../src/models/types.js';
+import { lstmReference } from '../src/models/layers/lstm-op.js';
+import { parse as parseYaml } from 'yaml';
 
 const SEED = 'bench';
 
@@ -37,6 +54,8 @@ interface BenchCase {
   description: string;
   samplesPerStep: number;
   setup(): BenchRunner;
+  /** torch_reference.py arguments for the same architecture and shapes (without --threads). */
+  torch?: string[];
 }
 
 interface Variant {
@@ -108,6 +127,7 @@ function mlpMinimizeCase(name: string, spec: MlpSpec): BenchCase {
     name,
     description: describeMlp(spec, 'optimizer.minimize'),
     samplesPerStep: spec.batch,
+    torch: ['mlp', '--features', String(spec.inputs), '--hidden', spec.hidden.join(','), '--batch', String(spec.batch)],
     setup() {
       const model = buildMlp(name, spec);
       const optimizer = tf.train.adam(1e-3);
@@ -171,7 +191,196 @@ function mlpTrainOnBatchCase(name: string, spec: MlpSpec): BenchCase {
 
 const MLP: MlpSpec = { inputs: 128, hidden: [256, 128], batch: 256 };
 
-const CASES: BenchCase[] = [mlpMinimizeCase('mlp', MLP), mlpTrainOnBatchCase('mlp-trainOnBatch', MLP)];
+/** Row shapes and feature names of the dev cohort's views, from a small synthetic cohort of the same schema. */
+function cohortViews(): { sequence: { shape: number[]; names: FeatureNames }; tabular: { shape: number[]; names: FeatureNames } } {
+  const { cohort } = generateSynthetic({ nStays: 64, seed: 'bench' });
+  const view = (name: 'sequence' | 'tabular') => {
+    const f = FEATURIZERS[name];
+    const features = f.transform(f.fit(cohort) as never, cohort);
+    return { shape: features.rowShape, names: { names: features.names, sources: features.sources } };
+  };
+  return { sequence: view('sequence'), tabular: view('tabular') };
+}
+
+/** The model section and training batch size of configs/model/<name>.yaml. */
+function defaultConfig(name: string): { model: Record<string, unknown>; batch: number } {
+  const path = join('configs', 'model', `${name}.yaml`);
+  const raw = existsSync(path) ? ((parseYaml(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>) : {};
+  const { train, ...model } = raw;
+  const batch = Number((train as Record<string, unknown> | undefined)?.batch_size ?? 256);
+  return { model, batch };
+}
+
+/** A seeded pool of random input batches of `shape` and random labels (prevalence 0.125, as the cohort). */
+function makeModelBatches(name: string, pool: number, batch: number, shape: number[]): { xs: tf.Tensor[]; ys: tf.Tensor1D[] } {
+  const rng = new Rng(`${SEED}/${name}/data`);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const xs: tf.Tensor[] = [];
+  const ys: tf.Tensor1D[] = [];
+  for (let i = 0; i < pool; i++) {
+    const x = new Float32Array(batch * size);
+    for (let j = 0; j < x.length; j++) x[j] = rng.normal();
+    xs.push(tf.tensor(x, [batch, ...shape]));
+    ys.push(tf.tensor1d(Float32Array.from({ length: batch }, () => (rng.bernoulli(0.125) ? 1 : 0))));
+  }
+  return { xs, ys };
+}
+
+/** A training step as src/train/trainer.ts takes it: optimizer.minimize over model.logits with a dropout seed. */
+function trainerStep(logits: (x: tf.Tensor, dropoutSeed: number) => tf.Tensor, weights: tf.Variable[], optimizer: tf.Optimizer, xs: tf.Tensor[], ys: tf.Tensor1D[]): () => Promise<number> {
+  let i = 0;
+  return async () => {
+    const x = xs[i % xs.length]!;
+    const y = ys[i % ys.length]!;
+    i++;
+    const loss = optimizer.minimize(() => tf.losses.sigmoidCrossEntropy(y, logits(x, i)) as tf.Scalar, true, weights);
+    if (loss === null) throw new Error('optimizer.minimize returned no loss');
+    const value = (await loss.data())[0]!;
+    loss.dispose();
+    return value;
+  };
+}
+
+const VIEWS = cohortViews();
+
+/** One of the registry's models with its default config. */
+function registryModelCase(caseName: string, modelName: string, describe: (config: any, shape: number[], batch: number) => string, torch: (config: any, shape: number[], batch: number) => string[]): BenchCase {
+  const spec = getModel(modelName);
+  const { model: raw, batch } = defaultConfig(modelName);
+  const config = spec.resolveConfig(raw);
+  const view = VIEWS[spec.view as 'sequence' | 'tabular'];
+  return {
+    name: caseName,
+    description: `${describe(config, view.shape, batch)}, batch ${batch}, Adam, sigmoid cross-entropy, optimizer.minimize (configs/model/${modelName}.yaml)`,
+    samplesPerStep: batch,
+    torch: torch(config, view.shape, batch),
+    setup() {
+      const model = spec.build(view.shape, config, SEED, view.names);
+      const optimizer = tf.train.adam(1e-3);
+      const { xs, ys } = makeModelBatches(caseName, 4, batch, view.shape);
+      return {
+        step: trainerStep((x, seed) => model.logits(x, seed), model.trainableWeights(), optimizer, xs, ys),
+        dispose() {
+          optimizer.dispose();
+          model.dispose();
+          tf.dispose([...xs, ...ys]);
+        },
+      };
+    },
+  };
+}
+
+const seqShape = (shape: number[]) => `${shape[0]} steps × ${shape[1]} channels`;
+
+const LSTM_CASE = registryModelCase(
+  'lstm',
+  'lstm',
+  (c, shape) => `LSTM ${seqShape(shape)} → ${c.layers}×${c.hidden_units} units, ${c.pooling} state → 1 logit, fused cell`,
+  (c, shape, batch) => ['lstm', '--seq-len', String(shape[0]), '--channels', String(shape[1]), '--hidden', String(c.hidden_units), '--batch', String(batch)],
+);
+
+/** The same LSTM with tfjs autodiff through a step loop of tf ops (the fused op's reference). */
+function lstmAutodiffCase(): BenchCase {
+  const spec = getModel('lstm');
+  const { model: raw, batch } = defaultConfig('lstm');
+  const c = spec.resolveConfig(raw) as { hidden_units: number };
+  const shape = VIEWS.sequence.shape;
+  const H = c.hidden_units;
+  return {
+    name: 'lstm-autodiff',
+    description: `LSTM ${seqShape(shape)} → ${H} units, last state → 1 logit, step loop of tf ops with autodiff, batch ${batch}`,
+    samplesPerStep: batch,
+    setup() {
+      const init = (k: string, shp: number[], sd: number) => tf.variable(tf.randomNormal(shp, 0, sd, 'float32', deriveIntSeed(SEED, 'lstm-autodiff', k)));
+      const wx = init('wx', [shape[1]!, 4 * H], 0.1);
+      const wh = init('wh', [H, 4 * H], 0.1);
+      const b = tf.variable(tf.zeros([4 * H]));
+      const wo = init('wo', [H, 1], 0.1);
+      const optimizer = tf.train.adam(1e-3);
+      const { xs, ys } = makeModelBatches('lstm-autodiff', 4, batch, shape);
+      const logits = (x: tf.Tensor) => tf.matMul(lstmReference(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, false) as tf.Tensor2D, wo).reshape([-1]);
+      return {
+        step: trainerStep(logits, [wx, wh, b, wo], optimizer, xs, ys),
+        dispose() {
+          optimizer.dispose();
+          tf.dispose([wx, wh, b, wo, ...xs, ...ys]);
+        },
+      };
+    },
+  };
+}
+
+/** tf.layers.lstm (sigmoid gates, as the fused op) with a dense head. */
+function lstmLayersCase(): BenchCase {
+  const spec = getModel('lstm');
+  const { model: raw, batch } = defaultConfig('lstm');
+  const c = spec.resolveConfig(raw) as { hidden_units: number };
+  const shape = VIEWS.sequence.shape;
+  return {
+    name: 'lstm-layers',
+    description: `tf.layers.lstm ${seqShape(shape)} → ${c.hidden_units} units (recurrentActivation sigmoid), last state → 1 logit, batch ${batch}`,
+    samplesPerStep: batch,
+    setup() {
+      const model = tf.sequential({
+        layers: [
+          tf.layers.lstm({
+            units: c.hidden_units,
+            recurrentActivation: 'sigmoid',
+            inputShape: shape,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: deriveIntSeed(SEED, 'lstm-layers', 'kernel') }),
+            recurrentInitializer: tf.initializers.glorotUniform({ seed: deriveIntSeed(SEED, 'lstm-layers', 'recurrent') }),
+          }),
+          tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: deriveIntSeed(SEED, 'lstm-layers', 'out') }) }),
+        ],
+      });
+      const optimizer = tf.train.adam(1e-3);
+      const { xs, ys } = makeModelBatches('lstm-layers', 4, batch, shape);
+      const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      return {
+        step: trainerStep((x) => (model.apply(x, { training: true }) as tf.Tensor).reshape([-1]), weights, optimizer, xs, ys),
+        dispose() {
+          optimizer.dispose();
+          model.dispose();
+          tf.dispose([...xs, ...ys]);
+        },
+      };
+    },
+  };
+}
+
+const TCN_CASE = registryModelCase(
+  'tcn',
+  'tcn',
+  (c, shape) => `TCN ${seqShape(shape)} → ${c.dilations.length} blocks × ${c.filters} filters (kernel ${c.kernel_size}, dilations ${c.dilations.join(',')}${c.weight_norm ? ', weight norm' : ''}), ${c.pooling} step → 1 logit`,
+  (c, shape, batch) => [
+    'tcn', '--seq-len', String(shape[0]), '--channels', String(shape[1]), '--filters', String(c.filters),
+    '--kernel', String(c.kernel_size), '--dilations', c.dilations.join(','), '--batch', String(batch),
+  ],
+);
+
+const TABTRANSFORMER_CASE = registryModelCase(
+  'tabtransformer',
+  'tabtransformer',
+  (c, shape) => {
+    const tokens = c.tokenizer === 'variable' ? new Set(VIEWS.tabular.names.sources).size : shape[0];
+    return `FT-Transformer ${shape[0]} features → ${tokens} ${c.tokenizer} tokens + CLS, d=${c.d_token}, ${c.heads} heads, ${c.blocks} blocks, FFN ${c.ffn_hidden}`;
+  },
+  // The reference tokenizes one token per feature: it is given as many features as this model has tokens.
+  (c, shape, batch) => [
+    'transformer', '--features', String(c.tokenizer === 'variable' ? new Set(VIEWS.tabular.names.sources).size : shape[0]),
+    '--d-model', String(c.d_token), '--heads', String(c.heads), '--layers', String(c.blocks), '--ff', String(c.ffn_hidden), '--batch', String(batch),
+  ],
+);
+
+const CASES: BenchCase[] = [
+  mlpMinimizeCase('mlp', MLP),
+  mlpTrainOnBatchCase('mlp-trainOnBatch', MLP),
+  LSTM_CASE,
+  lstmAutodiffCase(),
+  lstmLayersCase(),
+  TCN_CASE,
+  TABTRANSFORMER_CASE,
+];
 
 interface VariantResult {
   variant: string;
@@ -187,6 +396,32 @@ interface CaseResult {
   results: VariantResult[];
   /** patched / unpatched median throughput. */
   ratio: number;
+  torch?: TorchResult;
+}
+
+interface TorchResult {
+  args: string[];
+  samplesPerSec?: number;
+  version?: string;
+  /** tfjs (patched) / PyTorch samples per second. */
+  ratio?: number;
+  error?: string;
+}
+
+/** Runs the PyTorch reference for one case; an error message instead when it cannot run. */
+function runTorch(python: string, script: string, args: string[], samples: number, epochs: number): TorchResult {
+  const full = [...args, '--threads', '1', '--samples', String(samples), '--epochs', String(epochs)];
+  if (!existsSync(script)) return { args: full, error: `${script} not found` };
+  const r = spawnSync(python, [script, ...full], { encoding: 'utf8', timeout: 600_000 });
+  if (r.error) return { args: full, error: `${python}: ${r.error.message}` };
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    const out = JSON.parse(line) as { samples_per_s: number; torch: string };
+    return { args: full, samplesPerSec: out.samples_per_s, version: out.torch };
+  } catch {
+    const why = (r.stderr.trim().split('\n').pop() ?? '').trim() || `exit ${r.status}`;
+    return { args: full, error: why };
+  }
 }
 
 function median(values: number[]): number {
@@ -264,7 +499,13 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '4' },
       rounds: { type: 'string', default: '5' },
       case: { type: 'string', multiple: true },
+      torch: { type: 'boolean', default: true },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      'torch-script': { type: 'string', default: '/work/shared/bench/torch_reference.py' },
+      'torch-samples': { type: 'string', default: '5120' },
+      'torch-epochs': { type: 'string', default: '2' },
     },
+    allowNegative: true,
   });
   const secondsPerVariant = Number(values.seconds);
   const rounds = Number(values.rounds);
@@ -302,6 +543,24 @@ async function main(): Promise<void> {
       );
     }
     log(`  patched/unpatched ${fmt(result.ratio, 2)}×`);
+    if (values.torch && c.torch) {
+      const torch = runTorch(values.python!, values['torch-script']!, c.torch, Number(values['torch-samples']), Number(values['torch-epochs']));
+      const patched = result.results.find((r) => r.variant === 'patched')!.samplesPerSec;
+      if (torch.samplesPerSec) torch.ratio = patched / torch.samplesPerSec;
+      result.torch = torch;
+      if (torch.error) log(`  PyTorch reference unavailable: ${torch.error}`);
+      else log(`  PyTorch ${torch.version} (1 thread) ${fmt(torch.samplesPerSec!).padStart(8)} samples/s  tfjs/PyTorch ${fmt(torch.ratio!, 2)}×   [torch_reference.py ${torch.args.join(' ')}]`);
+    }
+  }
+
+  if (!values.json) {
+    log('\nsummary (tfjs patched vs PyTorch, samples/s)');
+    log(`  ${'case'.padEnd(18)} ${'tfjs'.padStart(9)} ${'PyTorch'.padStart(9)} ${'ratio'.padStart(7)}`);
+    for (const r of cases) {
+      const tfjs = r.results.find((v) => v.variant === 'patched')!.samplesPerSec;
+      const torch = r.torch?.samplesPerSec;
+      log(`  ${r.case.padEnd(18)} ${fmt(tfjs).padStart(9)} ${(torch ? fmt(torch) : '–').padStart(9)} ${(r.torch?.ratio ? fmt(r.torch.ratio, 2) + '×' : '–').padStart(7)}`);
+    }
   }
 
   if (values.json) {

@@ -11,6 +11,7 @@ export * from './triggers/registry.js';
 export * from './triggers/poison.js';
 export * from './models/types.js';
 export * from './models/registry.js';
+export { hasAttention, type AttentionModel } from './models/tabtransformer.js';
 export * from './train/trainer.js';
 export * from './metrics/index.js';
 export * from './engine/index.js';

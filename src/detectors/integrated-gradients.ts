@@ -52,7 +52,8 @@ export function integratedGradients(model: BuiltModel, inputs: Pick<Features, 'n
   if (baseline.length !== size) throw new Error(`integrated gradients: baseline has ${baseline.length} values, rows have ${size}`);
   const { alphas, weights } = quadrature(options.steps, options.rule);
   const points = alphas.length;
-  const batchRows = Math.max(1, Math.floor((options.maxBatchFloats ?? 2 ** 21) / (points * size)));
+  let batchRows = Math.max(1, Math.floor((options.maxBatchFloats ?? 2 ** 21) / (points * size)));
+  if (model.gradientBatchRows !== undefined) batchRows = Math.max(1, Math.min(batchRows, Math.floor(model.gradientBatchRows / points)));
   const attributions = new Float32Array(inputs.n * size);
   const logits = new Float32Array(inputs.n);
   const gradOfSum = tf.grad((x: tf.Tensor) => model.logits(x).sum());

@@ -165,7 +165,7 @@ export async function defend(run: RunContext, method: string, flagged: Uint8Arra
   let training: DefenceReport['training'] = null;
   if (nFlagged > 0) {
     const prepared = prepareRun(run.config, run.dataset, undefined, { dropTrainRows: flagged });
-    const model = prepared.modelSpec.build(prepared.trainFeatures.rowShape, prepared.modelConfig, run.config.seed);
+    const model = prepared.modelSpec.build(prepared.trainFeatures.rowShape, prepared.modelConfig, run.config.seed, prepared.trainFeatures);
     try {
       const trained = await trainModel({
         model,

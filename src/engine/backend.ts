@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { isWasmMatMulPatched, patchWasmMatMul, unpatchWasmMatMul } from './wasm-matmul.js';
+import { patchWasmSlice } from './wasm-slice.js';
 
 export const BACKEND_CHOICES = ['auto', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -110,6 +111,8 @@ async function loadWasm(opts: SelectBackendOptions): Promise<void> {
   }
   if (opts.patchWasmMatMul === false) unpatchWasmMatMul();
   else patchWasmMatMul();
+  // Slicing copied the whole input per slice (see wasm-slice.ts); the fix changes speed, not results.
+  patchWasmSlice();
   await activate('wasm');
 }
 

@@ -3,3 +3,4 @@ export type { RngState } from './rng.js';
 export { BACKEND_CHOICES, selectBackend, backendVersions } from './backend.js';
 export type { BackendChoice, BackendInfo, BackendVersions, SelectBackendOptions } from './backend.js';
 export { patchWasmMatMul, unpatchWasmMatMul, isWasmMatMulPatched } from './wasm-matmul.js';
+export { patchWasmSlice, unpatchWasmSlice, isWasmSlicePatched } from './wasm-slice.js';

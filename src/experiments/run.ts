@@ -177,7 +177,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   timings.prepare_s = (performance.now() - t) / 1000;
 
   t = performance.now();
-  const model = modelSpec.build(trainFeatures.rowShape, prepared.modelConfig, config.seed);
+  const model = modelSpec.build(trainFeatures.rowShape, prepared.modelConfig, config.seed, trainFeatures);
   let history: EpochRecord[];
   let training: RunMetrics['training'];
   let metrics: RunMetrics;
@@ -273,7 +273,8 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     throw err;
   }
   log(`done: clean AUROC ${metrics.clean.auroc.toFixed(4)}${metrics.attack ? `, ASR ${metrics.attack.asr.toFixed(4)}` : ''}`);
-  return { status: 'completed', dir, runId, metrics, seconds: (finished - started) / 1000 };
+  // The caller sees exactly what metrics.json holds (NaN is null there), whether the run trained or was skipped.
+  return { status: 'completed', dir, runId, metrics: JSON.parse(JSON.stringify(metrics)) as RunMetrics, seconds: (finished - started) / 1000 };
 }
 
 /** Where an unfinished run keeps its checkpoints: a hidden sibling of the run folder, e.g. runs/mlp/none/0/.seed_0.partial */

@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ViewName } from '../data/features/types.js';
+import type { Features, ViewName } from '../data/features/types.js';
+
+export type FeatureNames = Pick<Features, 'names' | 'sources'>;
 
 export type RawModelConfig = Record<string, unknown>;
 
@@ -13,6 +15,12 @@ export interface BuiltModel {
   /** The representation feeding the output layer, shape [batch, units]. */
   penultimate(x: tf.Tensor): tf.Tensor2D;
   trainableWeights(): tf.Variable[];
+  /**
+   * The most rows one gradient computation through this model should take at once (integrated gradients
+   * batches its path points by input size otherwise); for models whose activations per row are much larger
+   * than the row, e.g. attention maps. Absent: no limit beyond the caller's.
+   */
+  readonly gradientBatchRows?: number;
   /** Writes the model into `dir` in TF.js format (model.json + weights.bin). */
   save(dir: string): Promise<void>;
   dispose(): void;
@@ -24,8 +32,11 @@ export interface ModelSpec<C = RawModelConfig> {
   view: ViewName;
   /** Validates the `model:` section of the config; one-line errors naming the key and the valid values. */
   resolveConfig(raw: RawModelConfig): C;
-  /** Builds a fresh model; all initial weights derive from `seed`. */
-  build(rowShape: number[], config: C, seed: number | string): BuiltModel;
+  /**
+   * Builds a fresh model; all initial weights derive from `seed`. `features` names the columns (tabular) or
+   * channels (sequence) and their source variables, for models that group inputs by variable.
+   */
+  build(rowShape: number[], config: C, seed: number | string, features?: FeatureNames): BuiltModel;
   /** Loads a model saved by `save` (for `evaluate`, detectors and resume). */
   load(dir: string, config: C): Promise<BuiltModel>;
 }

@@ -1,143 +1,202 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { KernelScope } from './kernels.js';
+
 /**
  * One LSTM layer over a whole sequence as a single differentiable op with a hand-written backward pass
- * (backpropagation through time).
+ * (backpropagation through time), run on backend kernels directly (see kernels.ts).
  *
- * Layout: x is time-major [T, B, C]; weights are wx [C, 4H], wh [H, 4H], b [4H] with the gates in the
- * Keras order i, f, g (cell candidate), o; the output is every hidden state, [T, B, H]. Gates use the
- * logistic sigmoid, the candidate and the cell output tanh (Hochreiter & Schmidhuber 1997 with the forget
- * gate of Gers et al. 2000), as PyTorch and Keras with `recurrent_activation='sigmoid'` do.
+ * Layout: x is batch-major [B, T, C]; weights wx [C, 4H], wh [H, 4H], b [4H], gates in the Keras order
+ * i, f, g (cell candidate), o. Gates use the logistic sigmoid, candidate and cell output tanh
+ * (Hochreiter & Schmidhuber 1997 with the forget gate of Gers et al. 2000), as PyTorch's nn.LSTM and Keras
+ * with `recurrent_activation='sigmoid'` do. Output: every hidden state [B, T, H], or only the last [B, H].
  *
- * Why hand-written: tfjs's autodiff of a step loop records every slice, activation and product of every
- * step on the tape and replays each gradient as separate kernels; on the wasm backend the per-kernel cost,
- * not the arithmetic, dominates at these sizes. Here the x-projection of all steps is one matMul, a step
- * is one matMul plus one sigmoid over all four gates, and the backward pass does one matMul per step,
- * deferring the weight gradients to three matMuls over all steps at once.
- *
- * The sigmoid covers the candidate too: tanh(z) = 2·σ(2z) − 1, so the g-columns of the weights are
- * doubled on the way in (`GATE_SCALE`) and σ of all 4H pre-activations is one kernel.
+ * Speed (tfjs wasm backend, measured on this machine):
+ * - The x-projection of all steps is one matMul; a step is one matMul plus elementwise kernels, and the
+ *   backward pass does one matMul per step, deferring the weight and bias gradients to matMuls over all
+ *   steps at once (see `backward` for their orientation).
+ * - tanh is computed as 2·σ(2x) − 1: the wasm Tanh kernel took 33 ns per element against 2.5 for Sigmoid.
+ *   The g-columns of the weights are doubled on the way in, so one sigmoid covers all four gates' 4H
+ *   pre-activations, and the cell is carried doubled (c2 = 2c) so its tanh is one sigmoid as well.
+ * - Kernels are called directly (kernels.ts), not through tf ops: a step is a dozen small kernels.
+ * - tfjs's autodiff of the same computation written with tf ops (`lstmReference`) trained at about the
+ *   speed of tf.layers.lstm; scripts/bench.ts times all three (cases lstm, lstm-autodiff, lstm-layers).
  */
 
-function gateScale(hidden: number): tf.Tensor1D {
-  const m = new Float32Array(4 * hidden).fill(1);
-  m.fill(2, 2 * hidden, 3 * hidden);
-  return tf.tensor1d(m);
+/** Per-backend constant vectors, built once per (backend, hidden size). */
+const constants = new Map<string, Record<'m' | 'mA' | 'bA' | 'mP' | 'one' | 'two', tf.Tensor>>();
+
+function gateVector(hidden: number, values: [number, number, number, number]): tf.Tensor1D {
+  const v = new Float32Array(4 * hidden);
+  values.forEach((value, gate) => v.fill(value, gate * hidden, (gate + 1) * hidden));
+  return tf.tensor1d(v);
 }
 
-interface StepState {
-  /** σ of all four gates' scaled pre-activations, [B, 4H]. */
-  s: tf.Tensor2D;
-  i: tf.Tensor2D;
-  f: tf.Tensor2D;
-  g: tf.Tensor2D;
-  o: tf.Tensor2D;
-  c: tf.Tensor2D;
-  tc: tf.Tensor2D;
-  h: tf.Tensor2D;
+function constantsFor(hidden: number) {
+  const key = `${tf.getBackend()}/${hidden}`;
+  let c = constants.get(key);
+  if (c === undefined) {
+    c = tf.tidy(() => ({
+      // Pre-activation scale: doubles the candidate's columns so that σ(2z) gives tanh(z) = 2σ(2z) − 1.
+      m: tf.keep(gateVector(hidden, [1, 1, 2, 1])),
+      // a = σ·mA − bA turns the four sigmoids into i, f, 2g, o.
+      mA: tf.keep(gateVector(hidden, [1, 1, 4, 1])),
+      bA: tf.keep(gateVector(hidden, [0, 0, 2, 0])),
+      // Backward factors per gate: ∂c/∂i = g = (2g)/2, ∂c/∂f = c₋₁ = (2c₋₁)/2, ∂c/∂(σ_g) = 2i, ∂h/∂o = tanh(c).
+      mP: tf.keep(gateVector(hidden, [0.5, 0.5, 2, 1])),
+      one: tf.keep(tf.scalar(1)),
+      two: tf.keep(tf.scalar(2)),
+    }));
+    constants.set(key, c);
+  }
+  return c;
 }
 
-function forward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, keepSteps: boolean) {
-  const [T, B, C] = x.shape;
+function tapeIsRecording(): boolean {
+  // Inside an op the engine's own isTapeOn() is false, so read the gradient depth: it is > 0 only while
+  // tf.grads / optimizer.minimize record a forward pass. Without it the training-only products are skipped.
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
+  return state?.gradientDepth === undefined ? true : state.gradientDepth > 0;
+}
+
+interface Forward {
+  value: tf.Tensor;
+  saved: tf.Tensor[];
+}
+
+function forward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, returnSequences: boolean, training: boolean): Forward {
+  const [B, T, C] = x.shape;
   const H = wh.shape[0];
-  const m = gateScale(H);
-  const wxs = wx.mul(m) as tf.Tensor2D;
-  const whs = wh.mul(m) as tf.Tensor2D;
-  const xp = tf.fused.matMul({ a: x.reshape([T * B, C]), b: wxs, bias: b.mul(m) });
-  const xps = tf.split(xp, T, 0) as tf.Tensor2D[];
-  const steps: StepState[] = [];
-  const hs: tf.Tensor2D[] = [];
-  let h: tf.Tensor2D | null = null;
-  let c: tf.Tensor2D | null = null;
-  for (let t = 0; t < T; t++) {
-    const z: tf.Tensor2D = h === null ? xps[t] : tf.add(xps[t], tf.matMul(h, whs));
-    const s = tf.sigmoid(z);
-    const [i, f, gs, o] = tf.split(s, 4, 1) as tf.Tensor2D[];
-    const g = gs.mul(2).sub(1) as tf.Tensor2D;
-    const ig = tf.mul(i, g) as tf.Tensor2D;
-    c = c === null ? ig : (tf.add(tf.mul(f, c), ig) as tf.Tensor2D);
-    const tc = tf.tanh(c);
-    h = tf.mul(o, tc) as tf.Tensor2D;
-    hs.push(h);
-    if (keepSteps) steps.push({ s, i, f, g, o, c, tc, h });
-  }
-  return { value: tf.stack(hs) as tf.Tensor3D, wxs, whs, m, steps };
-}
-
-function backward(
-  dy: tf.Tensor3D,
-  x: tf.Tensor3D,
-  wxs: tf.Tensor2D,
-  whs: tf.Tensor2D,
-  m: tf.Tensor1D,
-  steps: StepState[],
-): tf.Tensor[] {
-  const [T, B, C] = x.shape;
-  const H = whs.shape[0];
-  const dys = tf.unstack(dy) as tf.Tensor2D[];
-  // Plain (untransposed) operands: transposed matMuls leave XNNPACK's fast path on wasm (see wasm-matmul.ts).
-  const whsT = tf.transpose(whs) as tf.Tensor2D;
-  const dzs: tf.Tensor2D[] = new Array(T);
-  let dhNext: tf.Tensor2D | null = null;
-  let dcNext: tf.Tensor2D | null = null;
-  for (let t = T - 1; t >= 0; t--) {
-    const { s, i, f, g, o, tc } = steps[t];
-    const dh: tf.Tensor2D = dhNext === null ? dys[t] : tf.add(dys[t], dhNext);
-    const dO = tf.mul(dh, tc);
-    let dc = tf.mul(tf.mul(dh, o), tf.sub(1, tf.square(tc))) as tf.Tensor2D;
-    if (dcNext !== null) dc = tf.add(dc, dcNext);
-    const dI = tf.mul(dc, g);
-    // g = 2·gs − 1, so ∂g/∂gs = 2.
-    const dGs = tf.mul(dc, i).mul(2);
-    const dF = t > 0 ? tf.mul(dc, steps[t - 1].c) : tf.zerosLike(dc);
-    const ds = tf.concat([dI, dF, dGs, dO], 1);
-    const dz = tf.mul(ds, tf.mul(s, tf.sub(1, s))) as tf.Tensor2D;
-    dzs[t] = dz;
-    if (t > 0) {
-      dcNext = tf.mul(dc, f) as tf.Tensor2D;
-      dhNext = tf.matMul(dz, whsT) as tf.Tensor2D;
-    }
-  }
-  const dZ = tf.concat(dzs, 0) as tf.Tensor2D; // [T·B, 4H], time-major like the forward pass
-  const x2 = x.reshape([T * B, C]) as tf.Tensor2D;
-  const hPrev = tf.concat([tf.zeros([B, H]), ...steps.slice(0, T - 1).map((st) => st.h)], 0) as tf.Tensor2D;
-  const dWxs = tf.matMul(tf.transpose(x2), dZ);
-  const dWhs = tf.matMul(tf.transpose(hPrev), dZ);
-  const dbs = tf.sum(dZ, 0);
-  const dx = tf.matMul(dZ, tf.transpose(wxs)).reshape([T, B, C]);
-  // The forward pass used m-scaled weights: ∂L/∂w = m ⊙ ∂L/∂w_scaled.
-  return [dx, dWxs.mul(m), dWhs.mul(m), dbs.mul(m)];
-}
-
-const STEP_KEYS = ['s', 'i', 'f', 'g', 'o', 'c', 'tc', 'h'] as const;
-
-const fusedLstm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, wx, wh, b] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-  const save = args[4] as tf.GradSaveFunc;
-  const fw = forward(x, wx, wh, b, true);
-  // `save` keeps tensors only while a gradient tape is recording; otherwise the step states die with the op.
-  save([x, fw.wxs, fw.whs, fw.m, ...fw.steps.flatMap((st) => STEP_KEYS.map((k) => st[k]))]);
-  return {
-    value: fw.value,
-    gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
-      const [sx, swxs, swhs, sm, ...flat] = saved;
-      const steps: StepState[] = [];
-      for (let k = 0; k < flat.length; k += STEP_KEYS.length) {
-        const st = {} as Record<(typeof STEP_KEYS)[number], tf.Tensor2D>;
-        STEP_KEYS.forEach((key, j) => (st[key] = flat[k + j] as tf.Tensor2D));
-        steps.push(st);
+  const G = 4 * H;
+  const cst = constantsFor(H);
+  const k = new KernelScope();
+  try {
+    const wxs = k.mul(wx, cst.m);
+    const whs = k.mul(wh, cst.m);
+    const xp = k.reshape(k.matMulBias(k.reshape(x, [B * T, C]), wxs, k.mul(b, cst.m)), [B, T, G]);
+    const zeros = training ? k.fill([B, H], 0) : null;
+    const hs: tf.TensorInfo[] = [];
+    const Ks: tf.TensorInfo[] = [];
+    const Fs: tf.TensorInfo[] = [];
+    const Ps: tf.TensorInfo[] = [];
+    let h: tf.TensorInfo | null = null;
+    let c2: tf.TensorInfo | null = null;
+    for (let t = 0; t < T; t++) {
+      const xt = k.reshape(k.slice(xp, [0, t, 0], [B, 1, G]), [B, G]);
+      const z = h === null ? xt : k.add(xt, k.matMul(h, whs));
+      const s = k.sigmoid(z);
+      const [i, f, g2, o] = k.split(k.sub(k.mul(s, cst.mA), cst.bA), 4, 1);
+      const ig = k.mul(i, g2);
+      const c2Prev: tf.TensorInfo | null = c2;
+      c2 = c2Prev === null ? ig : k.add(k.mul(f, c2Prev), ig);
+      const tc = k.sub(k.mul(k.sigmoid(c2), cst.two), cst.one);
+      h = k.mul(o, tc);
+      hs.push(k.reshape(h, [B, 1, H]));
+      if (training) {
+        // K = ∂h/∂c = o·(1 − tanh²c); P = ∂a/∂z′ times the per-gate factors of `mP` (see backward).
+        Ks.push(k.mul(o, k.sub(cst.one, k.square(tc))));
+        Fs.push(f);
+        const sd = k.mul(k.sub(s, k.square(s)), cst.mP);
+        Ps.push(k.mul(k.concat([g2, c2Prev ?? zeros!, i, tc], 1), sd));
       }
-      return backward(dy, sx as tf.Tensor3D, swxs as tf.Tensor2D, swhs as tf.Tensor2D, sm as tf.Tensor1D, steps);
-    },
-  };
-});
-
-/** All hidden states of one LSTM layer: x [T, B, C] → [T, B, H]; differentiable in x, wx, wh and b. */
-export function lstmLayer(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
-  return fusedLstm(x, wx, wh, b) as tf.Tensor3D;
+    }
+    const all = k.concat(hs, 1);
+    const value = k.toTensor(returnSequences ? all : h!);
+    if (!training) return { value, saved: [] };
+    // A second handle on the hidden states (reshape shares the buffer): the first one went out as `value`.
+    const saved = [wxs, whs, k.reshape(all, [B, T, H]), k.concat(Ks, 0), k.concat(Fs, 0), k.concat(Ps, 0)].map((t) => k.toTensor(t));
+    return { value, saved };
+  } finally {
+    k.dispose();
+  }
 }
 
-/** The same computation written with ordinary ops, differentiated by tfjs's autodiff (tests, benchmark). */
-export function lstmLayerAutodiff(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
-  return tf.tidy(() => forward(x, wx, wh, b, false).value);
+function backward(dy: tf.Tensor, x: tf.Tensor3D, saved: tf.Tensor[], returnSequences: boolean): tf.Tensor[] {
+  const [wxs, whs, all, Kall, Fall, Pall] = saved;
+  const [B, T, C] = x.shape;
+  const H = whs.shape[0];
+  const G = 4 * H;
+  const cst = constantsFor(H);
+  const k = new KernelScope();
+  try {
+    // Untransposed operands throughout: transposed matMuls leave XNNPACK's fast path on wasm (wasm-matmul.ts).
+    const whsT = k.transpose(whs, [1, 0]);
+    const dzs: tf.TensorInfo[] = new Array(T);
+    let dzNext: tf.TensorInfo | null = null;
+    let dcNext: tf.TensorInfo | null = null;
+    for (let t = T - 1; t >= 0; t--) {
+      const dyT = returnSequences ? k.reshape(k.slice(dy, [0, t, 0], [B, 1, H]), [B, H]) : t === T - 1 ? dy : null;
+      const dRec = dzNext === null ? null : k.matMul(dzNext, whsT);
+      const dh = dRec === null ? dyT! : dyT === null ? dRec : k.add(dyT, dRec);
+      let dc = k.mul(dh, k.slice(Kall, [t * B, 0], [B, H]));
+      if (dcNext !== null) dc = k.add(dc, dcNext);
+      const dz = k.mul(k.concat([dc, dc, dc, dh], 1), k.slice(Pall, [t * B, 0], [B, G]));
+      dzs[t] = k.reshape(dz, [B, 1, G]);
+      if (t > 0) dcNext = k.mul(dc, k.slice(Fall, [t * B, 0], [B, H]));
+      dzNext = dz;
+    }
+    const dZ = k.reshape(k.concat(dzs, 1), [B * T, G]);
+    // Weight gradients as ∂wᵀ = ∂Zᵀ·X: XNNPACK packs a matMul's right operand, and packing the fresh
+    // [B·T, 4H] ∂Z cost more than transposing it (38 ms against 11 ms at [6144, 256]); X, H₋₁ and a ones
+    // column pack cheaply.
+    const dZT = k.transpose(dZ, [1, 0]);
+    const hPrev = k.concat([k.fill([B, 1, H], 0), k.slice(all, [0, 0, 0], [B, T - 1, H])], 1);
+    // The forward pass used m-scaled weights: ∂L/∂w = m ⊙ ∂L/∂(m ⊙ w).
+    const dWx = k.mul(k.transpose(k.matMul(dZT, k.reshape(x, [B * T, C])), [1, 0]), cst.m);
+    const dWh = k.mul(k.transpose(k.matMul(dZT, k.reshape(hPrev, [B * T, H])), [1, 0]), cst.m);
+    const db = k.mul(k.reshape(k.matMul(dZT, k.fill([B * T, 1], 1)), [G]), cst.m);
+    const dx = k.reshape(k.matMul(dZ, k.transpose(wxs, [1, 0])), [B, T, C]);
+    return [dx, dWx, dWh, db].map((t) => k.toTensor(t));
+  } finally {
+    k.dispose();
+  }
+}
+
+function makeOp(returnSequences: boolean) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, wx, wh, b] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+    const save = args[4] as tf.GradSaveFunc;
+    const fw = forward(x, wx, wh, b, returnSequences, tapeIsRecording());
+    // `save` keeps tensors only while a tape records; otherwise the (empty) list is dropped.
+    save([x, ...fw.saved]);
+    return {
+      value: fw.value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved[0] as tf.Tensor3D, saved.slice(1), returnSequences),
+    };
+  });
+}
+
+const sequenceOp = makeOp(true);
+const lastOp = makeOp(false);
+
+/**
+ * One LSTM layer: x [B, T, C] → all hidden states [B, T, H] (`returnSequences`) or the last one [B, H].
+ * Differentiable in x, wx, wh and b.
+ */
+export function lstmLayer(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, returnSequences: boolean): tf.Tensor {
+  return (returnSequences ? sequenceOp : lastOp)(x, wx, wh, b);
+}
+
+/**
+ * The textbook computation with ordinary tf ops (tanh and sigmoid kernels, autodiff gradients): the
+ * reference the fused op is tested against, and the `lstm-autodiff` bench case.
+ */
+export function lstmReference(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, returnSequences: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const [B, T, C] = x.shape;
+    const H = wh.shape[0];
+    const xp = tf.add(tf.matMul(x.reshape([B * T, C]), wx), b).reshape([B, T, 4 * H]);
+    const steps = tf.unstack(xp, 1) as tf.Tensor2D[];
+    let h: tf.Tensor2D = tf.zeros([B, H]);
+    let c: tf.Tensor2D = tf.zeros([B, H]);
+    const hs: tf.Tensor2D[] = [];
+    for (let t = 0; t < T; t++) {
+      const z = tf.add(steps[t], tf.matMul(h, wh));
+      const [zi, zf, zg, zo] = tf.split(z, 4, 1);
+      c = tf.add(tf.mul(tf.sigmoid(zf), c), tf.mul(tf.sigmoid(zi), tf.tanh(zg))) as tf.Tensor2D;
+      h = tf.mul(tf.sigmoid(zo), tf.tanh(c)) as tf.Tensor2D;
+      hs.push(h);
+    }
+    return returnSequences ? tf.stack(hs, 1) : h;
+  });
 }

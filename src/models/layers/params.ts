@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { deriveIntSeed } from '../../engine/rng.js';
+import { deriveIntSeed, deriveRng } from '../../engine/rng.js';
 import { UserError } from '../../util/errors.js';
 
 export type Init =
@@ -77,9 +77,44 @@ export class Params {
         return tf.randomNormal(shape, 0, init.sd, 'float32', seed);
       case 'orthogonal':
         if (shape.length !== 2) throw new Error('orthogonal init needs a 2-D shape');
-        return tf.initializers.orthogonal({ seed }).apply(shape);
+        return tf.tensor2d(orthogonal(shape[0], shape[1], key, this.seed), [shape[0], shape[1]]);
     }
   }
+}
+
+/**
+ * A [rows, cols] matrix with orthonormal rows (rows ≤ cols) or columns (rows > cols), by Gram–Schmidt on a
+ * seeded Gaussian matrix (Saxe et al. 2014). tf.initializers.orthogonal warns above 2000 elements and runs
+ * a QR through tf ops; this runs in plain JS on the run's seeded stream.
+ */
+function orthogonal(rows: number, cols: number, key: string, seed: number | string): Float32Array {
+  const rng = deriveRng(seed, 'init', key);
+  const n = Math.min(rows, cols);
+  const len = Math.max(rows, cols);
+  // n orthonormal vectors of length `len`.
+  const vecs: Float64Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = new Float64Array(len);
+    for (let j = 0; j < len; j++) v[j] = rng.normal();
+    for (const u of vecs) {
+      let dot = 0;
+      for (let j = 0; j < len; j++) dot += u[j] * v[j];
+      for (let j = 0; j < len; j++) v[j] -= dot * u[j];
+    }
+    let norm = 0;
+    for (let j = 0; j < len; j++) norm += v[j] * v[j];
+    norm = Math.sqrt(norm);
+    for (let j = 0; j < len; j++) v[j] /= norm;
+    vecs.push(v);
+  }
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < len; j++) {
+      if (rows <= cols) out[i * cols + j] = vecs[i][j];
+      else out[j * cols + i] = vecs[i][j];
+    }
+  }
+  return out;
 }
 
 export interface SavedWeights<C> {

@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs';
+
+import type { ModelSpec, RawModelConfig } from './types.js';
+import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
+import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
+import { lstmLayer } from './layers/lstm-op.js';
+import { dropout } from './layers/dropout.js';
+import { UserError } from '../util/errors.js';
+
+export interface LstmConfig {
+  hidden_units: number;
+  layers: number;
+  /** `last`: the top layer's hidden state after the last hour; `mean`: its hidden states averaged over hours. */
+  pooling: 'last' | 'mean';
+  dropout: number;
+}
+
+const POOLING = ['last', 'mean'] as const;
+
+function resolveConfig(raw: RawModelConfig): LstmConfig {
+  checkKeys('lstm', raw, ['hidden_units', 'layers', 'pooling', 'dropout']);
+  return {
+    hidden_units: positiveInt('model.hidden_units', raw.hidden_units ?? 64),
+    layers: positiveInt('model.layers', raw.layers ?? 1),
+    pooling: oneOf('model.pooling', raw.pooling ?? 'last', POOLING),
+    dropout: rateIn01('model.dropout', raw.dropout ?? 0.2),
+  };
+}
+
+function plan({ rowShape, config }: Stored<LstmConfig>): ParamSpec[] {
+  const H = config.hidden_units;
+  const specs: ParamSpec[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    const inputs = l === 0 ? rowShape[1] : H;
+    // Keras's LSTM defaults: Glorot-uniform input kernel, orthogonal recurrent kernel, forget-gate bias 1
+    // (Jozefowicz et al. 2015) so the cell starts out remembering.
+    const bias = new Float32Array(4 * H);
+    bias.fill(1, H, 2 * H);
+    specs.push(
+      { name: `lstm${l}/kernel`, shape: [inputs, 4 * H], init: { kind: 'glorotUniform', fanIn: inputs, fanOut: 4 * H } },
+      { name: `lstm${l}/recurrent_kernel`, shape: [H, 4 * H], init: { kind: 'orthogonal' } },
+      { name: `lstm${l}/bias`, shape: [4 * H], init: { kind: 'values', values: bias } },
+    );
+  }
+  return [...specs, ...outputPlan(H)];
+}
+
+class Lstm extends ParamModel<LstmConfig> {
+  protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
+    const { layers, pooling, dropout: rate } = this.config;
+    let h = x as tf.Tensor3D;
+    for (let l = 0; l < layers; l++) {
+      const top = l === layers - 1;
+      const out = lstmLayer(h, this.p(`lstm${l}/kernel`) as tf.Tensor2D, this.p(`lstm${l}/recurrent_kernel`) as tf.Tensor2D, this.p(`lstm${l}/bias`) as tf.Tensor1D, !top || pooling === 'mean');
+      if (top) return (pooling === 'mean' ? tf.mean(out, 1) : out) as tf.Tensor2D;
+      // Between stacked layers: dropout on the sequence passed up (Zaremba et al. 2014, non-recurrent connections).
+      h = (dropoutSeed !== undefined && rate > 0 ? dropout(out, rate, dropoutSeed + l) : out) as tf.Tensor3D;
+    }
+    throw new Error('unreachable');
+  }
+}
+
+export const lstm: ModelSpec<LstmConfig> = {
+  name: 'lstm',
+  description: 'LSTM over the hourly sequence view (values carried forward + observed-masks); fused cell with hand-written BPTT',
+  view: 'sequence',
+  resolveConfig,
+  build(rowShape, config, seed) {
+    if (rowShape.length !== 2) throw new UserError(`lstm expects sequence rows of shape [T, C], got [${rowShape.join(', ')}]`);
+    const stored = { rowShape, config };
+    return new Lstm('lstm', stored, buildParams('lstm', plan(stored), seed));
+  },
+  async load(dir) {
+    const { stored, params } = await loadPlanned<LstmConfig>(dir, 'lstm', plan);
+    return new Lstm('lstm', stored, params);
+  },
+};
