@@ -112,11 +112,18 @@ function plan({ rowShape, config }: Stored<StoredConfig>): ParamSpec[] {
 class TabTransformer extends ParamModel<StoredConfig> {
   /** Column → token membership [F, tokens] (variable tokenizer only); a constant, not trained. */
   private readonly membership: tf.Tensor2D | null;
+
   /**
-   * Backpropagation keeps ~40k floats per row (attention maps, projections) with the defaults: integrated
-   * gradients' default batching (17,875 rows of 117 features) ran the wasm heap out of memory.
+   * Rows per gradient computation for a ~512 MB activation budget. Backpropagation keeps, per row and block,
+   * the attention maps (scores, probabilities and their transposes, ~4·heads·N²) and some thirty [N, d]
+   * projections; integrated gradients' default batching (17,875 rows of 117 features) ran the wasm heap out
+   * of memory.
    */
-  readonly gradientBatchRows = 2048;
+  get gradientBatchRows(): number {
+    const { blocks, heads, d_token: d, token_names } = this.config;
+    const N = token_names.length + 1;
+    return Math.max(1, Math.floor(2 ** 27 / (blocks * (4 * heads * N * N + 30 * N * d))));
+  }
 
   constructor(owner: string, stored: Stored<StoredConfig>, params: ReturnType<typeof buildParams>) {
     super(owner, stored, params);
