@@ -88,21 +88,26 @@ export function staticIndex(schema: CohortSchema, name: string): number {
   return idx;
 }
 
+/** A cohort of n stays with every static and series value unknown (NaN), for sources to fill in. */
+export function allocateCohort(schema: CohortSchema, n: number, options: { trueRisk?: boolean } = {}): Cohort {
+  return {
+    schema,
+    n,
+    stayIds: new Float64Array(n),
+    patientIds: new Float64Array(n),
+    statics: new Float32Array(n * schema.statics.length).fill(NaN),
+    series: new Float32Array(n * schema.hours * schema.variables.length).fill(NaN),
+    labels: new Uint8Array(n),
+    trueRisk: options.trueRisk ? new Float32Array(n) : undefined,
+  };
+}
+
 /** A new cohort holding copies of the given rows, in the given order. */
 export function subsetCohort(cohort: Cohort, rows: ArrayLike<number>): Cohort {
   const S = cohort.schema.statics.length;
   const TV = cohort.schema.hours * cohort.schema.variables.length;
   const n = rows.length;
-  const out: Cohort = {
-    schema: cohort.schema,
-    n,
-    stayIds: new Float64Array(n),
-    patientIds: new Float64Array(n),
-    statics: new Float32Array(n * S),
-    series: new Float32Array(n * TV),
-    labels: new Uint8Array(n),
-    trueRisk: cohort.trueRisk ? new Float32Array(n) : undefined,
-  };
+  const out = allocateCohort(cohort.schema, n, { trueRisk: Boolean(cohort.trueRisk) });
   for (let k = 0; k < n; k++) {
     const i = rows[k];
     if (i < 0 || i >= cohort.n) throw new Error(`row ${i} out of range 0..${cohort.n - 1}`);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parquetMetadata, parquetRead } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Cohort, CohortSchema } from './cohort.js';
+import { allocateCohort } from './cohort.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 
@@ -130,16 +131,7 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
     throw new UserError(`${path} lacks required columns: ${shown}; a cohort file needs stay_id, patient_id, label, the static columns and <variable>_hHH series columns`);
   }
 
-  const cohort: Cohort = {
-    schema,
-    n,
-    stayIds: new Float64Array(n),
-    patientIds: new Float64Array(n),
-    statics: new Float32Array(n * S).fill(NaN),
-    series: new Float32Array(n * T * V).fill(NaN),
-    labels: new Uint8Array(n),
-    trueRisk: present.has('true_risk') ? new Float32Array(n) : undefined,
-  };
+  const cohort = allocateCohort(schema, n, { trueRisk: present.has('true_risk') });
   const seriesTarget = new Map<string, [number, number]>();
   schema.variables.forEach((v, vi) => {
     for (let t = 0; t < T; t++) seriesTarget.set(seriesColumnName(v.name, t), [vi, t]);

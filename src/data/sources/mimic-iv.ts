@@ -3,6 +3,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cohort, CohortSchema, StaticSpec } from '../cohort.js';
+import { allocateCohort } from '../cohort.js';
 import { SYNTHETIC_VARIABLES } from './synthetic-schema.js';
 import { writeCohortOutputs, type CohortReport, type InclusionStep } from './report.js';
 import { openDuck, runScript, sqlIdent, sqlString, duckMessage, type DuckSession } from '../duckdb.js';
@@ -265,15 +266,7 @@ export async function buildMimicCohort(options: MimicOptions): Promise<CohortRep
     const n = stayRows.length;
     const S = schema.statics.length;
     const V = schema.variables.length;
-    cohort = {
-      schema,
-      n,
-      stayIds: new Float64Array(n),
-      patientIds: new Float64Array(n),
-      statics: new Float32Array(n * S).fill(NaN),
-      series: new Float32Array(n * hours * V).fill(NaN),
-      labels: new Uint8Array(n),
-    };
+    cohort = allocateCohort(schema, n);
     const rowOf = new Map<number, number>();
     stayRows.forEach((r, i) => {
       const [stayId, subjectId, age, sexFemale, weight, type, label] = r;

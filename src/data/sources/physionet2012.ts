@@ -3,7 +3,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
-import type { Cohort, CohortSchema, StaticSpec, VariableSpec } from '../cohort.js';
+import type { CohortSchema, StaticSpec, VariableSpec } from '../cohort.js';
+import { allocateCohort } from '../cohort.js';
 import { SYNTHETIC_VARIABLES } from './synthetic-schema.js';
 import { writeCohortOutputs, type CohortReport, type InclusionStep } from './report.js';
 import { clampFloat32 } from '../../triggers/params.js';
@@ -396,15 +397,7 @@ export async function buildPhysionetCohort(options: PhysionetOptions): Promise<C
   const T = schema.hours;
   const V = schema.variables.length;
   const S = schema.statics.length;
-  const cohort: Cohort = {
-    schema,
-    n,
-    stayIds: new Float64Array(n),
-    patientIds: new Float64Array(n),
-    statics: new Float32Array(n * S),
-    series: new Float32Array(n * T * V),
-    labels: new Uint8Array(n),
-  };
+  const cohort = allocateCohort(schema, n);
   records.forEach((r, i) => {
     cohort.stayIds[i] = r.recordId;
     // One ICU stay per patient in the challenge data: the RecordID is the patient id.

@@ -1,4 +1,5 @@
 import type { Cohort } from '../cohort.js';
+import { allocateCohort } from '../cohort.js';
 import { Rng, deriveRng } from '../../engine/rng.js';
 import { auroc } from '../../metrics/classification.js';
 import { syntheticSchema, SYNTHETIC_VARIABLES } from './synthetic-schema.js';
@@ -43,7 +44,6 @@ const SYSTEMS = ['cardiovascular', 'respiratory', 'renal', 'inflammatory', 'neur
 /** How strongly each system follows overall severity; the rest is system-specific variation. */
 const SYSTEM_LOADING = [0.9, 0.82, 0.78, 0.88, 0.75];
 
-const ADMISSION_TYPES = ['elective', 'emergency', 'urgent'];
 const ADMISSION_PROBS = [0.2, 0.65, 0.15];
 const ADMISSION_SEVERITY = [-0.7, 0.2, 0.1];
 
@@ -213,16 +213,7 @@ export function generateSynthetic(options: Partial<SyntheticOptions> = {}): { co
   const n = opts.nStays;
   const rng = deriveRng(opts.seed, 'synthetic');
 
-  const cohort: Cohort = {
-    schema,
-    n,
-    stayIds: new Float64Array(n),
-    patientIds: new Float64Array(n),
-    statics: new Float32Array(n * S),
-    series: new Float32Array(n * T * V),
-    labels: new Uint8Array(n),
-    trueRisk: new Float32Array(n),
-  };
+  const cohort = allocateCohort(schema, n, { trueRisk: true });
 
   // Patients: most have one ICU stay, some return (so splits must group by patient).
   let patient = 10000000;
