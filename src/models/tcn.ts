@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec, RawModelConfig } from './types.js';
 import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
-import { causalConv1d } from './layers/causal-conv.js';
+import { causalConv1dTimeMajor, toTimeMajor } from './layers/causal-conv.js';
 import { dropout } from './layers/dropout.js';
 import { UserError } from '../util/errors.js';
 
@@ -78,27 +78,28 @@ class Tcn extends ParamModel<TcnConfig> {
     return tf.mul(v, tf.div(this.p(`${name}/gain`), norm)) as tf.Tensor2D;
   }
 
-  /** ReLU(causal convolution), the ReLU fused into the convolution's matMul. */
-  private conv(name: string, x: tf.Tensor3D, dilation: number): tf.Tensor3D {
-    return causalConv1d(x, this.kernel(name), this.p(`${name}/bias`) as tf.Tensor1D, this.config.kernel_size, dilation, 'relu');
+  /** ReLU(causal convolution + bias) on time-major rows [T·B, C]. */
+  private conv(name: string, x: tf.Tensor2D, steps: number, dilation: number): tf.Tensor2D {
+    return causalConv1dTimeMajor(x, steps, this.kernel(name), this.p(`${name}/bias`) as tf.Tensor1D, this.config.kernel_size, dilation, 'relu');
   }
 
+  /** Runs on time-major activations [T·B, channels] (see causal-conv.ts): every time shift is then a block of whole rows. */
   protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
     const { dilations, dropout: rate, pooling, filters } = this.config;
-    const drop = (t: tf.Tensor3D, site: number): tf.Tensor3D =>
+    const drop = (t: tf.Tensor2D, site: number): tf.Tensor2D =>
       dropoutSeed !== undefined && rate > 0 ? dropout(t, rate, dropoutSeed + site) : t;
-    let h = x as tf.Tensor3D;
+    const [B, T] = x.shape;
+    let h = toTimeMajor(x as tf.Tensor3D);
     dilations.forEach((d, b) => {
-      const C = h.shape[2];
-      let y = drop(this.conv(`block${b}/conv0`, h, d), 2 * b);
-      y = drop(this.conv(`block${b}/conv1`, y, d), 2 * b + 1);
+      const C = h.shape[1];
+      let y = drop(this.conv(`block${b}/conv0`, h, T, d), 2 * b);
+      y = drop(this.conv(`block${b}/conv1`, y, T, d), 2 * b + 1);
       const residual =
-        C === filters ? h : causalConv1d(h, this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, 1, 1);
-      h = tf.relu(tf.add(y, residual)) as tf.Tensor3D;
+        C === filters ? h : causalConv1dTimeMajor(h, T, this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, 1, 1);
+      h = tf.relu(tf.add(y, residual)) as tf.Tensor2D;
     });
-    const [B, T, F] = h.shape;
-    if (pooling === 'mean') return tf.mean(h, 1) as tf.Tensor2D;
-    return tf.slice(h, [0, T - 1, 0], [B, 1, F]).reshape([B, F]) as tf.Tensor2D;
+    if (pooling === 'mean') return tf.mean(tf.reshape(h, [T, B, filters]), 0) as tf.Tensor2D;
+    return tf.slice(h, [(T - 1) * B, 0], [B, filters]) as tf.Tensor2D;
   }
 }
 
