@@ -14,6 +14,7 @@ import { getModel } from '../src/models/registry.js';
 import type { BuiltModel, FeatureNames, ModelSpec } from '../src/models/types.js';
 import { lstmLayer, lstmReference } from '../src/models/layers/lstm-op.js';
 import { causalConv1d, causalConv1dReference } from '../src/models/layers/causal-conv.js';
+import { dense } from '../src/models/layers/dense.js';
 import { layerNorm, layerNormReference } from '../src/models/layers/layer-norm.js';
 import { dropout } from '../src/models/layers/dropout.js';
 import { receptiveField } from '../src/models/tcn.js';
@@ -125,6 +126,34 @@ describe('fused LSTM op', () => {
     const r = tf.tensor3d(randn(rng, B * Tt * H), [B, Tt, H]);
     finiteDifferenceCheck((...a) => tf.sum(tf.mul(lstmLayer(a[0] as tf.Tensor3D, a[1] as tf.Tensor2D, a[2] as tf.Tensor2D, a[3] as tf.Tensor1D, true), r)), [x, wx, wh, b], 'lstm');
     tf.dispose([x, wx, wh, b, r]);
+  });
+});
+
+describe('dense op', () => {
+  it('equals x·W + b and its ReLU, with the finite-difference gradient (cpu) and autodiff\'s (cpu, wasm)', async () => {
+    const rng = new Rng('dense');
+    const [rows, inputs, outputs] = [5, 4, 3];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await selectBackend(backend);
+      const x = tf.tensor2d(randn(rng, rows * inputs), [rows, inputs]);
+      const w = tf.tensor2d(randn(rng, inputs * outputs, 0.5), [inputs, outputs]);
+      const b = tf.tensor1d(randn(rng, outputs, 0.5));
+      const expected = tf.tidy(() => tf.add(tf.matMul(x, w), b));
+      assertClose(dense(x, w, b).dataSync(), expected.dataSync(), 1e-5, `${backend} linear`);
+      assertClose(dense(x, w, b, 'relu').dataSync(), tf.relu(expected).dataSync(), 1e-5, `${backend} relu`);
+      const r = tf.tensor2d(randn(rng, rows * outputs), [rows, outputs]);
+      if (backend === 'cpu') finiteDifferenceCheck((...a) => tf.sum(tf.mul(tf.sin(dense(a[0] as tf.Tensor2D, a[1] as tf.Tensor2D, a[2] as tf.Tensor1D)), r)), [x, w, b], 'dense');
+      // With the ReLU, the hand-written gradients equal autodiff of the plain ops.
+      const gradsOf = (useDense: boolean) =>
+        tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(useDense ? dense(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, 'relu') : tf.relu(tf.add(tf.matMul(xx, ww), bb)), r)),
+        )([x, w, b]);
+      const mine = gradsOf(true);
+      const reference = gradsOf(false);
+      mine.forEach((g, i) => assertClose(g.dataSync(), reference[i].dataSync(), 1e-5, `${backend} relu gradient ${i}`));
+      tf.dispose([...mine, ...reference]);
+      tf.dispose([x, w, b, expected, r]);
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import type { BuiltModel, FeatureNames, ModelSpec, RawModelConfig } from './type
 import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { multiHeadSelfAttention } from './layers/attention.js';
+import { dense } from './layers/dense.js';
 import { dropout } from './layers/dropout.js';
 import { layerNorm } from './layers/layer-norm.js';
 import { UserError } from '../util/errors.js';
@@ -161,7 +162,7 @@ class TabTransformer extends ParamModel<StoredConfig> {
       // A separate add, not fused: the wasm _FusedMatMul checks the bias rank of the buffer's first shape,
       // and this bias is a reshaped matMul output (rank 3 there).
       const bias = tf.matMul(this.membership, b, true, false).reshape([S * d]);
-      tokens = tf.add(tf.matMul(x, kernel), bias).reshape([B, S, d]);
+      tokens = dense(x, kernel as tf.Tensor2D, bias as tf.Tensor1D).reshape([B, S, d]);
     }
     const cls = tf.add(tf.zeros([B, 1, d]), this.p('cls').reshape([1, 1, d]));
     return tf.concat([cls, tokens], 1) as tf.Tensor3D;
@@ -201,9 +202,9 @@ class TabTransformer extends ParamModel<StoredConfig> {
       const stream = allQueries ? h : (tf.slice(h, [0, 0, 0], [h.shape[0], 1, h.shape[2]]) as tf.Tensor3D);
       h = tf.add(stream, drop(att.out, c.residual_dropout));
       const [B, N, d] = h.shape;
-      const z = layerNorm(h, this.p(`block${b}/ffn_norm/gamma`) as tf.Tensor1D, this.p(`block${b}/ffn_norm/beta`) as tf.Tensor1D).reshape([B * N, d]);
-      const hidden = drop(tf.fused.matMul({ a: z, b: this.p(`block${b}/ffn0/kernel`), bias: this.p(`block${b}/ffn0/bias`), activation: 'relu' }), c.ffn_dropout);
-      const ffn = tf.fused.matMul({ a: hidden, b: this.p(`block${b}/ffn1/kernel`), bias: this.p(`block${b}/ffn1/bias`) }).reshape([B, N, d]);
+      const z = layerNorm(h, this.p(`block${b}/ffn_norm/gamma`) as tf.Tensor1D, this.p(`block${b}/ffn_norm/beta`) as tf.Tensor1D).reshape([B * N, d]) as tf.Tensor2D;
+      const hidden = drop(dense(z, this.p(`block${b}/ffn0/kernel`) as tf.Tensor2D, this.p(`block${b}/ffn0/bias`) as tf.Tensor1D, 'relu'), c.ffn_dropout);
+      const ffn = dense(hidden, this.p(`block${b}/ffn1/kernel`) as tf.Tensor2D, this.p(`block${b}/ffn1/bias`) as tf.Tensor1D).reshape([B, N, d]);
       h = tf.add(h, drop(ffn, c.residual_dropout));
     }
     const [B, , d] = h.shape;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { dense } from './dense.js';
 import { dropout } from './dropout.js';
 
 export interface AttentionParams {
@@ -44,14 +45,14 @@ export function multiHeadSelfAttention(x: tf.Tensor3D, p: AttentionParams, opts:
   const h = opts.heads;
   const dh = d / h;
   if (!Number.isInteger(dh)) throw new Error(`attention: width ${d} is not divisible by ${h} heads`);
-  const x2 = x.reshape([B * N, d]);
+  const x2 = x.reshape([B * N, d]) as tf.Tensor2D;
   let q: tf.Tensor3D;
   let k: tf.Tensor3D;
   let v: tf.Tensor3D;
   let Nq: number;
   if (opts.allQueries) {
     Nq = N;
-    const qkv = tf.fused.matMul({ a: x2, b: p.qkvKernel, bias: p.qkvBias });
+    const qkv = dense(x2, p.qkvKernel, p.qkvBias);
     // [B, N, 3h, dh] → [B, 3h, N, dh], then q, k, v are blocks of the head axis. A rank-4 transpose: the
     // wasm Transpose took 74 ms on [256, 23, 3, 4, 8] with rank-5 perm [2, 0, 3, 1, 4], 1.3 ms at rank 4.
     const parts = qkv.reshape([B, N, 3 * h, dh]).transpose([0, 2, 1, 3]);
@@ -60,9 +61,9 @@ export function multiHeadSelfAttention(x: tf.Tensor3D, p: AttentionParams, opts:
     Nq = 1;
     const [wq, wkv] = tf.split(p.qkvKernel, [d, 2 * d], 1);
     const [bq, bkv] = tf.split(p.qkvBias, [d, 2 * d], 0);
-    const cls = tf.slice(x, [0, 0, 0], [B, 1, d]).reshape([B, d]);
-    q = splitHeads(tf.fused.matMul({ a: cls, b: wq, bias: bq }), B, 1, h, dh);
-    const kv = tf.fused.matMul({ a: x2, b: wkv, bias: bkv });
+    const cls = tf.slice(x, [0, 0, 0], [B, 1, d]).reshape([B, d]) as tf.Tensor2D;
+    q = splitHeads(dense(cls, wq as tf.Tensor2D, bq as tf.Tensor1D), B, 1, h, dh);
+    const kv = dense(x2, wkv as tf.Tensor2D, bkv as tf.Tensor1D);
     const parts = kv.reshape([B, N, 2 * h, dh]).transpose([0, 2, 1, 3]);
     [k, v] = tf.split(parts, 2, 1).map((t) => t.reshape([B * h, N, dh]) as tf.Tensor3D);
   }
@@ -71,6 +72,6 @@ export function multiHeadSelfAttention(x: tf.Tensor3D, p: AttentionParams, opts:
   const used = opts.dropout && opts.dropout.rate > 0 ? dropout(probs, opts.dropout.rate, opts.dropout.seed) : probs;
   const heads = tf.matMul(used, v); // [B·h, Nq, dh]
   const merged = heads.reshape([B, h, Nq, dh]).transpose([0, 2, 1, 3]).reshape([B * Nq, d]);
-  const out = tf.fused.matMul({ a: merged, b: p.outKernel, bias: p.outBias }).reshape([B, Nq, d]) as tf.Tensor3D;
+  const out = dense(merged as tf.Tensor2D, p.outKernel, p.outBias).reshape([B, Nq, d]) as tf.Tensor3D;
   return { out, probs: probs.reshape([B, h, Nq, N]) as tf.Tensor4D };
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { BuiltModel } from '../types.js';
 import { Params, loadParams, saveParams, type Init } from './params.js';
+import { dense } from './dense.js';
 import { dropout } from './dropout.js';
 import { UserError } from '../../util/errors.js';
 
@@ -82,7 +83,7 @@ export abstract class ParamModel<C extends { dropout: number }> implements Built
     return tf.tidy(() => {
       let h = this.represent(x, dropoutSeed);
       if (dropoutSeed !== undefined && this.config.dropout > 0) h = dropout(h, this.config.dropout, dropoutSeed + 1000);
-      return tf.fused.matMul({ a: h, b: this.p('out/kernel'), bias: this.p('out/bias') }).reshape([-1]) as tf.Tensor1D;
+      return dense(h, this.p('out/kernel') as tf.Tensor2D, this.p('out/bias') as tf.Tensor1D).reshape([-1]) as tf.Tensor1D;
     });
   }
 

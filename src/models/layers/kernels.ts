@@ -64,15 +64,13 @@ export class KernelScope {
     return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
   }
 
-  /** activation(a·b + bias) with a rank-1 bias, in one kernel. */
+  /**
+   * activation(a·b + bias) with a rank-1 bias. A plain matMul and a broadcast Add, not _FusedMatMul: the wasm
+   * fused kernel took 2.0 ms for [6144, 32]·[32, 32] + bias, the two kernels 1.1 ms.
+   */
   matMulBias(a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo, activation: 'linear' | 'relu' = 'linear'): tf.TensorInfo {
-    // The wasm _FusedMatMul reads its operands as rank 3 (tf.fused.matMul reshapes before calling it).
-    const [m, kk] = a.shape;
-    const n = b.shape[1];
-    const a3 = this.reshape(a, [1, m, kk]);
-    const b3 = this.reshape(b, [1, kk, n]);
-    const out = this.run('_FusedMatMul', { a: a3, b: b3, bias }, { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0 });
-    return this.reshape(out, [m, n]);
+    const pre = this.add(this.matMul(a, b), bias);
+    return activation === 'relu' ? this.run('Relu', { x: pre }) : pre;
   }
 
   add(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
