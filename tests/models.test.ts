@@ -20,6 +20,7 @@ import { dropout } from '../src/models/layers/dropout.js';
 import { receptiveField } from '../src/models/tcn.js';
 import { hasAttention, type TabTransformer } from '../src/models/tabtransformer.js';
 import { trainModel } from '../src/train/trainer.js';
+import { listCheckpoints, readCheckpoint } from '../src/train/checkpoint.js';
 import { UserError } from '../src/util/errors.js';
 import { tempDir } from './helpers.js';
 
@@ -333,7 +334,7 @@ describe('models', () => {
         trainLabels: labels(40),
         val: features(12),
         valLabels: labels(12),
-        config: { epochs: 3, batch_size: 16, learning_rate: 0.01, patience: 0, pos_weight: 1, checkpoints: 'none' },
+        config: { epochs: 3, batch_size: 16, learning_rate: 0.01, patience: 0, pos_weight: 1, checkpoints: 'none', select: 'best' },
         seed: 3,
         onEpoch: () => {
           counts.push(tf.memory().numTensors);
@@ -346,6 +347,41 @@ describe('models', () => {
       model.dispose();
     });
   }
+
+  it('train.select keeps the best validation epoch\'s weights or the last epoch\'s', async () => {
+    await selectBackend('wasm');
+    const { shape } = TINY.mlp;
+    const rng = deriveRng('select');
+    const features = (n: number): Features => ({ view: 'tabular', n, rowShape: shape, x: randn(rng, n * shape[0]), names: TAB_FEATURES.names, sources: TAB_FEATURES.sources });
+    const train = features(60);
+    const val = features(30);
+    // Labels unrelated to the features: validation AUROC wanders, so the best epoch is rarely the last.
+    const labels = (n: number, salt: number) => Uint8Array.from({ length: n }, (_, i) => ((i * 7 + salt) % 3 === 0 ? 1 : 0));
+    for (const select of ['best', 'last'] as const) {
+      const { model } = buildTiny('mlp', 11);
+      const dir = tempDir(`select-${select}`);
+      const result = await trainModel({
+        model,
+        train,
+        trainLabels: labels(60, 1),
+        val,
+        valLabels: labels(30, 0),
+        config: { epochs: 8, batch_size: 16, learning_rate: 0.2, patience: 0, pos_weight: 1, checkpoints: 'last', select },
+        seed: 5,
+        checkpoint: { dir, runId: 'select-test', policy: 'last' },
+      });
+      assert.ok(result.bestEpoch < 8, `best epoch ${result.bestEpoch} should precede the last for this test to mean anything`);
+      const [last] = await listCheckpoints(dir);
+      const state = await readCheckpoint(last.path);
+      const expected = select === 'best' ? state.tensors.best_weights : state.tensors.weights;
+      const other = select === 'best' ? state.tensors.weights : state.tensors.best_weights;
+      model.trainableWeights().forEach((w, k) => {
+        assert.deepEqual(w.dataSync(), expected[k], `${select}: weight ${k}`);
+      });
+      assert.ok(model.trainableWeights().some((w, k) => !w.dataSync().every((v, i) => v === other[k][i])), `${select}: differs from the other selection`);
+      model.dispose();
+    }
+  });
 
   it('lstm and tcn pool the last step or the mean, as configured', async () => {
     await selectBackend('wasm');

@@ -19,7 +19,7 @@ export interface SetupOptions {
 
 export const SETUP_DEFAULTS: Omit<SetupOptions, 'dataDir'> = {
   nStays: SYNTHETIC_DEFAULTS.nStays,
-  devSize: 5000,
+  devSize: 2000,
   hours: SYNTHETIC_DEFAULTS.hours,
   seed: Number(SYNTHETIC_DEFAULTS.seed),
 };

@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { resolveRunConfig, type RunConfig } from './config.js';
+import { mergeConfig, resolveRunConfig, type RunConfig } from './config.js';
 import { partialDirFor, readCompleteRun, runDirFor, runIdFor, type RunResult } from './run.js';
 import { loadDataset } from './dataset.js';
 import { listCheckpoints } from '../train/checkpoint.js';
@@ -20,6 +20,8 @@ export interface GridSpec {
   configFile?: string;
   /** key=value overrides and flag values, nested (e.g. { train: { epochs: 5 } }). */
   overrides?: Record<string, unknown>;
+  /** Overrides for one model's runs, applied over `overrides`. */
+  perModel?: Record<string, Record<string, unknown>>;
 }
 
 /** A config section given on the command line as a mapping, with one key set (e.g. the trigger's name). */
@@ -36,7 +38,8 @@ export function expandGrid(grid: GridSpec): RunConfig[] {
     for (const trigger of grid.triggers) {
       for (const rate of grid.rates) {
         for (const seed of grid.seeds) {
-          const base = grid.overrides ?? {};
+          const own = grid.perModel?.[model];
+          const base = own ? mergeConfig(grid.overrides ?? {}, own) : (grid.overrides ?? {});
           const overrides = {
             ...base,
             model: withKey(base.model, 'model', 'name', model),

@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import { getModel, modelNames } from '../models/registry.js';
 import { getTrigger, triggerNames } from '../triggers/registry.js';
 import { POISON_MODES, type PoisonMode } from '../triggers/poison.js';
-import { TRAIN_KEYS, type TrainConfig } from '../train/trainer.js';
+import { TRAIN_KEYS, WEIGHT_SELECTIONS, type TrainConfig } from '../train/trainer.js';
 import { UserError, unknownChoice } from '../util/errors.js';
 import { positiveInt, positiveNumber, nonNegativeInt, oneOf } from '../models/config-checks.js';
 import { CHECKPOINT_POLICIES } from '../train/checkpoint.js';
@@ -173,6 +173,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
     patience: nonNegativeInt('train.patience', trainRaw.patience),
     pos_weight: positiveNumber('train.pos_weight', trainRaw.pos_weight),
     checkpoints: trainRaw.checkpoints === undefined ? 'best_last' : oneOf('train.checkpoints', trainRaw.checkpoints, CHECKPOINT_POLICIES),
+    select: trainRaw.select === undefined ? 'best' : oneOf('train.select', trainRaw.select, WEIGHT_SELECTIONS),
   };
   const evalRaw = isTree(tree.evaluation) ? tree.evaluation : {};
   const threshold = evalRaw.threshold ?? 0.5;

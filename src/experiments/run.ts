@@ -72,7 +72,7 @@ export interface RunMetrics {
   data: { n_train: number; n_val: number; n_test: number; n_poisoned: number; test_prevalence: number; test_true_risk_auroc: number | null };
   /** The trigger's parameters as resolved against the clean training split (e.g. the rare value chosen). */
   trigger_params: unknown;
-  training: { best_epoch: number; epochs_run: number; best_val_auroc: number; stopped_early: boolean };
+  training: { best_epoch: number; epochs_run: number; best_val_auroc: number; stopped_early: boolean; selected_epoch: number };
   clean: Evaluation['clean'];
   clean_bins: Evaluation['clean_bins'];
   attack: Evaluation['attack'];
@@ -207,7 +207,13 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
       onEpoch: (r) => log(`epoch ${r.epoch}: loss ${r.train_loss.toFixed(4)}, val AUROC ${r.val_auroc.toFixed(4)}${r.improved ? ' (best)' : ''}`),
     });
     history = trained.history;
-    training = { best_epoch: trained.bestEpoch, epochs_run: trained.epochsRun, best_val_auroc: trained.bestValAuroc, stopped_early: trained.stoppedEarly };
+    training = {
+      best_epoch: trained.bestEpoch,
+      epochs_run: trained.epochsRun,
+      best_val_auroc: trained.bestValAuroc,
+      stopped_early: trained.stoppedEarly,
+      selected_epoch: config.train.select === 'last' ? (trained.history.at(-1)?.epoch ?? trained.bestEpoch) : trained.bestEpoch,
+    };
     timings.train_s = (performance.now() - t) / 1000;
 
     t = performance.now();

@@ -21,9 +21,15 @@ export interface SweepSpec {
   defend: boolean;
   /** Run-config overrides applied to every run (data, train, evaluation, ...). */
   overrides: Record<string, unknown>;
+  /** Overrides for the runs of one model, over `overrides` (e.g. { tcn: { train: { epochs: 8 } } }). */
+  per_model: Record<string, Record<string, unknown>>;
 }
 
-const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides'];
+const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides', 'per_model'];
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 function list<T>(file: string, key: string, value: unknown, check: (x: unknown) => x is T): T[] {
   if (!Array.isArray(value) || !value.every(check)) throw new UserError(`${file}: ${key} must be a list`);
@@ -50,7 +56,18 @@ export function loadSweepSpec(file: string): SweepSpec {
     detectors: names('detectors', detectorNames()),
     defend: Boolean(raw.defend),
     overrides: (raw.overrides as Record<string, unknown>) ?? {},
+    per_model: perModel(file, raw.per_model),
   };
+}
+
+function perModel(file: string, value: unknown): SweepSpec['per_model'] {
+  if (value === undefined || value === null) return {};
+  if (!isMapping(value)) throw new UserError(`${file}: per_model must map model names to run-config overrides`);
+  for (const [model, overrides] of Object.entries(value)) {
+    if (!modelNames().includes(model)) throw unknownChoice(`model in ${file} per_model`, model, modelNames());
+    if (!isMapping(overrides)) throw new UserError(`${file}: per_model.${model} must be a mapping of run-config overrides`);
+  }
+  return value as SweepSpec['per_model'];
 }
 
 export function validateSpec(spec: SweepSpec): void {
@@ -64,8 +81,8 @@ export function validateSpec(spec: SweepSpec): void {
 /** Every run of the sweep in a fixed order: the clean baselines first, then the poisoned grid. */
 export function sweepConfigs(spec: SweepSpec, configFile?: string): RunConfig[] {
   validateSpec(spec);
-  const base = spec.baseline ? expandGrid({ models: spec.models, triggers: ['none'], rates: [0], seeds: spec.seeds, configFile, overrides: spec.overrides }) : [];
-  const grid = expandGrid({ models: spec.models, triggers: spec.triggers, rates: spec.poison_rates, seeds: spec.seeds, configFile, overrides: spec.overrides });
+  const base = spec.baseline ? expandGrid({ models: spec.models, triggers: ['none'], rates: [0], seeds: spec.seeds, configFile, overrides: spec.overrides, perModel: spec.per_model }) : [];
+  const grid = expandGrid({ models: spec.models, triggers: spec.triggers, rates: spec.poison_rates, seeds: spec.seeds, configFile, overrides: spec.overrides, perModel: spec.per_model });
   return [...base, ...grid];
 }
 

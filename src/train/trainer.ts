@@ -17,9 +17,17 @@ export interface TrainConfig {
   pos_weight: number;
   /** Which per-epoch checkpoints to keep: best_last (default), last, all or none. */
   checkpoints: CheckpointPolicy;
+  /**
+   * The weights the run ends with: `best` = the epoch with the best validation AUROC (default); `last` = the
+   * final epoch, i.e. a fixed training budget as in most backdoor benchmarks (e.g. BackdoorBench).
+   */
+  select: WeightSelection;
 }
 
-export const TRAIN_KEYS: (keyof TrainConfig)[] = ['epochs', 'batch_size', 'learning_rate', 'patience', 'pos_weight', 'checkpoints'];
+export const WEIGHT_SELECTIONS = ['best', 'last'] as const;
+export type WeightSelection = (typeof WEIGHT_SELECTIONS)[number];
+
+export const TRAIN_KEYS: (keyof TrainConfig)[] = ['epochs', 'batch_size', 'learning_rate', 'patience', 'pos_weight', 'checkpoints', 'select'];
 
 export interface EpochRecord {
   epoch: number;
@@ -238,7 +246,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       }
       inputs.onEpoch?.(record);
     }
-    if (bestWeights) weights.forEach((w, k) => w.assign(bestWeights![k]));
+    if (bestWeights && config.select !== 'last') weights.forEach((w, k) => w.assign(bestWeights![k]));
   } finally {
     bestWeights?.forEach((t) => t.dispose());
     xTrain.dispose();
