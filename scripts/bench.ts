@@ -401,7 +401,10 @@ interface CaseResult {
 
 interface TorchResult {
   args: string[];
+  /** The mean of the runs before and after the tfjs measurement. */
   samplesPerSec?: number;
+  /** samples/s of the run before and of the run after. */
+  runs?: [number, number];
   version?: string;
   /** tfjs (patched) / PyTorch samples per second. */
   ratio?: number;
@@ -502,8 +505,8 @@ async function main(): Promise<void> {
       torch: { type: 'boolean', default: true },
       python: { type: 'string', default: '/usr/bin/python3' },
       'torch-script': { type: 'string', default: '/work/shared/bench/torch_reference.py' },
-      'torch-samples': { type: 'string', default: '5120' },
-      'torch-epochs': { type: 'string', default: '2' },
+      'torch-samples': { type: 'string', default: '10240' },
+      'torch-epochs': { type: 'string', default: '3' },
     },
     allowNegative: true,
   });
@@ -532,7 +535,13 @@ async function main(): Promise<void> {
   const cases: CaseResult[] = [];
   for (const c of CASES.filter((x) => wanted.includes(x.name))) {
     log(`\n${c.name}: ${c.description}`);
+    const useTorch = Boolean(values.torch && c.torch);
+    const torchRun = () => runTorch(values.python!, values['torch-script']!, c.torch!, Number(values['torch-samples']), Number(values['torch-epochs']));
+    // PyTorch runs right before and right after the tfjs blocks, and the ratio uses their mean: a shared
+    // machine's speed drifts by tens of percent over minutes, and bracketing puts both under the same drift.
+    const torchBefore = useTorch ? torchRun() : undefined;
     const result = await runCase(c, secondsPerVariant, rounds);
+    const torchAfter = useTorch ? torchRun() : undefined;
     cases.push(result);
     for (const r of result.results) {
       const lo = Math.min(...r.blocks);
@@ -543,13 +552,21 @@ async function main(): Promise<void> {
       );
     }
     log(`  patched/unpatched ${fmt(result.ratio, 2)}×`);
-    if (values.torch && c.torch) {
-      const torch = runTorch(values.python!, values['torch-script']!, c.torch, Number(values['torch-samples']), Number(values['torch-epochs']));
+    if (torchBefore && torchAfter) {
+      const torch: TorchResult = torchBefore.error ? torchBefore : torchAfter.error ? torchAfter : { ...torchBefore, runs: [torchBefore.samplesPerSec!, torchAfter.samplesPerSec!] };
       const patched = result.results.find((r) => r.variant === 'patched')!.samplesPerSec;
-      if (torch.samplesPerSec) torch.ratio = patched / torch.samplesPerSec;
+      if (torch.runs) {
+        torch.samplesPerSec = (torch.runs[0] + torch.runs[1]) / 2;
+        torch.ratio = patched / torch.samplesPerSec;
+      }
       result.torch = torch;
       if (torch.error) log(`  PyTorch reference unavailable: ${torch.error}`);
-      else log(`  PyTorch ${torch.version} (1 thread) ${fmt(torch.samplesPerSec!).padStart(8)} samples/s  tfjs/PyTorch ${fmt(torch.ratio!, 2)}×   [torch_reference.py ${torch.args.join(' ')}]`);
+      else {
+        log(
+          `  PyTorch ${torch.version} (1 thread) ${fmt(torch.samplesPerSec!).padStart(8)} samples/s (before ${fmt(torch.runs![0])}, after ${fmt(torch.runs![1])})  ` +
+            `tfjs/PyTorch ${fmt(torch.ratio!, 2)}×   [torch_reference.py ${torch.args.join(' ')}]`,
+        );
+      }
     }
   }
 

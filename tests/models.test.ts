@@ -13,11 +13,11 @@ import type { Features } from '../src/data/features/types.js';
 import { getModel } from '../src/models/registry.js';
 import type { BuiltModel, FeatureNames, ModelSpec } from '../src/models/types.js';
 import { lstmLayer, lstmReference } from '../src/models/layers/lstm-op.js';
-import { causalConv1d, causalConv1dReference } from '../src/models/layers/causal-conv.js';
+import { allSteps, causalConv1d, causalConv1dReference, causalConvSteps, selectSteps, toTimeMajor } from '../src/models/layers/causal-conv.js';
 import { dense } from '../src/models/layers/dense.js';
 import { layerNorm, layerNormReference } from '../src/models/layers/layer-norm.js';
 import { dropout } from '../src/models/layers/dropout.js';
-import { receptiveField } from '../src/models/tcn.js';
+import { receptiveField, requiredSteps } from '../src/models/tcn.js';
 import { hasAttention, type TabTransformer } from '../src/models/tabtransformer.js';
 import { trainModel } from '../src/train/trainer.js';
 import { listCheckpoints, readCheckpoint } from '../src/train/checkpoint.js';
@@ -204,6 +204,29 @@ describe('causal dilated convolution', () => {
     tf.dispose([x, w, b, r]);
   });
 
+  it('computes only the requested steps, exactly, with the finite-difference gradient (cpu)', async () => {
+    // T = 9, kernel 3, dilation 2: outputs at steps 4 and 8 read steps {0, 2, 4} and {4, 6, 8}.
+    const T9 = 9;
+    const inSteps = [0, 2, 4, 6, 8];
+    const outSteps = [4, 8];
+    const rng = new Rng('conv-steps');
+    const full = tf.tensor3d(randn(rng, B * T9 * C), [B, T9, C]);
+    const w = tf.tensor2d(randn(rng, k * C * F, 0.5), [k * C, F]);
+    const b = tf.tensor1d(randn(rng, F, 0.5));
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await selectBackend(backend);
+      const expected = tf.tidy(() => selectSteps(toTimeMajor(causalConv1dReference(full, w, b, k, d)), allSteps(T9), outSteps).dataSync().slice());
+      const got = tf.tidy(() => causalConvSteps(selectSteps(toTimeMajor(full), allSteps(T9), inSteps), inSteps, outSteps, w, b, k, d).dataSync().slice());
+      assertClose(got, expected, 1e-5, `${backend} steps`);
+    }
+    await selectBackend('cpu');
+    const x = tf.tidy(() => selectSteps(toTimeMajor(full), allSteps(T9), inSteps));
+    const r = tf.tensor2d(randn(new Rng('conv-steps-r'), outSteps.length * B * F), [outSteps.length * B, F]);
+    finiteDifferenceCheck((...a) => tf.sum(tf.mul(tf.sin(causalConvSteps(a[0] as tf.Tensor2D, inSteps, outSteps, a[1] as tf.Tensor2D, a[2] as tf.Tensor1D, k, d)), r)), [x, w, b], 'causal conv steps');
+    assert.throws(() => causalConvSteps(x, [0, 2, 4, 6, 7], [8], w, b, k, d), /reads step 6|reads step 8/);
+    tf.dispose([full, w, b, x, r]);
+  });
+
   it('fused ReLU equals ReLU of the convolution, and kernel size 1 is a dense layer per step', async () => {
     await selectBackend('wasm');
     const { x, w, b } = make('conv-relu');
@@ -381,6 +404,23 @@ describe('models', () => {
       assert.ok(model.trainableWeights().some((w, k) => !w.dataSync().every((v, i) => v === other[k][i])), `${select}: differs from the other selection`);
       model.dispose();
     }
+  });
+
+  it('tcn computes only the steps its last-step output reads, and the result is exact', async () => {
+    const plan = requiredSteps(24, { kernel_size: 3, dilations: [1, 2, 4], pooling: 'last' });
+    assert.deepEqual(plan.out.map((s) => s.length), [12, 5, 1]);
+    assert.deepEqual(plan.mid.map((s) => s.length), [24, 11, 3]);
+    assert.deepEqual(plan.out[2], [23]);
+    assert.deepEqual(plan.mid[2], [15, 19, 23]);
+    assert.deepEqual(requiredSteps(24, { kernel_size: 3, dilations: [1, 2, 4], pooling: 'mean' }).out[2].length, 24);
+    await selectBackend('wasm');
+    const { model } = buildTiny('tcn', 3, { dilations: [1, 2, 4] });
+    const x = tf.tensor(randn(new Rng('tcn-prune'), 3 * SEQ_SHAPE[0] * SEQ_SHAPE[1]), [3, ...SEQ_SHAPE]);
+    const pruned = tf.tidy(() => model.penultimate(x).dataSync().slice());
+    const every = tf.tidy(() => (model as unknown as { representAllSteps(x: tf.Tensor): tf.Tensor }).representAllSteps(x).dataSync().slice());
+    assertClose(pruned, every, 1e-5, 'pruned vs every step');
+    model.dispose();
+    x.dispose();
   });
 
   it('lstm and tcn pool the last step or the mean, as configured', async () => {

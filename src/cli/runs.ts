@@ -82,6 +82,8 @@ function applyFlags(spec: SweepSpec, flags: SweepFlags, pairs: string[]): SweepS
     defend: flags.defend ?? spec.defend,
     overrides: mergeConfig(spec.overrides, flagOverrides(flags, parseOverrides(pairs))),
     // Flags and key=value pairs win over the grid's per-model settings too.
+    // --detectors replaces the grid's detectors, per-model extras included.
+    extra_detectors: flags.detectors ? {} : spec.extra_detectors,
     per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, flagOverrides(flags, parseOverrides(pairs)))])),
   };
 }
@@ -129,7 +131,7 @@ export function registerRunCommands(program: Command): void {
     report(await runBatch([config], { runsDir: flags.runsDir, force: flags.force, progress }), flags.json);
   });
 
-  const emptySpec = (): SweepSpec => ({ models: ['mlp'], triggers: [], poison_rates: [], seeds: DEFAULT_SEEDS, baseline: false, detectors: [], defend: false, overrides: {}, per_model: {} });
+  const emptySpec = (): SweepSpec => ({ models: ['mlp'], triggers: [], poison_rates: [], seeds: DEFAULT_SEEDS, baseline: false, detectors: [], defend: false, overrides: {}, per_model: {}, extra_detectors: {} });
 
   addRunOptions(
     addSweepOptions(program.command('baseline').description("Clean runs (trigger none, rate 0) for each model and seed; each also measures every trigger's false-trigger rate on the clean model"), true),

@@ -134,8 +134,12 @@ export interface BatchOptions {
   resumeFrom?: string;
   /** Parallel worker processes; 1 runs in this process. Default: 1. */
   jobs?: number;
-  /** Detectors to run on each finished run, in the worker that trained it. */
-  detection?: DetectionStep;
+  /** Detectors to run on each finished run, in the worker that trained it (per run, when a function). */
+  detection?: DetectionStep | ((config: RunConfig) => DetectionStep | undefined);
+}
+
+function detectionFor(options: BatchOptions, config: RunConfig): DetectionStep | undefined {
+  return typeof options.detection === 'function' ? options.detection(config) : options.detection;
 }
 
 /** A failed run leaves a record beside its folder, e.g. runs/mlp/none/0/.seed_0.failed.json; success removes it. */
@@ -189,7 +193,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
       progress.begin(label(plan));
       try {
         const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line) };
-        const result = await executeRunWithDetection(plan.config, runOptions, options.detection);
+        const result = await executeRunWithDetection(plan.config, runOptions, detectionFor(options, plan.config));
         await finish(plan, result);
       } catch (err) {
         if (err instanceof UserError && plans.length === 1) {
@@ -245,7 +249,7 @@ async function runInWorkers(plans: PlannedRun[], jobs: number, options: BatchOpt
           };
           child.on('message', onMessage);
           child.once('exit', onExit);
-          child.send({ type: 'run', config: current.config, runsDir: options.runsDir, force: Boolean(options.force), detection: options.detection } satisfies WorkerRequest);
+          child.send({ type: 'run', config: current.config, runsDir: options.runsDir, force: Boolean(options.force), detection: detectionFor(options, current.config) } satisfies WorkerRequest);
         });
         if (reply.type === 'done') await handlers.finish(current, reply.result);
         else if (reply.type === 'error') {

@@ -23,9 +23,11 @@ export interface SweepSpec {
   overrides: Record<string, unknown>;
   /** Overrides for the runs of one model, over `overrides` (e.g. { tcn: { train: { epochs: 8 } } }). */
   per_model: Record<string, Record<string, unknown>>;
+  /** Detectors run on one model's runs in addition to `detectors` (e.g. { mlp: [saliency] }). */
+  extra_detectors: Record<string, string[]>;
 }
 
-const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides', 'per_model'];
+const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides', 'per_model', 'extra_detectors'];
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -57,7 +59,23 @@ export function loadSweepSpec(file: string): SweepSpec {
     defend: Boolean(raw.defend),
     overrides: (raw.overrides as Record<string, unknown>) ?? {},
     per_model: perModel(file, raw.per_model),
+    extra_detectors: extraDetectors(file, raw.extra_detectors),
   };
+}
+
+function extraDetectors(file: string, value: unknown): SweepSpec['extra_detectors'] {
+  if (value === undefined || value === null) return {};
+  if (!isMapping(value)) throw new UserError(`${file}: extra_detectors must map model names to lists of detectors`);
+  for (const [model, list] of Object.entries(value)) {
+    if (!modelNames().includes(model)) throw unknownChoice(`model in ${file} extra_detectors`, model, modelNames());
+    if (!Array.isArray(list) || !list.every((d) => typeof d === 'string')) throw new UserError(`${file}: extra_detectors.${model} must be a list of detector names`);
+  }
+  return value as SweepSpec['extra_detectors'];
+}
+
+/** The detectors of one run: the grid's, plus its model's extra ones. */
+export function detectorsFor(spec: SweepSpec, model: string): string[] {
+  return [...new Set([...spec.detectors, ...(spec.extra_detectors[model] ?? [])])];
 }
 
 function perModel(file: string, value: unknown): SweepSpec['per_model'] {
@@ -73,7 +91,7 @@ function perModel(file: string, value: unknown): SweepSpec['per_model'] {
 export function validateSpec(spec: SweepSpec): void {
   for (const m of spec.models) if (!modelNames().includes(m)) throw unknownChoice('model', m, modelNames());
   for (const t of spec.triggers) if (!triggerNames().includes(t)) throw unknownChoice('trigger', t, triggerNames());
-  for (const d of spec.detectors) if (!detectorNames().includes(d)) throw unknownChoice('detector', d, detectorNames());
+  for (const d of [...spec.detectors, ...Object.values(spec.extra_detectors).flat()]) if (!detectorNames().includes(d)) throw unknownChoice('detector', d, detectorNames());
   for (const r of spec.poison_rates) if (!(r >= 0 && r < 1)) throw new UserError(`poison rate must be in [0, 1), got ${r}`);
   if (spec.defend && spec.detectors.length === 0) throw new UserError('--defend needs at least one detector (--detectors)');
 }
@@ -115,7 +133,10 @@ export async function dryRun(spec: SweepSpec, options: Omit<SweepOptions, 'progr
 
 export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<SweepOutcome> {
   const configs = selectShard(sweepConfigs(spec, options.configFile), options.shard);
-  const detection = spec.detectors.length > 0 ? { detectors: spec.detectors, defend: spec.defend } : undefined;
+  const detection = (config: RunConfig) => {
+    const detectors = detectorsFor(spec, config.model.name);
+    return detectors.length > 0 ? { detectors, defend: spec.defend } : undefined;
+  };
   const outcome = await runBatch(configs, { runsDir: options.runsDir, force: options.force, progress: options.progress, jobs: options.jobs, detection });
   const summaryPath = await writeSummary(options.runsDir);
   return { ...outcome, planned: configs.length, summaryPath };

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec, RawModelConfig } from './types.js';
 import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
-import { causalConv1dTimeMajor, toTimeMajor } from './layers/causal-conv.js';
+import { allSteps, causalConvSteps, selectSteps, toTimeMajor } from './layers/causal-conv.js';
 import { dropout } from './layers/dropout.js';
 import { UserError } from '../util/errors.js';
 
@@ -69,6 +69,36 @@ function plan({ rowShape, config }: Stored<TcnConfig>): ParamSpec[] {
   return [...specs, ...outputPlan(config.filters)];
 }
 
+/** The time steps each block computes: its first convolution's outputs (`mid`) and the block's outputs (`out`). */
+export interface StepPlan {
+  mid: number[][];
+  out: number[][];
+}
+
+const sortedUnique = (steps: Iterable<number>): number[] => [...new Set(steps)].sort((a, b) => a - b);
+
+/**
+ * Which steps each block must compute for an exact output. With `last` pooling the output reads only the top
+ * block's last step, which reads k steps of the convolution below it, and so on down: with the defaults (T = 24,
+ * kernel 3, dilations 1, 2, 4) the blocks compute 24/12, 11/5 and 3/1 steps (first/second convolution) instead
+ * of 24/24 each, 41% of the convolution work. `mean` pooling (or `all`) needs every step.
+ */
+export function requiredSteps(steps: number, config: Pick<TcnConfig, 'kernel_size' | 'dilations' | 'pooling'>, all = false): StepPlan {
+  const every = allSteps(steps);
+  const n = config.dilations.length;
+  const plan: StepPlan = { mid: new Array<number[]>(n), out: new Array<number[]>(n) };
+  let needed = all || config.pooling === 'mean' ? every : [steps - 1];
+  for (let b = n - 1; b >= 0; b--) {
+    const shifts = Array.from({ length: config.kernel_size }, (_, j) => (config.kernel_size - 1 - j) * config.dilations[b]);
+    const reads = (outputs: number[]) => sortedUnique(outputs.flatMap((t) => shifts.map((s) => t - s)).filter((t) => t >= 0));
+    plan.out[b] = needed;
+    plan.mid[b] = reads(needed);
+    // The block's input: what its first convolution reads, plus the residual's steps.
+    needed = sortedUnique([...reads(plan.mid[b]), ...needed]);
+  }
+  return plan;
+}
+
 class Tcn extends ParamModel<TcnConfig> {
   /** The convolution kernel, weight-normalized (Salimans & Kingma 2016) when configured: w = g · v / ‖v‖ per output channel. */
   private kernel(name: string): tf.Tensor2D {
@@ -78,28 +108,41 @@ class Tcn extends ParamModel<TcnConfig> {
     return tf.mul(v, tf.div(this.p(`${name}/gain`), norm)) as tf.Tensor2D;
   }
 
-  /** ReLU(causal convolution + bias) on time-major rows [T·B, C]. */
-  private conv(name: string, x: tf.Tensor2D, steps: number, dilation: number): tf.Tensor2D {
-    return causalConv1dTimeMajor(x, steps, this.kernel(name), this.p(`${name}/bias`) as tf.Tensor1D, this.config.kernel_size, dilation, 'relu');
+  protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
+    return this.encode(x as tf.Tensor3D, dropoutSeed, false);
   }
 
-  /** Runs on time-major activations [T·B, channels] (see causal-conv.ts): every time shift is then a block of whole rows. */
-  protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
-    const { dilations, dropout: rate, pooling, filters } = this.config;
+  /** The same representation computed at every step, without pruning (to check that pruning is exact). */
+  representAllSteps(x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => this.encode(x as tf.Tensor3D, undefined, true));
+  }
+
+  /**
+   * Runs on time-major activations [|S|·B, channels] (see causal-conv.ts), computing only the steps S the pooled
+   * output depends on (`requiredSteps`).
+   */
+  private encode(x: tf.Tensor3D, dropoutSeed: number | undefined, all: boolean): tf.Tensor2D {
+    const { dilations, dropout: rate, pooling, filters, kernel_size: k } = this.config;
     const drop = (t: tf.Tensor2D, site: number): tf.Tensor2D =>
       dropoutSeed !== undefined && rate > 0 ? dropout(t, rate, dropoutSeed + site) : t;
     const [B, T] = x.shape;
-    let h = toTimeMajor(x as tf.Tensor3D);
+    const plan = requiredSteps(T, this.config, all);
+    let h = toTimeMajor(x);
+    let held = allSteps(T);
     dilations.forEach((d, b) => {
-      const C = h.shape[1];
-      let y = drop(this.conv(`block${b}/conv0`, h, T, d), 2 * b);
-      y = drop(this.conv(`block${b}/conv1`, y, T, d), 2 * b + 1);
+      const conv = (name: string, input: tf.Tensor2D, from: number[], to: number[]) =>
+        causalConvSteps(input, from, to, this.kernel(name), this.p(`${name}/bias`) as tf.Tensor1D, k, d, 'relu');
+      const mid = drop(conv(`block${b}/conv0`, h, held, plan.mid[b]), 2 * b);
+      const y = drop(conv(`block${b}/conv1`, mid, plan.mid[b], plan.out[b]), 2 * b + 1);
       const residual =
-        C === filters ? h : causalConv1dTimeMajor(h, T, this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, 1, 1);
+        h.shape[1] === filters
+          ? selectSteps(h, held, plan.out[b])
+          : causalConvSteps(h, held, plan.out[b], this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, 1, 1);
       h = tf.relu(tf.add(y, residual)) as tf.Tensor2D;
+      held = plan.out[b];
     });
     if (pooling === 'mean') return tf.mean(tf.reshape(h, [T, B, filters]), 0) as tf.Tensor2D;
-    return tf.slice(h, [(T - 1) * B, 0], [B, filters]) as tf.Tensor2D;
+    return selectSteps(h, held, [T - 1]);
   }
 }
 
