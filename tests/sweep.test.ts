@@ -7,7 +7,7 @@ import { generateSynthetic } from '../src/data/sources/synthetic.js';
 import { writeCohortParquet } from '../src/data/parquet.js';
 import { makeSplits, writeSplits } from '../src/data/splits.js';
 import { expandGrid, selectShard, parseShard, failureFileFor } from '../src/experiments/batch.js';
-import { loadSweepSpec, sweepConfigs } from '../src/experiments/sweep.js';
+import { detectorsFor, loadSweepSpec, sweepConfigs } from '../src/experiments/sweep.js';
 import { runDirFor, RUN_FILES } from '../src/experiments/run.js';
 import { UserError } from '../src/util/errors.js';
 import { CLI, runCli, tempDir } from './helpers.js';
@@ -61,6 +61,52 @@ test('a grid file expands to the baselines and the poisoned grid', () => {
   assert.equal(configs.length, 3 + 2 * 3);
   assert.deepEqual(configs.slice(0, 3).map((c) => [c.trigger.name, c.poison.rate, c.seed]), [['none', 0, 0], ['none', 0, 1], ['none', 0, 2]]);
   assert.equal(configs[5].train.epochs, 3);
+});
+
+test('per_model overrides and extra_detectors apply to one model\'s runs only; bad names are one-line errors', () => {
+  const file = join(work, 'per-model.yaml');
+  writeFileSync(
+    file,
+    [
+      'models: [mlp, tabtransformer]',
+      'triggers: [rare_value]',
+      'poison_rates: [0.05]',
+      'seeds: [0]',
+      'detectors: [spectral]',
+      'overrides:',
+      '  train: {epochs: 3, patience: 0, select: last}',
+      'per_model:',
+      '  tabtransformer:',
+      '    model: {d_token: 16, heads: 2}',
+      '    train: {epochs: 5}',
+      'extra_detectors:',
+      '  mlp: [saliency, spectral]',
+    ].join('\n'),
+  );
+  const spec = loadSweepSpec(file);
+  const configs = sweepConfigs(spec);
+  const tt = configs.filter((c) => c.model.name === 'tabtransformer');
+  const mlp = configs.filter((c) => c.model.name === 'mlp');
+  assert.equal(tt.length, 2);
+  for (const c of tt) {
+    assert.equal(c.model.d_token, 16);
+    assert.equal(c.model.heads, 2);
+    assert.equal(c.train.epochs, 5);
+    assert.equal(c.train.select, 'last');
+  }
+  for (const c of mlp) {
+    assert.equal(c.train.epochs, 3);
+    assert.equal(c.train.select, 'last');
+    assert.equal(c.model.d_token, undefined);
+  }
+  assert.deepEqual(detectorsFor(spec, 'mlp'), ['spectral', 'saliency']);
+  assert.deepEqual(detectorsFor(spec, 'tabtransformer'), ['spectral']);
+
+  const bad = join(work, 'bad-per-model.yaml');
+  writeFileSync(bad, 'models: [mlp]\ntriggers: [rare_value]\nper_model:\n  mpl:\n    train: {epochs: 2}\n');
+  assert.throws(() => loadSweepSpec(bad), (err: Error) => err instanceof UserError && /mpl/.test(err.message) && /tabtransformer/.test(err.message) && !err.message.includes('\n'));
+  writeFileSync(bad, 'models: [mlp]\ntriggers: [rare_value]\nextra_detectors:\n  mlp: [salience]\n');
+  assert.throws(() => sweepConfigs(loadSweepSpec(bad)), (err: Error) => err instanceof UserError && /salience/.test(err.message) && /saliency/.test(err.message));
 });
 
 function benchmark(runsDir: string, extra: string[] = []) {
