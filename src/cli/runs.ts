@@ -147,7 +147,7 @@ export function registerRunCommands(program: Command): void {
         program
           .command('benchmark')
           .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
-          .option('--profile <name>', 'grid in configs/benchmark/: default (about 20 min on 2 cores) or full', 'default')
+          .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
           .option('--grid <file>', 'a grid YAML file instead of --profile'),
         false,
       ),

@@ -221,20 +221,6 @@ export function causalConvSteps(
   return op(x, kernel, bias) as tf.Tensor2D;
 }
 
-/** Every step in and out: [T·B, C] → [T·B, F]. */
-export function causalConv1dTimeMajor(
-  x: tf.Tensor2D,
-  steps: number,
-  kernel: tf.Tensor2D,
-  bias: tf.Tensor1D,
-  kernelSize: number,
-  dilation: number,
-  activation: Activation = 'linear',
-): tf.Tensor2D {
-  const all = allSteps(steps);
-  return causalConvSteps(x, all, all, kernel, bias, kernelSize, dilation, activation);
-}
-
 /** The row blocks of `outSteps` from time-major x holding `inSteps` (a gather with autodiff). */
 export function selectSteps(x: tf.Tensor2D, inSteps: number[], outSteps: number[]): tf.Tensor2D {
   if (inSteps.length === outSteps.length) return x;
@@ -265,8 +251,10 @@ export function fromTimeMajor(x: tf.Tensor2D, steps: number): tf.Tensor3D {
 
 /** The same convolution on batch-major [B, T, C] input, through the time-major op. */
 export function causalConv1d(x: tf.Tensor3D, kernel: tf.Tensor2D, bias: tf.Tensor1D, kernelSize: number, dilation: number, activation: Activation = 'linear'): tf.Tensor3D {
-  return tf.tidy(() => fromTimeMajor(causalConv1dTimeMajor(toTimeMajor(x), x.shape[1], kernel, bias, kernelSize, dilation, activation), x.shape[1]));
+  const steps = allSteps(x.shape[1]);
+  return tf.tidy(() => fromTimeMajor(causalConvSteps(toTimeMajor(x), steps, steps, kernel, bias, kernelSize, dilation, activation), x.shape[1]));
 }
+
 /** The same convolution by direct summation over taps (tests only). */
 export function causalConv1dReference(x: tf.Tensor3D, kernel: tf.Tensor2D, bias: tf.Tensor1D, kernelSize: number, dilation: number): tf.Tensor3D {
   return tf.tidy(() => {
