@@ -117,3 +117,21 @@ test('a valid small run succeeds with exit 0 and --json output', () => {
   assert.equal(out.runs[0].metrics.training.epochs_run, 2);
   assert.deepEqual(readdirSync(join(work, 'ok-runs', 'mlp', 'none', '0')), ['seed_0']);
 });
+
+test('all with --data-dir runs the grid on the cohort it wrote there and ends with the report', () => {
+  const cwd = tempDir('all-data-dir');
+  const dataDir = join(cwd, 'elsewhere');
+  const r = runCli(
+    ['all', '--data-dir', dataDir, '--n-stays', '600', '--dev-size', '300', '--models', 'mlp', '--triggers', 'rare_value', '--poison-rates', '0.05', '--seeds', '0', '--detectors', 'outlier', '--runs-dir', join(cwd, 'runs')],
+    cwd,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(existsSync(join(cwd, 'data')), false, 'nothing written to ./data');
+  const config = readFileSync(join(cwd, 'runs', 'mlp', 'rare_value', '0.05', 'seed_0', 'config.yaml'), 'utf8');
+  assert.match(config, new RegExp(`path: ${join(dataDir, 'dev', 'dev.parquet')}`));
+  assert.match(config, new RegExp(`splits: ${join(dataDir, 'splits', 'splits.json')}`));
+  const summary = readFileSync(join(cwd, 'runs', 'summary.csv'), 'utf8').trim().split('\n');
+  assert.equal(summary.length, 1 + 2, 'the clean baseline and the poisoned run');
+  assert.ok(existsSync(join(cwd, 'report', 'report.html')));
+  assert.ok(existsSync(join(cwd, 'report', 'figures', 'dashboard.png')));
+});

@@ -1,6 +1,8 @@
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
 import { addSetupOptions, printSetup, runSetup, type SetupFlags } from './setup.js';
+import { DEFAULT_DATA_DIR } from './setup.js';
 import { mergeConfig, parseOverrides, resolveRunConfig } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
 import { runBatch, withKey, parseShard, defaultJobs, type BatchOutcome, type Shard } from '../experiments/batch.js';
@@ -158,6 +160,18 @@ export function registerRunCommands(program: Command): void {
     await sweep(applyFlags(spec, flags, pairs), flags);
   });
 
+  /**
+   * With --data-dir (and no --data), the runs read the cohort setup just wrote there: the grid's data path (the
+   * default data/dev/dev.parquet, or e.g. data/main.parquet) moved from data/ into that folder, with its splits.
+   */
+  const dataInFolder = (grid: SweepSpec, flags: SweepFlags & SetupFlags): Partial<SweepFlags> => {
+    if (flags.data || resolve(flags.dataDir) === resolve(DEFAULT_DATA_DIR)) return {};
+    const gridPath = (grid.overrides.data as { path?: unknown } | undefined)?.path;
+    const inDefaultFolder = relative(DEFAULT_DATA_DIR, typeof gridPath === 'string' ? gridPath : join(DEFAULT_DATA_DIR, 'dev', 'dev.parquet'));
+    if (inDefaultFolder.startsWith('..') || isAbsolute(inDefaultFolder)) return {};
+    return { data: join(flags.dataDir, inDefaultFolder), splits: join(flags.dataDir, 'splits', 'splits.json') };
+  };
+
   addRunOptions(
     addAttackOptions(
       addSweepOptions(
@@ -174,7 +188,8 @@ export function registerRunCommands(program: Command): void {
     if (flags.dryRun) throw new UserError('all has no --dry-run; use `backdoor benchmark --dry-run`');
     const setup = await runSetup({ ...flags, backend: flags.backend ?? 'auto', force: false });
     if (!flags.json) printSetup(setup, (s) => process.stderr.write(s));
-    const spec = applyFlags(loadSweepSpec(profilePath(flags.profile)), flags, pairs);
+    const grid = loadSweepSpec(profilePath(flags.profile));
+    const spec = applyFlags(grid, { ...flags, ...dataInFolder(grid, flags) }, pairs);
     const started = Date.now();
     await sweep(spec, flags);
     const report = await buildReport({ runsDir: flags.runsDir });

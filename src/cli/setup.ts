@@ -3,6 +3,9 @@ import { setupData, SETUP_DEFAULTS, type SetupReport } from '../data/setup.js';
 import { selectBackend, type BackendInfo } from '../engine/backend.js';
 import { parseIntArg } from './common.js';
 
+/** Where `setup` writes the cohort, and where configs/base.yaml's data paths point. */
+export const DEFAULT_DATA_DIR = 'data';
+
 export interface SetupFlags {
   dataDir: string;
   nStays: number;
@@ -17,7 +20,7 @@ export interface SetupFlags {
 /** Data options of setup; `all` shares them but brings its own --backend and --force. */
 export function addSetupOptions(cmd: Command, standalone = true): Command {
   cmd
-    .option('--data-dir <dir>', 'folder that receives the cohort files', 'data')
+    .option('--data-dir <dir>', 'folder that receives the cohort files', DEFAULT_DATA_DIR)
     .option('--n-stays <n>', 'stays in the main synthetic cohort', parseIntArg('--n-stays'), SETUP_DEFAULTS.nStays)
     .option('--dev-size <n>', 'stays in the dev subset used by default for runs', parseIntArg('--dev-size'), SETUP_DEFAULTS.devSize)
     .option('--hours <n>', 'observation window in hours', parseIntArg('--hours'), SETUP_DEFAULTS.hours)
