@@ -1,8 +1,7 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
-import { addSetupOptions, printSetup, runSetup, type SetupFlags } from './setup.js';
-import { DEFAULT_DATA_DIR } from './setup.js';
+import { addSetupOptions, printSetup, runSetup, DEFAULT_DATA_DIR, type SetupFlags } from './setup.js';
 import { mergeConfig, parseOverrides, resolveRunConfig } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
 import { runBatch, withKey, parseShard, defaultJobs, type BatchOutcome, type Shard } from '../experiments/batch.js';
@@ -74,6 +73,7 @@ function addAttackOptions(cmd: Command, withDefaults: boolean): Command {
 
 /** Flags over a grid spec: lists replace, overrides merge. */
 function applyFlags(spec: SweepSpec, flags: SweepFlags, pairs: string[]): SweepSpec {
+  const fromFlags = flagOverrides(flags, parseOverrides(pairs));
   return {
     models: flags.models ?? spec.models,
     triggers: flags.triggers ?? spec.triggers,
@@ -82,11 +82,11 @@ function applyFlags(spec: SweepSpec, flags: SweepFlags, pairs: string[]): SweepS
     baseline: spec.baseline,
     detectors: flags.detectors ?? spec.detectors,
     defend: flags.defend ?? spec.defend,
-    overrides: mergeConfig(spec.overrides, flagOverrides(flags, parseOverrides(pairs))),
-    // Flags and key=value pairs win over the grid's per-model settings too.
+    overrides: mergeConfig(spec.overrides, fromFlags),
     // --detectors replaces the grid's detectors, per-model extras included.
     extra_detectors: flags.detectors ? {} : spec.extra_detectors,
-    per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, flagOverrides(flags, parseOverrides(pairs)))])),
+    // Flags and key=value pairs win over the grid's per-model settings too.
+    per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, fromFlags)])),
   };
 }
 
