@@ -13,7 +13,7 @@
  *
  * Model cases (lstm, tcn, tabtransformer) train the registry's models with their default configs
  * (configs/model/<name>.yaml, batch size from its train block) on random inputs of the dev cohort's shapes.
- * When a PyTorch reference is available (/work/shared/bench/torch_reference.py run by /usr/bin/python3 with
+ * When a PyTorch reference is available (shared/bench/torch_reference.py beside the checkout, run by /usr/bin/python3 with
  * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
  * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,
  * so a shared machine's load can differ between them.
@@ -39,6 +39,7 @@ import { getModel } from '../src/models/registry.js';
 import type { FeatureNames } from '../src/models/types.js';
 import { lstmReference } from '../src/models/layers/lstm-op.js';
 import { parse as parseYaml } from 'yaml';
+import { sharedDir } from './shared-dir.js';
 
 const SEED = 'bench';
 
@@ -504,7 +505,7 @@ async function main(): Promise<void> {
       case: { type: 'string', multiple: true },
       torch: { type: 'boolean', default: true },
       python: { type: 'string', default: '/usr/bin/python3' },
-      'torch-script': { type: 'string', default: '/work/shared/bench/torch_reference.py' },
+      'torch-script': { type: 'string', default: join(sharedDir(), 'bench', 'torch_reference.py') },
       'torch-samples': { type: 'string', default: '10240' },
       'torch-epochs': { type: 'string', default: '3' },
     },

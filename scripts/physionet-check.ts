@@ -8,16 +8,15 @@
  *                                        [--out data/cohorts/physionet2012-check] [--runs-dir runs/physionet-check]
  */
 import { parseArgs } from 'node:util';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
+import { sharedDir } from './shared-dir.js';
 import { resolveRunConfig } from '../src/experiments/config.js';
 import { executeRun } from '../src/experiments/run.js';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
   options: {
-    dir: { type: 'string', default: resolve(REPO_ROOT, '..', 'shared', 'data', 'physionet-2012') },
+    dir: { type: 'string', default: join(sharedDir(), 'data', 'physionet-2012') },
     sets: { type: 'string', default: 'a,b' },
     seeds: { type: 'string', default: '0,1,2' },
     out: { type: 'string', default: join('data', 'cohorts', 'physionet2012-check') },

@@ -10,9 +10,9 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
+import { sharedDir } from './shared-dir.js';
 import { loadSweepSpec, profilePath, runSweep } from '../src/experiments/sweep.js';
 import { loadRun } from '../src/experiments/load-run.js';
 import { runDirFor } from '../src/experiments/run.js';
@@ -23,10 +23,9 @@ import { createProgress } from '../src/util/progress.js';
 import type { RunMetrics } from '../src/experiments/run.js';
 import { readFileSync } from 'node:fs';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
   options: {
-    dir: { type: 'string', default: resolve(REPO_ROOT, '..', 'shared', 'data', 'physionet-2012') },
+    dir: { type: 'string', default: join(sharedDir(), 'data', 'physionet-2012') },
     'runs-dir': { type: 'string', default: join('runs', 'physionet2012') },
     jobs: { type: 'string', default: '2' },
     models: { type: 'string' },

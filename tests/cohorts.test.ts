@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import type { Cohort } from '../src/data/cohort.js';
@@ -18,11 +17,10 @@ import { buildTableCohort } from '../src/data/sources/table.js';
 import type { CohortReport } from '../src/data/sources/report.js';
 import { registerCohort } from '../src/cli/cohort.js';
 import { readTar } from '../src/util/tar.js';
+import { sharedDir } from '../scripts/shared-dir.js';
 import { UserError } from '../src/util/errors.js';
 
-// dist/tests/cohorts.test.js → the repository root; the shared data sit beside the repository.
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SHARED = resolve(REPO_ROOT, '..', 'shared', 'data');
+const SHARED = join(sharedDir(), 'data');
 const MIMIC_DIR = join(SHARED, 'mimic-iv-demo-2.2');
 const PHYSIONET_DIR = join(SHARED, 'physionet-2012');
 
