@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { generateSynthetic } from '../src/data/sources/synthetic.js';
@@ -118,13 +118,15 @@ test('a valid small run succeeds with exit 0 and --json output', () => {
   assert.deepEqual(readdirSync(join(work, 'ok-runs', 'mlp', 'none', '0')), ['seed_0']);
 });
 
-test('all with --data-dir runs the grid on the cohort it wrote there and ends with the report', () => {
+test('all with --data-dir runs the grid on the cohort it wrote there and reports only that grid\'s runs', () => {
   const cwd = tempDir('all-data-dir');
   const dataDir = join(cwd, 'elsewhere');
-  const r = runCli(
-    ['all', '--data-dir', dataDir, '--n-stays', '600', '--dev-size', '300', '--models', 'mlp', '--triggers', 'rare_value', '--poison-rates', '0.05', '--seeds', '0', '--detectors', 'outlier', '--runs-dir', join(cwd, 'runs')],
-    cwd,
-  );
+  const all = () =>
+    runCli(
+      ['all', '--data-dir', dataDir, '--n-stays', '600', '--dev-size', '300', '--models', 'mlp', '--triggers', 'rare_value', '--poison-rates', '0.05', '--seeds', '0', '--detectors', 'outlier', '--runs-dir', join(cwd, 'runs')],
+      cwd,
+    );
+  const r = all();
   assert.equal(r.status, 0, r.stderr);
   assert.equal(existsSync(join(cwd, 'data')), false, 'nothing written to ./data');
   const config = readFileSync(join(cwd, 'runs', 'mlp', 'rare_value', '0.05', 'seed_0', 'config.yaml'), 'utf8');
@@ -134,4 +136,12 @@ test('all with --data-dir runs the grid on the cohort it wrote there and ends wi
   assert.equal(summary.length, 1 + 2, 'the clean baseline and the poisoned run');
   assert.ok(existsSync(join(cwd, 'report', 'report.html')));
   assert.ok(existsSync(join(cwd, 'report', 'figures', 'dashboard.png')));
+  const reported = readFileSync(join(cwd, 'report', 'summary.csv'), 'utf8');
+  assert.equal(reported.trim().split('\n').length, 1 + 2);
+
+  // Another sweep's run in the same runs folder (here a copy under runs/other/) stays out of all's statistics.
+  cpSync(join(cwd, 'runs', 'mlp'), join(cwd, 'runs', 'other', 'mlp'), { recursive: true });
+  const again = all();
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(readFileSync(join(cwd, 'report', 'summary.csv'), 'utf8'), reported);
 });

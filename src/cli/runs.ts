@@ -5,7 +5,7 @@ import { addSetupOptions, printSetup, runSetup, DEFAULT_DATA_DIR, type SetupFlag
 import { mergeConfig, parseOverrides, resolveRunConfig } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
 import { runBatch, withKey, parseShard, defaultJobs, type BatchOutcome, type Shard } from '../experiments/batch.js';
-import { dryRun, loadSweepSpec, profilePath, runSweep, type SweepSpec } from '../experiments/sweep.js';
+import { dryRun, loadSweepSpec, profilePath, runSweep, type SweepOutcome, type SweepSpec } from '../experiments/sweep.js';
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
 import { detectorNames } from '../detectors/registry.js';
@@ -90,21 +90,23 @@ function applyFlags(spec: SweepSpec, flags: SweepFlags, pairs: string[]): SweepS
   };
 }
 
-async function sweep(spec: SweepSpec, flags: SweepFlags): Promise<void> {
+/** Runs (or with --dry-run lists) the grid; the outcome of the runs, or null for a dry run. */
+async function sweep(spec: SweepSpec, flags: SweepFlags): Promise<SweepOutcome | null> {
   if (flags.dryRun) {
     const plans = await dryRun(spec, { runsDir: flags.runsDir, shard: flags.shard, force: flags.force, configFile: flags.config });
     if (flags.json) {
       process.stdout.write(JSON.stringify(plans.map((p) => ({ dir: p.dir, run_id: p.runId, status: p.status })), null, 2) + '\n');
-      return;
+      return null;
     }
     for (const p of plans) process.stdout.write(`${p.status.padEnd(9)} ${p.dir}  (${p.runId})\n`);
     const count = (s: string) => plans.filter((p) => p.status === s).length;
     process.stdout.write(`${plans.length} runs: ${count('complete')} complete (cached), ${count('resumable')} resumable, ${count('todo')} to do, ${count('conflict')} conflicting\n`);
-    return;
+    return null;
   }
   const progress = createProgress({ verbose: flags.verbose });
   const outcome = await runSweep(spec, { runsDir: flags.runsDir, jobs: flags.jobs, shard: flags.shard, force: flags.force, progress, configFile: flags.config });
   report(outcome, flags.json);
+  return outcome;
 }
 
 export function registerRunCommands(program: Command): void {
@@ -137,11 +139,15 @@ export function registerRunCommands(program: Command): void {
 
   addRunOptions(
     addSweepOptions(program.command('baseline').description("Clean runs (trigger none, rate 0) for each model and seed; each also measures every trigger's false-trigger rate on the clean model"), true),
-  ).action(async (pairs: string[], flags: SweepFlags) => sweep(applyFlags({ ...emptySpec(), baseline: true }, flags, pairs), flags));
+  ).action(async (pairs: string[], flags: SweepFlags) => {
+    await sweep(applyFlags({ ...emptySpec(), baseline: true }, flags, pairs), flags);
+  });
 
   addRunOptions(
     addAttackOptions(addSweepOptions(program.command('experiments').description('Poisoned runs for every model × trigger × poison rate × seed'), true), true),
-  ).action(async (pairs: string[], flags: SweepFlags) => sweep(applyFlags(emptySpec(), flags, pairs), flags));
+  ).action(async (pairs: string[], flags: SweepFlags) => {
+    await sweep(applyFlags(emptySpec(), flags, pairs), flags);
+  });
 
   addRunOptions(
     addAttackOptions(
@@ -191,8 +197,9 @@ export function registerRunCommands(program: Command): void {
     const grid = loadSweepSpec(profilePath(flags.profile));
     const spec = applyFlags(grid, { ...flags, ...dataInFolder(grid, flags) }, pairs);
     const started = Date.now();
-    await sweep(spec, flags);
-    const report = await buildReport({ runsDir: flags.runsDir });
+    const outcome = await sweep(spec, flags);
+    // The report covers this grid's runs only: the runs folder may also hold other sweeps (other data or configs).
+    const report = await buildReport({ runsDir: flags.runsDir, runs: outcome?.runDirs });
     const minutes = ((Date.now() - started) / 60000).toFixed(1);
     process.stderr.write(`report: ${report.reportHtml} (${report.nRuns} runs, ${report.figures.length} figures; runs and report took ${minutes} min)\n`);
     const dashboard = report.figures.find((f) => f.name === 'dashboard');

@@ -5,6 +5,7 @@ import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
 import { detectorNames } from '../detectors/registry.js';
 import { collectRuns, summaryCsv } from '../report/collect.js';
+import { runDirFor } from './run.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { UserError, unknownChoice } from '../util/errors.js';
 import type { ProgressReporter } from '../util/progress.js';
@@ -116,6 +117,8 @@ export interface SweepOptions {
 export interface SweepOutcome extends BatchOutcome {
   planned: number;
   summaryPath: string;
+  /** The run folders of this grid (or shard), in grid order. */
+  runDirs: string[];
 }
 
 /** summary.csv from every complete run folder under runsDir: idempotent and rebuildable from the folders alone. */
@@ -139,5 +142,5 @@ export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<
   };
   const outcome = await runBatch(configs, { runsDir: options.runsDir, force: options.force, progress: options.progress, jobs: options.jobs, detection });
   const summaryPath = await writeSummary(options.runsDir);
-  return { ...outcome, planned: configs.length, summaryPath };
+  return { ...outcome, planned: configs.length, summaryPath, runDirs: configs.map((config) => runDirFor(options.runsDir, config)) };
 }

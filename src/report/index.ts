@@ -27,6 +27,11 @@ export interface BuildReportOptions {
   resamples?: number;
   /** Generation time shown in the report (default: now). */
   now?: Date;
+  /**
+   * Only these run folders (paths as given to the sweep, inside runsDir), e.g. one grid's runs when the runs folder
+   * also holds other sweeps' runs of other data or configs, which the statistics must not pool with them.
+   */
+  runs?: string[];
 }
 
 export interface ReportFigurePaths {
@@ -173,6 +178,10 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
   const generatedAt = options.now ?? new Date();
   if (!(await exists(runsDir)) || !(await stat(runsDir)).isDirectory()) throw new UserError(`runs folder ${runsDir} does not exist; run \`backdoor baseline\` and \`backdoor experiments\` first, or pass --runs-dir`);
   const collection: Collection = await collectRuns(runsDir);
+  if (options.runs) {
+    const wanted = new Set(options.runs.map((dir) => resolve(dir)));
+    collection.runs = collection.runs.filter((r) => wanted.has(resolve(runsDir, r.path)));
+  }
   if (collection.runs.length === 0) {
     const why = collection.skipped.length > 0 ? ` (${collection.skipped.length} incomplete folder(s) skipped)` : '';
     throw new UserError(`no complete run folders under ${runsDir}${why}; nothing to report`);
