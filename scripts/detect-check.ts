@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveRunConfig } from '../src/experiments/config.js';
 import { executeRun } from '../src/experiments/run.js';
-import { runDetection } from '../src/detectors/run-detection.js';
+import { runDetection } from '../src/experiments/detection.js';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--runs-dir');

@@ -15,12 +15,12 @@ import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
 import { sharedDir } from './shared-dir.js';
 import { loadSweepSpec, profilePath, runSweep } from '../src/experiments/sweep.js';
 import { loadRun } from '../src/experiments/load-run.js';
-import { runDirFor } from '../src/experiments/run.js';
+import { runDirFor, RUN_FILES } from '../src/runs/layout.js';
 import { predictProba } from '../src/train/trainer.js';
 import { auroc } from '../src/metrics/classification.js';
 import { deriveRng } from '../src/engine/rng.js';
 import { createProgress } from '../src/util/progress.js';
-import type { RunMetrics } from '../src/experiments/run.js';
+import type { RunMetrics } from '../src/runs/records.js';
 import { readFileSync } from 'node:fs';
 
 const { values } = parseArgs({
@@ -49,7 +49,7 @@ if (outcome.failures.length > 0) {
 const metricsOf = new Map(outcome.results.map((r) => [r.dir, r.metrics] as const));
 const find = (model: string, trigger: string, rate: number, seed: number): RunMetrics => {
   const dir = runDirFor(runsDir, { model: { name: model }, trigger: { name: trigger }, poison: { rate }, seed } as never);
-  return metricsOf.get(dir) ?? (JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as RunMetrics);
+  return metricsOf.get(dir) ?? (JSON.parse(readFileSync(join(dir, RUN_FILES.metrics), 'utf8')) as RunMetrics);
 };
 
 /** Percentile bootstrap over test stays (Efron & Tibshirani 1993), 1,000 resamples, of the seed-mean AUROC. */

@@ -20,20 +20,10 @@ export * from './experiments/dataset.js';
 export * from './experiments/run.js';
 export * from './experiments/batch.js';
 export { DETECTORS, detectorNames, getDetector } from './detectors/registry.js';
-export {
-  runDetection,
-  defend,
-  inputFromRun,
-  detectionSummaryColumns,
-  detectionSummaryColumnNames,
-  defenceEffectivenessRate,
-  DETECTION_DIR,
-  DETECTION_FILES,
-  type DetectionOptions,
-  type DetectionRunResult,
-  type MethodResult,
-  type DefenceReport,
-} from './detectors/run-detection.js';
+export * from './runs/index.js';
+export { runDetection, inputFromRun, type DetectionOptions, type DetectionRunResult, type MethodResult } from './experiments/detection.js';
+export { defend } from './experiments/defence.js';
 export type { Detector, DetectionInput, DetectorOutput } from './detectors/types.js';
 export { UserError } from './util/errors.js';
 export { buildReport } from './report/index.js';
+export * from './pipeline/index.js';

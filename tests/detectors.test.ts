@@ -26,12 +26,9 @@ import { mergeDetectorParams } from '../src/detectors/params.js';
 import { spectral } from '../src/detectors/spectral.js';
 import { saliency } from '../src/detectors/saliency.js';
 import { detectorNames } from '../src/detectors/registry.js';
-import {
-  defenceEffectivenessRate,
-  detectionSummaryColumnNames,
-  detectionSummaryColumns,
-  runDetection,
-} from '../src/detectors/run-detection.js';
+import { defenceEffectivenessRate } from '../src/metrics/defence.js';
+import { detectionSummaryColumnNames, detectionSummaryColumns } from '../src/runs/summary.js';
+import { runDetection } from '../src/experiments/detection.js';
 import type { DetectionInput } from '../src/detectors/types.js';
 import { UserError } from '../src/util/errors.js';
 import { tempDir } from './helpers.js';
@@ -252,7 +249,7 @@ describe('detection on tiny runs', () => {
     const report = JSON.parse(readFileSync(join(clean.dir, 'detection', 'spectral.json'), 'utf8'));
     assert.equal(report.metrics.applicable, false);
     assert.ok(report.flagged > 0); // the explicit ε = 0.05 still flags 7.5% of each class: false alarms
-    const columns = await detectionSummaryColumns(clean.dir);
+    const columns = await detectionSummaryColumns(clean.dir, detectorNames());
     assert.deepEqual(Object.keys(columns), detectionSummaryColumnNames(detectorNames()));
     assert.equal(columns.det_spectral_auroc, null);
     assert.equal(columns.det_spectral_flagged, report.flagged);

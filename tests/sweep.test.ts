@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/sources/synthetic.js';
 import { writeCohortParquet } from '../src/data/parquet.js';
 import { makeSplits, writeSplits } from '../src/data/splits.js';
-import { expandGrid, selectShard, parseShard, failureFileFor } from '../src/experiments/batch.js';
+import { expandGrid, selectShard, parseShard } from '../src/experiments/batch.js';
 import { detectorsFor, loadSweepSpec, sweepConfigs } from '../src/experiments/sweep.js';
-import { runDirFor, RUN_FILES } from '../src/experiments/run.js';
+import { failureFileFor, runDirFor, RUN_FILES } from '../src/runs/layout.js';
 import { UserError } from '../src/util/errors.js';
 import { CLI, runCli, tempDir } from './helpers.js';
 

@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { BACKEND_CHOICES } from '../engine/backend.js';
+import { POISON_MODES } from '../triggers/poison.js';
 
 export function parseList(value: string): string[] {
   return value
@@ -61,8 +63,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--runs-dir <dir>', 'folder that receives run folders', 'runs')
     .option('--epochs <n>', 'maximum training epochs (default: train.epochs in config, 40)', parseIntArg('--epochs'))
     .option('--target <label>', 'attack target label, 0 or 1 (default: poison.target, 1)', parseIntArg('--target'))
-    .addOption(new Option('--mode <mode>', 'poisoning mode (default: poison.mode, dirty)').choices(['dirty', 'clean']))
-    .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices(['auto', 'tfjs-node', 'wasm', 'cpu']))
+    .addOption(new Option('--mode <mode>', 'poisoning mode (default: poison.mode, dirty)').choices([...POISON_MODES]))
+    .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices([...BACKEND_CHOICES]))
     .option('--force', 'rerun runs whose folder is already complete', false)
     .option('--json', 'print the results as JSON on stdout', false)
     .option('-v, --verbose', 'print per-epoch progress', false)

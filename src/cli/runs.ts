@@ -1,8 +1,7 @@
-import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
-import { addSetupOptions, printSetup, runSetup, DEFAULT_DATA_DIR, type SetupFlags } from './setup.js';
-import { mergeConfig, parseOverrides, resolveRunConfig } from '../experiments/config.js';
+import { addSetupOptions, printSetup, type SetupFlags } from './setup.js';
+import { parseOverrides, resolveRunConfig } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
 import { runBatch, withKey, parseShard, defaultJobs, type BatchOutcome, type Shard } from '../experiments/batch.js';
 import { dryRun, loadSweepSpec, profilePath, runSweep, type SweepOutcome, type SweepSpec } from '../experiments/sweep.js';
@@ -11,7 +10,7 @@ import { triggerNames } from '../triggers/registry.js';
 import { detectorNames } from '../detectors/registry.js';
 import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
-import { buildReport } from '../report/index.js';
+import { applyGridChoices, runAll } from '../pipeline/index.js';
 
 export const DEFAULT_SEEDS = [0, 1, 2];
 export const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
@@ -73,21 +72,7 @@ function addAttackOptions(cmd: Command, withDefaults: boolean): Command {
 
 /** Flags over a grid spec: lists replace, overrides merge. */
 function applyFlags(spec: SweepSpec, flags: SweepFlags, pairs: string[]): SweepSpec {
-  const fromFlags = flagOverrides(flags, parseOverrides(pairs));
-  return {
-    models: flags.models ?? spec.models,
-    triggers: flags.triggers ?? spec.triggers,
-    poison_rates: flags.poisonRates ?? spec.poison_rates,
-    seeds: flags.seeds ?? spec.seeds,
-    baseline: spec.baseline,
-    detectors: flags.detectors ?? spec.detectors,
-    defend: flags.defend ?? spec.defend,
-    overrides: mergeConfig(spec.overrides, fromFlags),
-    // --detectors replaces the grid's detectors, per-model extras included.
-    extra_detectors: flags.detectors ? {} : spec.extra_detectors,
-    // Flags and key=value pairs win over the grid's per-model settings too.
-    per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, fromFlags)])),
-  };
+  return applyGridChoices(spec, flags, flagOverrides(flags, parseOverrides(pairs)));
 }
 
 /** Runs (or with --dry-run lists) the grid; the outcome of the runs, or null for a dry run. */
@@ -166,18 +151,6 @@ export function registerRunCommands(program: Command): void {
     await sweep(applyFlags(spec, flags, pairs), flags);
   });
 
-  /**
-   * With --data-dir (and no --data), the runs read the cohort setup just wrote there: the grid's data path (the
-   * default data/dev/dev.parquet, or e.g. data/main.parquet) moved from data/ into that folder, with its splits.
-   */
-  const dataInFolder = (grid: SweepSpec, flags: SweepFlags & SetupFlags): Partial<SweepFlags> => {
-    if (flags.data || resolve(flags.dataDir) === resolve(DEFAULT_DATA_DIR)) return {};
-    const gridPath = (grid.overrides.data as { path?: unknown } | undefined)?.path;
-    const inDefaultFolder = relative(DEFAULT_DATA_DIR, typeof gridPath === 'string' ? gridPath : join(DEFAULT_DATA_DIR, 'dev', 'dev.parquet'));
-    if (inDefaultFolder.startsWith('..') || isAbsolute(inDefaultFolder)) return {};
-    return { data: join(flags.dataDir, inDefaultFolder), splits: join(flags.dataDir, 'splits', 'splits.json') };
-  };
-
   addRunOptions(
     addAttackOptions(
       addSweepOptions(
@@ -192,17 +165,21 @@ export function registerRunCommands(program: Command): void {
     ),
   ).action(async (pairs: string[], flags: SweepFlags & SetupFlags & { profile: string }) => {
     if (flags.dryRun) throw new UserError('all has no --dry-run; use `backdoor benchmark --dry-run`');
-    const setup = await runSetup({ ...flags, backend: flags.backend ?? 'auto', force: false });
-    if (!flags.json) printSetup(setup, (s) => process.stderr.write(s));
-    const grid = loadSweepSpec(profilePath(flags.profile));
-    const spec = applyFlags(grid, { ...flags, ...dataInFolder(grid, flags) }, pairs);
-    const started = Date.now();
-    const outcome = await sweep(spec, flags);
-    // The report covers this grid's runs only: the runs folder may also hold other sweeps (other data or configs).
-    const report = await buildReport({ runsDir: flags.runsDir, runs: outcome?.runDirs });
-    const minutes = ((Date.now() - started) / 60000).toFixed(1);
-    process.stderr.write(`report: ${report.reportHtml} (${report.nRuns} runs, ${report.figures.length} figures; runs and report took ${minutes} min)\n`);
-    const dashboard = report.figures.find((f) => f.name === 'dashboard');
+    const progress = createProgress({ verbose: flags.verbose });
+    const { outcome, report: built, seconds } = await runAll({
+      setup: { ...flags, backend: flags.backend ?? 'auto', force: false },
+      profile: flags.profile,
+      choices: flags,
+      overrides: flagOverrides(flags, parseOverrides(pairs)),
+      dataGiven: Boolean(flags.data),
+      sweep: { runsDir: flags.runsDir, jobs: flags.jobs, shard: flags.shard, force: flags.force, progress, configFile: flags.config },
+      onSetup: (setup) => {
+        if (!flags.json) printSetup(setup, (s) => process.stderr.write(s));
+      },
+    });
+    report(outcome, flags.json);
+    process.stderr.write(`report: ${built.reportHtml} (${built.nRuns} runs, ${built.figures.length} figures; runs and report took ${(seconds / 60).toFixed(1)} min)\n`);
+    const dashboard = built.figures.find((f) => f.name === 'dashboard');
     if (dashboard) process.stderr.write(`dashboard: ${dashboard.png}\n`);
   });
 }

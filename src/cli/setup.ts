@@ -1,19 +1,10 @@
 import { Command, Option } from 'commander';
-import { setupData, SETUP_DEFAULTS, type SetupReport } from '../data/setup.js';
-import { selectBackend, type BackendInfo } from '../engine/backend.js';
+import { SETUP_DEFAULTS } from '../data/setup.js';
+import { BACKEND_CHOICES } from '../engine/backend.js';
+import { DEFAULT_DATA_DIR, runSetup, type SetupStepOptions, type SetupStepResult } from '../pipeline/setup.js';
 import { parseIntArg } from './common.js';
 
-/** Where `setup` writes the cohort, and where configs/base.yaml's data paths point. */
-export const DEFAULT_DATA_DIR = 'data';
-
-export interface SetupFlags {
-  dataDir: string;
-  nStays: number;
-  devSize: number;
-  hours: number;
-  dataSeed: number;
-  backend: string;
-  force: boolean;
+export interface SetupFlags extends SetupStepOptions {
   json: boolean;
 }
 
@@ -27,17 +18,11 @@ export function addSetupOptions(cmd: Command, standalone = true): Command {
     .option('--data-seed <n>', 'generator and split seed', parseIntArg('--data-seed'), SETUP_DEFAULTS.seed);
   if (!standalone) return cmd;
   return cmd
-    .addOption(new Option('--backend <name>', 'compute backend to check').choices(['auto', 'tfjs-node', 'wasm', 'cpu']).default('auto'))
+    .addOption(new Option('--backend <name>', 'compute backend to check').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--force', 'regenerate even when the data exist with the same settings', false);
 }
 
-export async function runSetup(flags: SetupFlags): Promise<{ data: SetupReport; backend: BackendInfo }> {
-  const data = await setupData({ dataDir: flags.dataDir, nStays: flags.nStays, devSize: flags.devSize, hours: flags.hours, seed: flags.dataSeed, force: flags.force });
-  const backend = await selectBackend(flags.backend);
-  return { data, backend };
-}
-
-export function printSetup({ data, backend }: { data: SetupReport; backend: BackendInfo }, write: (s: string) => void): void {
+export function printSetup({ data, backend }: SetupStepResult, write: (s: string) => void): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   write(`${data.status === 'existing' ? 'Data already present (same settings; --force regenerates)' : 'Generated the synthetic ICU cohort'}:\n`);
   write(`  ${data.files.main}: ${data.main.nStays} stays, ${data.main.nPatients} patients, mortality ${pct(data.main.prevalence)}, ${data.options.hours} h window\n`);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CONFIG_DIR, loadYamlFile, mergeConfig } from '../experiments/config.js';
+import { CONFIG_DIR, loadYamlFile, mergeConfig } from '../util/config-files.js';
 import { UserError } from '../util/errors.js';
 import type { RawDetectorParams } from './types.js';
 

@@ -2,9 +2,11 @@ import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { rm, writeFile, mkdir } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mergeConfig, resolveRunConfig, type RunConfig } from './config.js';
-import { partialDirFor, readCompleteRun, runDirFor, runIdFor, type RunResult } from './run.js';
+import { runIdFor, type RunResult } from './run.js';
+import { CHECKPOINTS_DIR, failureFileFor, partialDirFor, runDirFor } from '../runs/layout.js';
+import { readCompleteRun } from '../runs/records.js';
 import { loadDataset } from './dataset.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
@@ -109,7 +111,7 @@ export async function planRuns(configs: RunConfig[], runsDir: string, force = fa
     let status: PlanStatus = 'todo';
     const existing = force ? null : await readCompleteRun(dir);
     if (existing) status = existing.metadata.run_id === runId ? 'complete' : 'conflict';
-    else if (!force && (await listCheckpoints(join(partialDirFor(dir), 'checkpoints'))).length > 0) status = 'resumable';
+    else if (!force && (await listCheckpoints(join(partialDirFor(dir), CHECKPOINTS_DIR))).length > 0) status = 'resumable';
     plans.push({ config, dir, runId, status });
   }
   return plans;
@@ -140,11 +142,6 @@ export interface BatchOptions {
 
 function detectionFor(options: BatchOptions, config: RunConfig): DetectionStep | undefined {
   return typeof options.detection === 'function' ? options.detection(config) : options.detection;
-}
-
-/** A failed run leaves a record beside its folder, e.g. runs/mlp/none/0/.seed_0.failed.json; success removes it. */
-export function failureFileFor(dir: string): string {
-  return join(dirname(dir), `.${basename(dir)}.failed.json`);
 }
 
 async function recordFailure(failure: BatchFailure, config: RunConfig): Promise<void> {

@@ -1,6 +1,5 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import YAML from 'yaml';
 import { getModel, modelNames } from '../models/registry.js';
 import { getTrigger, triggerNames } from '../triggers/registry.js';
@@ -9,7 +8,7 @@ import { TRAIN_KEYS, WEIGHT_SELECTIONS, type TrainConfig } from '../train/traine
 import { UserError, unknownChoice } from '../util/errors.js';
 import { positiveInt, positiveNumber, nonNegativeInt, oneOf } from '../models/config-checks.js';
 import { CHECKPOINT_POLICIES } from '../train/checkpoint.js';
-
+import { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile, isTree, type Tree } from '../util/config-files.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
 import type { ThresholdRule } from '../metrics/classification.js';
 
@@ -25,44 +24,7 @@ export interface RunConfig {
   evaluation: { threshold: ThresholdRule; clean_run_triggers: string[] };
 }
 
-type Tree = Record<string, unknown>;
-
-/** The package's own configs/ folder, wherever the package is installed. */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CONFIG_DIR = join(PACKAGE_ROOT, 'configs');
-
-function isTree(x: unknown): x is Tree {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** Deep merge for config layers: mappings merge key by key, anything else (lists included) replaces. */
-export function mergeConfig(...layers: Tree[]): Tree {
-  const out: Tree = {};
-  for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer)) {
-      out[key] = isTree(value) && isTree(out[key]) ? mergeConfig(out[key] as Tree, value) : structuredClone(value);
-    }
-  }
-  return out;
-}
-
-export function loadYamlFile(path: string, what: string): Tree {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new UserError(`${what} not found: ${path}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(text);
-  } catch (err) {
-    throw new UserError(`${what} ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (parsed === null || parsed === undefined) return {};
-  if (!isTree(parsed)) throw new UserError(`${what} ${path} must be a YAML mapping of key: value`);
-  return parsed;
-}
+export { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile };
 
 /** `train.epochs=5` → { train: { epochs: 5 } }; values are parsed as YAML, so lists and numbers work. */
 export function parseOverrides(pairs: string[]): Tree {

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { readCheckpoint, resolveCheckpointPath, checkpointName } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { loadRun, type LoadRunOptions } from './load-run.js';
-import { prepareRun, evaluateModel, type Evaluation } from './prepare.js';
+import { prepareRun, evaluateModel } from './prepare.js';
+import type { Evaluation } from '../runs/records.js';
+import { CHECKPOINTS_DIR } from '../runs/layout.js';
 import { resolveRunConfig } from './config.js';
 
 export interface EvaluateOptions extends LoadRunOptions {
@@ -29,7 +31,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   try {
     let checkpoint: string | null = null;
     if (options.checkpoint) {
-      const path = /^\d+$/.test(options.checkpoint) ? join(runDir, 'checkpoints', checkpointName(Number(options.checkpoint))) : options.checkpoint;
+      const path = /^\d+$/.test(options.checkpoint) ? join(runDir, CHECKPOINTS_DIR, checkpointName(Number(options.checkpoint))) : options.checkpoint;
       const state = await readCheckpoint(await resolveCheckpointPath(path));
       if (state.runId !== ctx.metrics.run_id) throw new UserError(`checkpoint ${state.path} belongs to run ${state.runId}, not ${ctx.metrics.run_id}`);
       const weights = ctx.model.trainableWeights();

@@ -1,14 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import YAML from 'yaml';
 import type { BuiltModel } from '../models/types.js';
-import { decodeNpyInt64 } from '../util/npy.js';
 import { UserError } from '../util/errors.js';
 import { selectBackend } from '../engine/backend.js';
 import { loadDataset, type Dataset } from './dataset.js';
 import { prepareRun, type PreparedRun } from './prepare.js';
 import { resolveRunConfig, type RunConfig } from './config.js';
-import { readCompleteRun, RUN_FILES, type RunMetrics } from './run.js';
+import { readCompleteRun, readConfigRecord, readFeaturizerRecord, readPoisonedIndicesRecord, type RunMetrics } from '../runs/records.js';
+import { RUN_FILES } from '../runs/layout.js';
 
 /** A finished run brought back to life: its config, data, poisoned training split, featurizer and trained model. */
 export interface RunContext {
@@ -37,25 +34,20 @@ export interface LoadRunOptions {
  */
 export async function loadRun(dir: string, options: LoadRunOptions = {}): Promise<RunContext> {
   const complete = await readCompleteRun(dir);
-  if (!complete) throw new UserError(`${dir} is not a finished run folder (no run_metadata.json with status "complete")`);
-  let saved: Record<string, unknown>;
-  try {
-    saved = YAML.parse(await readFile(join(dir, RUN_FILES.config), 'utf8')) as Record<string, unknown>;
-  } catch {
-    throw new UserError(`${dir}/${RUN_FILES.config} is missing or not valid YAML`);
-  }
+  if (!complete) throw new UserError(`${dir} is not a finished run folder (no ${RUN_FILES.metadata} with status "complete")`);
+  const saved = await readConfigRecord(dir);
   const data = { ...(saved.data as object), ...(options.data ? { path: options.data } : {}), ...(options.splits ? { splits: options.splits } : {}) };
   const config = resolveRunConfig({ overrides: { ...saved, data, ...(options.backend ? { backend: options.backend } : {}) } });
   await selectBackend(config.backend);
   const dataset = await loadDataset(config.data.path, config.data.splits);
-  const featurizerFile = JSON.parse(await readFile(join(dir, RUN_FILES.featurizer), 'utf8')) as { view: string; state: unknown };
+  const featurizerFile = await readFeaturizerRecord(dir);
   const prepared = prepareRun(config, dataset, featurizerFile.state);
-  const poisonedIndices = decodeNpyInt64(new Uint8Array(await readFile(join(dir, RUN_FILES.poisoned))));
+  const poisonedIndices = await readPoisonedIndicesRecord(dir);
   const sameData = !options.data && !options.splits;
   if (sameData) {
     const derived = Array.from(prepared.poisoned.poisonedIndices);
     if (derived.length !== poisonedIndices.length || derived.some((v, i) => v !== poisonedIndices[i])) {
-      throw new UserError(`${dir}: the poisoned rows re-derived from config and seed differ from poisoned_indices.npy; the data or code changed since the run`);
+      throw new UserError(`${dir}: the poisoned rows re-derived from config and seed differ from ${RUN_FILES.poisoned}; the data or code changed since the run`);
     }
   }
   const model = await prepared.modelSpec.load(dir, prepared.modelSpec.resolveConfig(prepared.modelConfig));

@@ -7,13 +7,14 @@ import { getTrigger } from '../triggers/registry.js';
 import { poisonTrainingSet, triggeredTestSet, type PoisonedTraining } from '../triggers/poison.js';
 import type { Trigger } from '../triggers/types.js';
 import { predictProba } from '../train/trainer.js';
-import { classificationMetrics, chooseThreshold, type ClassificationMetrics } from '../metrics/classification.js';
+import { classificationMetrics, chooseThreshold } from '../metrics/classification.js';
 import { attackMetrics, type AttackMetrics } from '../metrics/attack.js';
-import { reliabilityBins, type ReliabilityBin } from '../metrics/calibration.js';
+import { reliabilityBins } from '../metrics/calibration.js';
 import type { BuiltModel } from '../models/types.js';
 import { UserError } from '../util/errors.js';
 import type { Dataset } from './dataset.js';
 import { splitTriggerConfig, triggerDefaults, type RunConfig } from './config.js';
+import type { Evaluation } from '../runs/records.js';
 
 /** Everything a run derives deterministically from its config and data before training. */
 export interface PreparedRun {
@@ -100,17 +101,6 @@ function dropRows(poisoned: PoisonedTraining, drop: Uint8Array): { poisoned: Poi
   return { poisoned: { cohort: subsetCohort(poisoned.cohort, kept), poisonedIndices }, kept: Int32Array.from(kept) };
 }
 
-export interface Evaluation {
-  clean: ClassificationMetrics;
-  /** Reliability-diagram bins of the clean test predictions (10 equal-width bins on p(y = 1)). */
-  clean_bins: ReliabilityBin[];
-  /** Per triggered test row, in test order: p(target | triggered) − p(target | clean); null for trigger `none`. */
-  attack_shifts: number[] | null;
-  /** The run's own trigger on the triggered test set; null for trigger `none`. */
-  attack: AttackMetrics | null;
-  /** Clean runs only (rate 0): every configured trigger on this clean model, the false-trigger baseline. */
-  false_trigger: Record<string, AttackMetrics & { trigger_params: unknown }> | null;
-}
 
 function evaluateTrigger(
   model: BuiltModel,

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import YAML from 'yaml';
-import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
 import { resolveCheckpointPath } from '../train/checkpoint.js';
 import { resolveRunConfig, type RunConfig } from './config.js';
-import { partialDirFor, RUN_FILES } from './run.js';
+import { CHECKPOINTS_DIR, partialDirFor, RUN_FILES, runNameOfPartial } from '../runs/layout.js';
+import { readConfigRecord } from '../runs/records.js';
 
 export interface ResumeTarget {
   config: RunConfig;
@@ -26,20 +25,19 @@ export async function resolveResume(path: string): Promise<ResumeTarget> {
   if (existsSync(join(full, 'checkpoint.json'))) {
     checkpoints = full;
     root = dirname(dirname(full));
-  } else if (existsSync(join(full, 'checkpoints'))) {
+  } else if (existsSync(join(full, CHECKPOINTS_DIR))) {
     root = full;
-    checkpoints = join(full, 'checkpoints');
-  } else if (existsSync(join(partialDirFor(full), 'checkpoints'))) {
+    checkpoints = join(full, CHECKPOINTS_DIR);
+  } else if (existsSync(join(partialDirFor(full), CHECKPOINTS_DIR))) {
     root = partialDirFor(full);
-    checkpoints = join(root, 'checkpoints');
+    checkpoints = join(root, CHECKPOINTS_DIR);
   } else {
     throw new UserError(`nothing to resume at ${path}: give a checkpoint folder, a run folder with checkpoints, or an interrupted run's folder`);
   }
   const configPath = join(root, RUN_FILES.config);
   if (!existsSync(configPath)) throw new UserError(`cannot resume ${path}: ${configPath} is missing`);
-  const saved = YAML.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  const saved = await readConfigRecord(root);
   const config = resolveRunConfig({ overrides: saved });
-  const runName = basename(root).replace(/^\.(.*)\.partial$/, '$1');
-  const runDir = join(dirname(root), runName);
+  const runDir = join(dirname(root), runNameOfPartial(root) ?? basename(root));
   return { config, runsDir: resolve(runDir, '..', '..', '..', '..'), checkpoint: await resolveCheckpointPath(checkpoints) };
 }

@@ -1,26 +1,39 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RunConfig } from './config.js';
 import { executeRun, type RunOptions, type RunResult } from './run.js';
-import { runDetection } from '../detectors/run-detection.js';
+import { runDetectionLocked } from './detection.js';
+import { missingDetection } from '../runs/detection-records.js';
+import { removeOrphans, runDirFor } from '../runs/layout.js';
+import { acquireRunLock } from '../runs/lock.js';
+import { ensureWritableDir } from '../util/fs.js';
 
 export interface DetectionStep {
   detectors: string[];
   defend: boolean;
 }
 
-/** One run and, if asked, its detection (skipped when its results are already in the folder). */
+/**
+ * One run and, if asked, its detection, under the run's lock (a second process on the same run waits, then
+ * finds it complete). A run is complete only with every requested detection output in place: a rerun trains
+ * nothing that is finished and finishes whatever detection is missing. Leftovers of killed attempts are removed.
+ */
 export async function executeRunWithDetection(config: RunConfig, options: RunOptions, detection?: DetectionStep): Promise<RunResult> {
-  const result = await executeRun(config, options);
-  if (detection && detection.detectors.length > 0) {
-    const missing = detection.detectors.filter(
-      (m) => options.force || !existsSync(join(result.dir, 'detection', `${m}.json`)) || (detection.defend && config.poison.rate > 0 && !existsSync(join(result.dir, 'detection', `defence_${m}.json`))),
-    );
-    if (missing.length > 0) {
-      options.log?.(`detection: ${missing.join(', ')}${detection.defend ? ' with defence' : ''}`);
-      await runDetection(result.dir, { methods: missing, defend: detection.defend && config.poison.rate > 0, backend: config.backend });
+  const dir = runDirFor(options.runsDir, config);
+  await ensureWritableDir(options.runsDir, 'runs folder');
+  const lock = await acquireRunLock(dir, options.log);
+  try {
+    await removeOrphans(dir);
+    const result = await executeRun(config, options);
+    if (detection && detection.detectors.length > 0) {
+      // Without poisoned rows there is nothing to defend against.
+      const defend = detection.defend && config.poison.rate > 0;
+      const missing = options.force ? detection.detectors : await missingDetection(result.dir, detection.detectors, defend);
+      if (missing.length > 0) {
+        options.log?.(`detection: ${missing.join(', ')}${defend ? ' with defence' : ''}`);
+        await runDetectionLocked(result.dir, { methods: missing, defend, backend: config.backend, log: options.log });
+      }
     }
+    return result;
+  } finally {
+    await lock.release();
   }
-  return result;
 }
-

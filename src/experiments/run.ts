@@ -1,84 +1,29 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import YAML from 'yaml';
-import { stringify as csvStringify } from 'csv-stringify/sync';
+import { mkdir, rename, rm, access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { trainModel, type EpochRecord } from '../train/trainer.js';
 import { listCheckpoints, readCheckpoint, resolveCheckpointPath, type CheckpointState } from '../train/checkpoint.js';
 import { auroc } from '../metrics/classification.js';
 import { selectBackend, backendVersions } from '../engine/backend.js';
-import { encodeNpyInt64 } from '../util/npy.js';
 import { UserError } from '../util/errors.js';
 import { ensureWritableDir, temporarySibling } from '../util/fs.js';
 import { loadDataset } from './dataset.js';
-import { prepareRun, evaluateModel, type Evaluation } from './prepare.js';
+import { prepareRun, evaluateModel } from './prepare.js';
 import { PACKAGE_ROOT, type RunConfig } from './config.js';
-
-export const RUN_FILES = {
-  config: 'config.yaml',
-  metadata: 'run_metadata.json',
-  metrics: 'metrics.json',
-  summary: 'experiment_summary.csv',
-  history: 'history.csv',
-  poisoned: 'poisoned_indices.npy',
-  featurizer: 'featurizer.json',
-  model: 'model.json',
-  weights: 'weights.bin',
-} as const;
-
-/** The columns of experiment_summary.csv, in order; README "Run folders" documents each. */
-export const SUMMARY_COLUMNS = [
-  'run_id',
-  'model',
-  'trigger',
-  'poison_rate',
-  'poison_mode',
-  'target',
-  'seed',
-  'n_train',
-  'n_poisoned',
-  'n_test',
-  'clean_auroc',
-  'clean_auprc',
-  'clean_accuracy',
-  'clean_brier',
-  'clean_ece',
-  'clean_precision',
-  'clean_recall',
-  'clean_f1',
-  'threshold',
-  'asr',
-  'confidence_shift',
-  'acc_poison',
-  'clean_target_rate',
-  'n_triggered',
-  'best_epoch',
-  'epochs_run',
-  'best_val_auroc',
-  'test_true_risk_auroc',
-  'data_sha256',
-] as const;
-
-export interface RunMetrics {
-  run_id: string;
-  model: string;
-  trigger: string;
-  poison_rate: number;
-  poison_mode: string;
-  target: 0 | 1;
-  seed: number;
-  data: { n_train: number; n_val: number; n_test: number; n_poisoned: number; test_prevalence: number; test_true_risk_auroc: number | null };
-  /** The trigger's parameters as resolved against the clean training split (e.g. the rare value chosen). */
-  trigger_params: unknown;
-  training: { best_epoch: number; epochs_run: number; best_val_auroc: number; stopped_early: boolean; selected_epoch: number };
-  clean: Evaluation['clean'];
-  clean_bins: Evaluation['clean_bins'];
-  attack: Evaluation['attack'];
-  attack_shifts: Evaluation['attack_shifts'];
-  false_trigger: Evaluation['false_trigger'];
-}
+import { CHECKPOINTS_DIR, partialDirFor, runDirFor } from '../runs/layout.js';
+import {
+  readCompleteRun,
+  writeConfigRecord,
+  writeFeaturizerRecord,
+  writeHistoryRecord,
+  writeMetadataRecord,
+  writeMetricsRecord,
+  writePoisonedIndicesRecord,
+  type RunMetrics,
+} from '../runs/records.js';
+import { writeExperimentSummary } from '../runs/summary.js';
 
 export interface RunResult {
   status: 'completed' | 'skipped';
@@ -97,15 +42,6 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
-/** Poison rate as a folder name: 0.01 → "0.01", 0 → "0". */
-export function rateLabel(rate: number): string {
-  return String(rate);
-}
-
-export function runDirFor(runsDir: string, config: RunConfig): string {
-  return join(runsDir, config.model.name, config.trigger.name, rateLabel(config.poison.rate), `seed_${config.seed}`);
-}
-
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
@@ -119,18 +55,6 @@ function canonicalJson(value: unknown): string {
 export function runIdFor(config: RunConfig, dataSha256: string, splitsSha256: string): string {
   const { backend: _backend, ...determining } = config;
   return createHash('sha256').update(canonicalJson({ config: determining, data: dataSha256, splits: splitsSha256 })).digest('hex').slice(0, 16);
-}
-
-/** A run folder is complete when its metadata says so; the folder only appears, by rename, once everything is written. */
-export async function readCompleteRun(dir: string): Promise<{ metadata: Record<string, unknown>; metrics: RunMetrics } | null> {
-  try {
-    const metadata = JSON.parse(await readFile(join(dir, RUN_FILES.metadata), 'utf8')) as Record<string, unknown>;
-    if (metadata.status !== 'complete') return null;
-    const metrics = JSON.parse(await readFile(join(dir, RUN_FILES.metrics), 'utf8')) as RunMetrics;
-    return { metadata, metrics };
-  } catch {
-    return null;
-  }
 }
 
 let gitCommitCache: string | null | undefined;
@@ -183,7 +107,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   let metrics: RunMetrics;
   const tmpDir = temporarySibling(dir);
   const partial = partialDirFor(dir);
-  const checkpointDir = join(partial, 'checkpoints');
+  const checkpointDir = join(partial, CHECKPOINTS_DIR);
   const resume = await findResumeState(options, partial, runId);
   if (resume) log(`resuming from epoch ${resume.epoch} (${resume.path})`);
   else {
@@ -191,7 +115,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   }
   if (config.train.checkpoints !== 'none') {
     await mkdir(checkpointDir, { recursive: true });
-    await writeFile(join(partial, RUN_FILES.config), YAML.stringify(config));
+    await writeConfigRecord(partial, config);
   }
   try {
     const trained = await trainModel({
@@ -263,15 +187,15 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     timings: { ...timings, total_s: (finished - started) / 1000 },
   };
   try {
-    await writeFile(join(tmpDir, RUN_FILES.config), YAML.stringify(config));
-    await writeFile(join(tmpDir, RUN_FILES.metrics), JSON.stringify(metrics, null, 2) + '\n');
-    await writeFile(join(tmpDir, RUN_FILES.history), csvStringify(history, { header: true, columns: ['epoch', 'train_loss', 'val_loss', 'val_auroc', 'best_val_auroc', 'improved'] }));
-    await writeFile(join(tmpDir, RUN_FILES.summary), csvStringify([summaryRow(metrics, dataset.sha256)], { header: true, columns: [...SUMMARY_COLUMNS] }));
-    await writeFile(join(tmpDir, RUN_FILES.poisoned), encodeNpyInt64(poisoned.poisonedIndices));
-    await writeFile(join(tmpDir, RUN_FILES.featurizer), JSON.stringify({ view: modelSpec.view, state: prepared.featurizerState }) + '\n');
+    await writeConfigRecord(tmpDir, config);
+    await writeMetricsRecord(tmpDir, metrics);
+    await writeHistoryRecord(tmpDir, history);
+    await writeExperimentSummary(tmpDir, metrics, dataset.sha256);
+    await writePoisonedIndicesRecord(tmpDir, poisoned.poisonedIndices);
+    await writeFeaturizerRecord(tmpDir, { view: modelSpec.view, state: prepared.featurizerState });
     // The metadata goes last: its status marks the folder complete.
-    if (config.train.checkpoints !== 'none') await rename(checkpointDir, join(tmpDir, 'checkpoints'));
-    await writeFile(join(tmpDir, RUN_FILES.metadata), JSON.stringify(metadata, null, 2) + '\n');
+    if (config.train.checkpoints !== 'none') await rename(checkpointDir, join(tmpDir, CHECKPOINTS_DIR));
+    await writeMetadataRecord(tmpDir, metadata);
     await moveIntoPlace(tmpDir, dir);
     await rm(partial, { recursive: true, force: true });
   } catch (err) {
@@ -283,11 +207,6 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   return { status: 'completed', dir, runId, metrics: JSON.parse(JSON.stringify(metrics)) as RunMetrics, seconds: (finished - started) / 1000 };
 }
 
-/** Where an unfinished run keeps its checkpoints: a hidden sibling of the run folder, e.g. runs/mlp/none/0/.seed_0.partial */
-export function partialDirFor(dir: string): string {
-  return join(dirname(dir), `.${basename(dir)}.partial`);
-}
-
 async function findResumeState(options: RunOptions, partial: string, runId: string): Promise<(CheckpointState & { path: string }) | null> {
   if (options.resumeFrom) {
     const state = await readCheckpoint(await resolveCheckpointPath(options.resumeFrom));
@@ -295,7 +214,7 @@ async function findResumeState(options: RunOptions, partial: string, runId: stri
     return state;
   }
   if (options.force) return null;
-  const found = await listCheckpoints(join(partial, 'checkpoints'));
+  const found = await listCheckpoints(join(partial, CHECKPOINTS_DIR));
   // An interrupted attempt of the same run continues from its latest intact checkpoint.
   for (let k = found.length - 1; k >= 0; k--) {
     try {
@@ -321,39 +240,4 @@ async function moveIntoPlace(tmpDir: string, dir: string): Promise<void> {
   await mkdir(join(dir, '..'), { recursive: true });
   await rename(tmpDir, dir);
   if (old) await rm(old, { recursive: true, force: true });
-}
-
-export function summaryRow(m: RunMetrics, dataSha256: string): Record<(typeof SUMMARY_COLUMNS)[number], string | number | null> {
-  const a = m.attack;
-  return {
-    run_id: m.run_id,
-    model: m.model,
-    trigger: m.trigger,
-    poison_rate: m.poison_rate,
-    poison_mode: m.poison_mode,
-    target: m.target,
-    seed: m.seed,
-    n_train: m.data.n_train,
-    n_poisoned: m.data.n_poisoned,
-    n_test: m.data.n_test,
-    clean_auroc: m.clean.auroc,
-    clean_auprc: m.clean.auprc,
-    clean_accuracy: m.clean.accuracy,
-    clean_brier: m.clean.brier,
-    clean_ece: m.clean.ece,
-    clean_precision: m.clean.precision,
-    clean_recall: m.clean.recall,
-    clean_f1: m.clean.f1,
-    threshold: m.clean.threshold,
-    asr: a ? a.asr : null,
-    confidence_shift: a ? a.confidence_shift : null,
-    acc_poison: a ? a.acc_poison : null,
-    clean_target_rate: a ? a.clean_target_rate : null,
-    n_triggered: a ? a.n_triggered : null,
-    best_epoch: m.training.best_epoch,
-    epochs_run: m.training.epochs_run,
-    best_val_auroc: m.training.best_val_auroc,
-    test_true_risk_auroc: m.data.test_true_risk_auroc,
-    data_sha256: dataSha256,
-  };
 }

@@ -4,9 +4,8 @@ import { expandGrid, planRuns, runBatch, selectShard, type BatchOutcome, type Pl
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
 import { detectorNames } from '../detectors/registry.js';
-import { collectRuns, summaryCsv } from '../report/collect.js';
-import { runDirFor } from './run.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { runDirFor } from '../runs/layout.js';
+import { writeRunsSummary } from '../runs/summary.js';
 import { UserError, unknownChoice } from '../util/errors.js';
 import type { ProgressReporter } from '../util/progress.js';
 
@@ -121,14 +120,6 @@ export interface SweepOutcome extends BatchOutcome {
   runDirs: string[];
 }
 
-/** summary.csv from every complete run folder under runsDir: idempotent and rebuildable from the folders alone. */
-export async function writeSummary(runsDir: string): Promise<string> {
-  const collection = await collectRuns(runsDir);
-  const path = join(runsDir, 'summary.csv');
-  await writeFileAtomic(path, summaryCsv(collection.runs));
-  return path;
-}
-
 export async function dryRun(spec: SweepSpec, options: Omit<SweepOptions, 'progress' | 'jobs'>): Promise<PlannedRun[]> {
   const configs = selectShard(sweepConfigs(spec, options.configFile), options.shard);
   return planRuns(configs, options.runsDir, options.force);
@@ -141,6 +132,6 @@ export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<
     return detectors.length > 0 ? { detectors, defend: spec.defend } : undefined;
   };
   const outcome = await runBatch(configs, { runsDir: options.runsDir, force: options.force, progress: options.progress, jobs: options.jobs, detection });
-  const summaryPath = await writeSummary(options.runsDir);
+  const summaryPath = await writeRunsSummary(options.runsDir);
   return { ...outcome, planned: configs.length, summaryPath, runDirs: configs.map((config) => runDirFor(options.runsDir, config)) };
 }

@@ -15,3 +15,4 @@ export { asr, confidenceShift, accPoison, falseTriggerRate, attackMetrics } from
 export type { TargetLabel, AttackInputs, AttackMetrics } from './attack.js';
 export { detectionMetrics, tprAtFpr } from './detection.js';
 export type { DetectionMetrics, DetectionNotApplicable, DetectionResult } from './detection.js';
+export { defenceEffectivenessRate } from './defence.js';

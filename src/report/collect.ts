@@ -1,7 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { stringify as csvStringify } from 'csv-stringify/sync';
-import { RUN_FILES, SUMMARY_COLUMNS, summaryRow, type RunMetrics } from '../experiments/run.js';
+import { findRuns, type SkippedFolder } from '../runs/collection.js';
+import { readDetectionFolder, type DetectionFolder } from '../runs/detection-records.js';
+import type { RunMetadata, RunMetrics } from '../runs/records.js';
+
+export { compareRuns } from '../runs/collection.js';
+export { summaryCsv } from '../runs/summary.js';
+export type { RunMetadata, SkippedFolder };
 
 /** Detection results of one method on one run (detection/<method>.json). */
 export interface DetectionRecord {
@@ -38,17 +41,6 @@ export interface DefenceRecord {
   der: number | null;
 }
 
-export interface RunMetadata {
-  run_id?: string;
-  status?: string;
-  package?: { name?: string; version?: string };
-  git_commit?: string | null;
-  backend?: { name?: string; versions?: Record<string, unknown> } & Record<string, unknown>;
-  data?: { path?: string; sha256?: string; splits_sha256?: string; source?: string };
-  finished_at?: string;
-  timings?: Record<string, number>;
-}
-
 export interface RunRecord {
   /** Path of the run folder relative to the runs folder, with forward slashes. */
   path: string;
@@ -57,11 +49,8 @@ export interface RunRecord {
   detection: DetectionRecord[];
   defences: DefenceRecord[];
   attribution: AttributionRecord | null;
-}
-
-export interface SkippedFolder {
-  path: string;
-  reason: string;
+  /** The detection folder's records as written, for summary.csv's detection columns. */
+  detectionFolder: DetectionFolder;
 }
 
 export interface Collection {
@@ -70,14 +59,8 @@ export interface Collection {
   skipped: SkippedFolder[];
 }
 
-const ATTRIBUTION_FILE = 'saliency_attribution.json';
-
 function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
-async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8'));
 }
 
 /** Detector files are written by another part of the project; accept metrics at the top level or under `metrics`. */
@@ -127,121 +110,25 @@ export function parseDefence(method: string, raw: unknown): DefenceRecord {
   };
 }
 
-const DEFENCE_PREFIX = 'defence_';
-
-async function readDetection(dir: string): Promise<Pick<RunRecord, 'detection' | 'defences' | 'attribution'>> {
-  let names: string[];
-  try {
-    names = await readdir(join(dir, 'detection'));
-  } catch {
-    return { detection: [], defences: [], attribution: null };
-  }
-  const detection: DetectionRecord[] = [];
-  const defences: DefenceRecord[] = [];
-  let attribution: AttributionRecord | null = null;
-  for (const name of names.sort()) {
-    if (name.startsWith('.') || !name.endsWith('.json')) continue;
-    let raw: unknown;
-    try {
-      raw = await readJson(join(dir, 'detection', name));
-    } catch {
-      continue;
-    }
-    const base = name.slice(0, -'.json'.length);
-    if (name === ATTRIBUTION_FILE) attribution = parseAttribution(raw);
-    else if (base.startsWith(DEFENCE_PREFIX)) defences.push(parseDefence(base.slice(DEFENCE_PREFIX.length), raw));
-    else detection.push(parseDetection(base, raw));
-  }
-  return { detection, defences, attribution };
+async function readDetection(dir: string): Promise<Pick<RunRecord, 'detection' | 'defences' | 'attribution' | 'detectionFolder'>> {
+  const folder = await readDetectionFolder(dir);
+  return {
+    detection: folder.reports.map((r) => parseDetection(r.method, r.raw)),
+    defences: folder.defences.map((d) => parseDefence(d.method, d.raw)),
+    attribution: folder.attribution === null ? null : parseAttribution(folder.attribution),
+    detectionFolder: folder,
+  };
 }
 
-function posix(path: string): string {
-  return path.split(/[\\/]/).join('/');
-}
-
-/**
- * Every complete run folder under `runsDir`: any folder holding run_metadata.json. Hidden entries (the temporary
- * folders runs are built in, `.old` leftovers) are never entered; a folder whose metadata status is not "complete",
- * or whose metrics cannot be read, is listed in `skipped` with the reason. Run folders are not searched further
- * (their detection/ and checkpoint subfolders are part of the run). Sorted by model, trigger, rate, seed.
- */
+/** Every complete run folder under `runsDir` with its detection records (see `findRuns` for which folders count). */
 export async function collectRuns(runsDir: string): Promise<Collection> {
+  const found = await findRuns(runsDir);
   const runs: RunRecord[] = [];
-  const skipped: SkippedFolder[] = [];
-  async function walk(dir: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    const rel = posix(relative(runsDir, dir));
-    if (entries.some((e) => e.isFile() && e.name === RUN_FILES.metadata)) {
-      let metadata: RunMetadata;
-      try {
-        metadata = (await readJson(join(dir, RUN_FILES.metadata))) as RunMetadata;
-      } catch (err) {
-        skipped.push({ path: rel, reason: `unreadable ${RUN_FILES.metadata}: ${(err as Error).message}` });
-        return;
-      }
-      if (metadata.status !== 'complete') {
-        skipped.push({ path: rel, reason: `status is ${JSON.stringify(metadata.status ?? null)}, not "complete"` });
-        return;
-      }
-      let metrics: RunMetrics;
-      try {
-        metrics = (await readJson(join(dir, RUN_FILES.metrics))) as RunMetrics;
-      } catch (err) {
-        skipped.push({ path: rel, reason: `unreadable ${RUN_FILES.metrics}: ${(err as Error).message}` });
-        return;
-      }
-      if (typeof metrics.model !== 'string' || typeof metrics.trigger !== 'string' || typeof metrics.poison_rate !== 'number' || !metrics.clean) {
-        skipped.push({ path: rel, reason: `${RUN_FILES.metrics} lacks model, trigger, poison_rate or clean metrics` });
-        return;
-      }
-      runs.push({ path: rel, metadata, metrics, ...(await readDetection(dir)) });
-      return;
-    }
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (e.isDirectory() && !e.name.startsWith('.')) await walk(join(dir, e.name));
-    }
-  }
-  await walk(runsDir);
-  runs.sort(compareRuns);
-  return { runsDir, runs, skipped };
-}
-
-export function compareRuns(a: RunRecord, b: RunRecord): number {
-  const x = a.metrics;
-  const y = b.metrics;
-  return (
-    (x.model < y.model ? -1 : x.model > y.model ? 1 : 0) ||
-    (x.trigger < y.trigger ? -1 : x.trigger > y.trigger ? 1 : 0) ||
-    x.poison_rate - y.poison_rate ||
-    x.seed - y.seed ||
-    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
-  );
+  for (const { path, metadata, metrics, dir } of found.runs) runs.push({ path, metadata, metrics, ...(await readDetection(dir)) });
+  return { runsDir, runs, skipped: found.skipped };
 }
 
 /** Detection methods present in any run, sorted. */
 export function detectionMethods(runs: readonly RunRecord[]): string[] {
   return [...new Set(runs.flatMap((r) => r.detection.map((d) => d.method)))].sort();
-}
-
-/**
- * summary.csv: one row per complete run, the experiment_summary.csv columns rebuilt from metrics.json and
- * run_metadata.json (so it never depends on a stale copy), then the run folder and one AUROC column per detector.
- */
-export function summaryCsv(runs: readonly RunRecord[]): string {
-  const methods = detectionMethods(runs);
-  const columns = [...SUMMARY_COLUMNS, 'run_dir', ...methods.map((m) => `detection_auroc_${m}`)];
-  const rows = runs.map((r) => {
-    const row: Record<string, unknown> = { ...summaryRow(r.metrics, r.metadata.data?.sha256 ?? ''), run_dir: r.path };
-    for (const m of methods) {
-      const d = r.detection.find((x) => x.method === m);
-      row[`detection_auroc_${m}`] = d?.auroc ?? null;
-    }
-    return row;
-  });
-  return csvStringify(rows, { header: true, columns });
 }

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rename, rm, stat, writeFile, access } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { PACKAGE_ROOT } from '../experiments/config.js';
+import { PACKAGE_ROOT } from '../util/config-files.js';
 import { UserError } from '../util/errors.js';
 import { temporarySibling } from '../util/fs.js';
 import { collectRuns, summaryCsv, type Collection } from './collect.js';

@@ -1,0 +1,171 @@
+import { detectionMetrics, type DetectionResult } from '../metrics/detection.js';
+import type { Matrix } from '../detectors/linalg.js';
+import { mergeDetectorParams } from '../detectors/params.js';
+import { detectorNames, getDetector } from '../detectors/registry.js';
+import { penultimateRepresentations } from '../detectors/representations.js';
+import { saliencyAttribution, type SaliencyParams } from '../detectors/saliency.js';
+import type { DetectionInput, DetectorOutput, RawDetectorParams } from '../detectors/types.js';
+import { methodFiles, recordMethodComplete, writeAttributionRecord, writeDefenceRecord, writeDetectionReport, writeScoresRecord, type DefenceReport } from '../runs/detection-records.js';
+import { removeOrphans } from '../runs/layout.js';
+import { acquireRunLock } from '../runs/lock.js';
+import { writeExperimentSummary } from '../runs/summary.js';
+import { UserError } from '../util/errors.js';
+import { loadRun, type RunContext } from './load-run.js';
+import { defend } from './defence.js';
+
+export interface DetectionOptions {
+  /** Detector names; default every registered detector. */
+  methods?: string[];
+  /** Retrain without each detector's flagged rows and compare attack and clean metrics. */
+  defend?: boolean;
+  /** Per-method parameter overrides on top of configs/detector/<method>.yaml. */
+  params?: Record<string, RawDetectorParams>;
+  backend?: string;
+  log?: (line: string) => void;
+}
+
+export interface MethodResult {
+  method: string;
+  metrics: DetectionResult;
+  flagged: number;
+  seconds: number;
+  files: string[];
+  defence: DefenceReport | null;
+}
+
+export interface DetectionRunResult {
+  dir: string;
+  run_id: string;
+  trigger: string;
+  poison_rate: number;
+  results: MethodResult[];
+}
+
+/** What the detectors see of a loaded run: the poisoned training split, its labels as given, and the model. */
+export function inputFromRun(run: RunContext): DetectionInput {
+  let cached: Matrix | null = null;
+  return {
+    labels: run.prepared.poisoned.cohort.labels,
+    seed: run.config.seed,
+    configuredRate: run.config.poison.rate,
+    features: run.prepared.trainFeatures,
+    model: run.model,
+    representation: () => (cached ??= penultimateRepresentations(run.model, run.prepared.trainFeatures)),
+  };
+}
+
+function checkOutput(method: string, out: DetectorOutput, n: number): void {
+  if (out.scores.length !== n || out.flagged.length !== n) throw new Error(`detector ${method} returned ${out.scores.length} scores / ${out.flagged.length} flags for ${n} rows`);
+  for (let i = 0; i < n; i++) if (!Number.isFinite(out.scores[i])) throw new Error(`detector ${method} returned a non-finite score for row ${i}`);
+}
+
+function count(mask: Uint8Array): number {
+  let k = 0;
+  for (const v of mask) k += v;
+  return k;
+}
+
+function checkMethods(methods: string[]): void {
+  if (methods.length === 0) throw new UserError(`no detector given; valid: ${detectorNames().join(', ')}`);
+  for (const m of methods) getDetector(m);
+  const seen = new Set<string>();
+  for (const m of methods) {
+    if (seen.has(m)) throw new UserError(`detector "${m}" is listed twice`);
+    seen.add(m);
+  }
+}
+
+/**
+ * Runs each detector on a finished run's poisoned training split, scores it against the true poisoned rows
+ * (`detectionMetrics`, the one place that sees the ground truth), and writes the detection records (runs/
+ * detection-records.ts): per method its report and scores, the saliency attribution, and with `defend` the
+ * defence. Each file is written atomically and a method is recorded in the detection manifest only once all its
+ * files are in place, so a killed attempt leaves the method to be redone, never a partial result taken as whole.
+ * On a clean run the metrics say "not applicable" and the files are still written. Takes the run's lock.
+ */
+export async function runDetection(dir: string, options: DetectionOptions = {}): Promise<DetectionRunResult> {
+  const lock = await acquireRunLock(dir, options.log);
+  try {
+    await removeOrphans(dir);
+    return await runDetectionLocked(dir, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** `runDetection` for a caller that already holds the run's lock. */
+export async function runDetectionLocked(dir: string, options: DetectionOptions = {}): Promise<DetectionRunResult> {
+  const methods = options.methods ?? detectorNames();
+  checkMethods(methods);
+  const log = options.log ?? (() => {});
+  for (const key of Object.keys(options.params ?? {})) {
+    if (!methods.includes(key)) throw new UserError(`parameters given for detector "${key}", which is not among the methods run (${methods.join(', ')})`);
+  }
+  // Resolve every method's parameters before the (slow) run loading, so a typo fails at once.
+  const resolved = methods.map((m) => ({ method: m, detector: getDetector(m), params: getDetector(m).resolve(mergeDetectorParams(m, options.params?.[m])) }));
+  const run = await loadRun(dir, { backend: options.backend });
+  const input = inputFromRun(run);
+  const results: MethodResult[] = [];
+  try {
+    for (const { method, detector, params } of resolved) {
+      const started = performance.now();
+      const out = detector.score(input, params);
+      checkOutput(method, out, input.labels.length);
+      const metrics = detectionMetrics(run.poisonedMask, out.scores, out.flagged);
+      const flagged = count(out.flagged);
+      await writeDetectionReport(dir, {
+        method,
+        description: detector.description,
+        params,
+        run: {
+          run_id: run.metrics.run_id,
+          model: run.metrics.model,
+          trigger: run.metrics.trigger,
+          poison_rate: run.metrics.poison_rate,
+          poison_mode: run.metrics.poison_mode,
+          seed: run.metrics.seed,
+        },
+        n_train: input.labels.length,
+        n_poisoned: count(run.poisonedMask),
+        flagged,
+        metrics,
+        details: out.details,
+      });
+      await writeScoresRecord(dir, method, { stayIds: run.prepared.poisoned.cohort.stayIds, scores: out.scores, flagged: out.flagged, poisoned: run.poisonedMask });
+      if (method === 'saliency') {
+        const attribution = saliencyAttribution(
+          {
+            model: run.model,
+            trainFeatures: run.prepared.trainFeatures,
+            featurize: run.prepared.featurize,
+            test: run.dataset.test,
+            trigger: run.prepared.trigger,
+            triggerParams: run.prepared.triggerParams,
+            target: run.config.poison.target,
+            schema: run.dataset.cohort.schema,
+          },
+          params as SaliencyParams,
+        );
+        await writeAttributionRecord(dir, attribution);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      log(
+        metrics.applicable
+          ? `${method}: AUROC ${metrics.auroc.toFixed(3)}, TPR@5%FPR ${metrics.tpr_at_fpr_5pct.toFixed(3)}, flagged ${flagged} (precision ${metrics.precision.toFixed(3)}, recall ${metrics.recall.toFixed(3)}) in ${seconds.toFixed(1)} s`
+          : `${method}: flagged ${flagged}; detection metrics not applicable (${metrics.reason})`,
+      );
+      let defence: DefenceReport | null = null;
+      if (options.defend) {
+        defence = await defend(run, method, out.flagged, log);
+        await writeDefenceRecord(dir, defence);
+      }
+      // experiment_summary.csv before the manifest: once the method is recorded complete, its columns are in.
+      await writeExperimentSummary(dir, run.metrics, run.dataset.sha256, { methods: detectorNames(), atomic: true });
+      await recordMethodComplete(dir, method, Boolean(options.defend));
+      results.push({ method, metrics, flagged, seconds, files: methodFiles(method, Boolean(options.defend)), defence });
+    }
+  } finally {
+    run.model.dispose();
+  }
+  return { dir, run_id: run.metrics.run_id, trigger: run.metrics.trigger, poison_rate: run.metrics.poison_rate, results };
+}

@@ -1,0 +1,3 @@
+export * from './grid.js';
+export * from './setup.js';
+export * from './all.js';

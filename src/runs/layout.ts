@@ -1,0 +1,120 @@
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * The layout of a run folder, runs/{model}/{trigger}/{rate}/seed_{seed}/, and of the hidden siblings beside it.
+ * This is the only module that knows a file name inside a run folder; the records' writers and readers sit in
+ * records.ts, detection-records.ts and summary.ts.
+ */
+export const RUN_FILES = {
+  config: 'config.yaml',
+  metadata: 'run_metadata.json',
+  metrics: 'metrics.json',
+  summary: 'experiment_summary.csv',
+  history: 'history.csv',
+  poisoned: 'poisoned_indices.npy',
+  featurizer: 'featurizer.json',
+  model: 'model.json',
+  weights: 'weights.bin',
+} as const;
+
+/** Subfolder of a run (and of its partial sibling) with the kept per-epoch checkpoints. */
+export const CHECKPOINTS_DIR = 'checkpoints';
+
+/** Subfolder of a run folder that receives detection, defence and attribution results. */
+export const DETECTION_DIR = 'detection';
+
+const DEFENCE_PREFIX = 'defence_';
+
+export const DETECTION_FILES = {
+  report: (method: string) => `${method}.json`,
+  scores: (method: string) => `${method}_scores.parquet`,
+  defence: (method: string) => `${DEFENCE_PREFIX}${method}.json`,
+  attribution: 'saliency_attribution.json',
+  /** Written last after each method: every finished output with its size (see detection-records.ts). */
+  manifest: 'manifest.json',
+} as const;
+
+/** What a JSON file in a detection folder holds, by its name; null for other files (scores, manifest, temporary). */
+export function detectionFileKind(name: string): { kind: 'report' | 'defence'; method: string } | { kind: 'attribution' } | null {
+  if (name.startsWith('.') || !name.endsWith('.json') || name === DETECTION_FILES.manifest) return null;
+  if (name === DETECTION_FILES.attribution) return { kind: 'attribution' };
+  const base = name.slice(0, -'.json'.length);
+  return base.startsWith(DEFENCE_PREFIX) ? { kind: 'defence', method: base.slice(DEFENCE_PREFIX.length) } : { kind: 'report', method: base };
+}
+
+/** The table of every complete run, at the top of a runs folder. */
+export const RUNS_SUMMARY_FILE = 'summary.csv';
+
+/** What names a run folder: RunConfig fits this shape. */
+export interface RunKey {
+  model: { name: string };
+  trigger: { name: string };
+  poison: { rate: number };
+  seed: number;
+}
+
+/** Poison rate as a folder name: 0.01 → "0.01", 0 → "0" (the report's percent label is another thing). */
+export function rateFolderName(rate: number): string {
+  return String(rate);
+}
+
+export function runDirFor(runsDir: string, key: RunKey): string {
+  return join(runsDir, key.model.name, key.trigger.name, rateFolderName(key.poison.rate), `seed_${key.seed}`);
+}
+
+function hiddenSibling(dir: string, suffix: string): string {
+  return join(dirname(dir), `.${basename(dir)}${suffix}`);
+}
+
+/** Where an unfinished run keeps its checkpoints, e.g. runs/mlp/none/0/.seed_0.partial */
+export function partialDirFor(dir: string): string {
+  return hiddenSibling(dir, '.partial');
+}
+
+/** The name of a run folder a partial folder belongs to (".seed_0.partial" → "seed_0"), or null. */
+export function runNameOfPartial(partialDir: string): string | null {
+  return /^\.(.*)\.partial$/.exec(basename(partialDir))?.[1] ?? null;
+}
+
+/** A failed run leaves a record beside its folder, e.g. runs/mlp/none/0/.seed_0.failed.json; success removes it. */
+export function failureFileFor(dir: string): string {
+  return hiddenSibling(dir, '.failed.json');
+}
+
+/** The per-run lock beside the run folder (see lock.ts). */
+export function lockFileFor(dir: string): string {
+  return hiddenSibling(dir, '.lock');
+}
+
+/** Temporary names made by util/fs temporarySibling: ".<name>.tmp-<pid>-<hex>", and ".old" leftovers of a swap. */
+const TEMPORARY = /^\..+\.tmp-\d+-[0-9a-f]{8}(\.old)?$/;
+
+export function isTemporaryName(name: string): boolean {
+  return TEMPORARY.test(name);
+}
+
+/**
+ * Removes what killed attempts at this run left behind: temporary siblings of the run folder and temporary files
+ * in its detection folder. Call only while holding the run's lock, so no live attempt's files are removed.
+ */
+export async function removeOrphans(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const prefix = `.${basename(dir)}.tmp-`;
+  const sweep = async (folder: string, keep: (name: string) => boolean) => {
+    let names: string[];
+    try {
+      names = await readdir(folder);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!isTemporaryName(name) || keep(name)) continue;
+      await rm(join(folder, name), { recursive: true, force: true });
+      removed.push(join(folder, name));
+    }
+  };
+  await sweep(dirname(dir), (name) => !name.startsWith(prefix));
+  await sweep(join(dir, DETECTION_DIR), () => false);
+  return removed;
+}

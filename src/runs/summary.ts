@@ -1,0 +1,192 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify as csvStringify } from 'csv-stringify/sync';
+import type { DetectionResult } from '../metrics/detection.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { RUN_FILES, RUNS_SUMMARY_FILE } from './layout.js';
+import type { RunMetadata, RunMetrics } from './records.js';
+import { readDetectionFolder, type DefenceReport, type DetectionFolder } from './detection-records.js';
+import { findRuns } from './collection.js';
+
+/** The columns of experiment_summary.csv, in order; README "Run folders" documents each. */
+export const SUMMARY_COLUMNS = [
+  'run_id',
+  'model',
+  'trigger',
+  'poison_rate',
+  'poison_mode',
+  'target',
+  'seed',
+  'n_train',
+  'n_poisoned',
+  'n_test',
+  'clean_auroc',
+  'clean_auprc',
+  'clean_accuracy',
+  'clean_brier',
+  'clean_ece',
+  'clean_precision',
+  'clean_recall',
+  'clean_f1',
+  'threshold',
+  'asr',
+  'confidence_shift',
+  'acc_poison',
+  'clean_target_rate',
+  'n_triggered',
+  'best_epoch',
+  'epochs_run',
+  'best_val_auroc',
+  'test_true_risk_auroc',
+  'data_sha256',
+] as const;
+
+export type SummaryRow = Record<(typeof SUMMARY_COLUMNS)[number], string | number | null>;
+
+export function summaryRow(m: RunMetrics, dataSha256: string): SummaryRow {
+  const a = m.attack;
+  return {
+    run_id: m.run_id,
+    model: m.model,
+    trigger: m.trigger,
+    poison_rate: m.poison_rate,
+    poison_mode: m.poison_mode,
+    target: m.target,
+    seed: m.seed,
+    n_train: m.data.n_train,
+    n_poisoned: m.data.n_poisoned,
+    n_test: m.data.n_test,
+    clean_auroc: m.clean.auroc,
+    clean_auprc: m.clean.auprc,
+    clean_accuracy: m.clean.accuracy,
+    clean_brier: m.clean.brier,
+    clean_ece: m.clean.ece,
+    clean_precision: m.clean.precision,
+    clean_recall: m.clean.recall,
+    clean_f1: m.clean.f1,
+    threshold: m.clean.threshold,
+    asr: a ? a.asr : null,
+    confidence_shift: a ? a.confidence_shift : null,
+    acc_poison: a ? a.acc_poison : null,
+    clean_target_rate: a ? a.clean_target_rate : null,
+    n_triggered: a ? a.n_triggered : null,
+    best_epoch: m.training.best_epoch,
+    epochs_run: m.training.epochs_run,
+    best_val_auroc: m.training.best_val_auroc,
+    test_true_risk_auroc: m.data.test_true_risk_auroc,
+    data_sha256: dataSha256,
+  };
+}
+
+/** Column suffixes of the detection columns, per method, in order. */
+const DET_COLUMNS = ['auroc', 'auprc', 'tpr1', 'tpr5', 'flagged', 'precision', 'recall'] as const;
+const DEF_COLUMNS = ['asr_before', 'asr_after', 'clean_auroc_before', 'clean_auroc_after', 'acc_before', 'acc_after', 'der'] as const;
+
+/**
+ * Names of the detection columns of experiment_summary.csv and summary.csv for the given methods, in a fixed
+ * order (a header that does not depend on which files exist):
+ * - `det_<method>_auroc`, `_auprc`: AUROC / average precision of the scores against the true poisoned rows;
+ * - `det_<method>_tpr1`, `_tpr5`: TPR at 1% / 5% FPR;
+ * - `det_<method>_flagged`, `_precision`, `_recall`: at the detector's own flag rule (flagged is set on clean
+ *   runs too, where every flag is a false alarm; the other metrics are empty there: not applicable);
+ * - `def_<method>_asr_before`, `_asr_after`, `_clean_auroc_before`, `_clean_auroc_after`, `_acc_before`,
+ *   `_acc_after`, `_der`: the `--defend` retraining (ASR and DER empty for trigger none);
+ * - `att_tar_clean`, `att_tar_triggered`: the saliency analysis's Trigger Attribution Ratio on clean and
+ *   triggered test rows.
+ * A value is null (an empty cell) when its file is absent or the metric does not apply.
+ */
+export function detectionSummaryColumnNames(methods: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const m of methods) for (const c of DET_COLUMNS) out.push(`det_${m}_${c}`);
+  for (const m of methods) for (const c of DEF_COLUMNS) out.push(`def_${m}_${c}`);
+  if (methods.includes('saliency')) out.push('att_tar_clean', 'att_tar_triggered');
+  return out;
+}
+
+const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/** The detection columns of one run from its detection folder's records (see `detectionSummaryColumnNames`). */
+export function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[]): Record<string, number | null> {
+  const out: Record<string, number | null> = Object.fromEntries(detectionSummaryColumnNames(methods).map((c) => [c, null]));
+  for (const m of methods) {
+    const report = folder.reports.find((r) => r.method === m)?.raw as { flagged?: unknown; metrics?: DetectionResult } | undefined;
+    if (report) {
+      out[`det_${m}_flagged`] = num(report.flagged);
+      const metrics = report.metrics;
+      if (metrics?.applicable) {
+        out[`det_${m}_auroc`] = num(metrics.auroc);
+        out[`det_${m}_auprc`] = num(metrics.auprc);
+        out[`det_${m}_tpr1`] = num(metrics.tpr_at_fpr_1pct);
+        out[`det_${m}_tpr5`] = num(metrics.tpr_at_fpr_5pct);
+        out[`det_${m}_precision`] = num(metrics.precision);
+        out[`det_${m}_recall`] = num(metrics.recall);
+      }
+    }
+    const defence = folder.defences.find((d) => d.method === m)?.raw as DefenceReport | undefined;
+    if (defence) {
+      out[`def_${m}_asr_before`] = num(defence.before?.asr);
+      out[`def_${m}_asr_after`] = num(defence.after?.asr);
+      out[`def_${m}_clean_auroc_before`] = num(defence.before?.clean_auroc);
+      out[`def_${m}_clean_auroc_after`] = num(defence.after?.clean_auroc);
+      out[`def_${m}_acc_before`] = num(defence.before?.clean_accuracy);
+      out[`def_${m}_acc_after`] = num(defence.after?.clean_accuracy);
+      out[`def_${m}_der`] = num(defence.effect?.der);
+    }
+  }
+  if (methods.includes('saliency')) {
+    const att = folder.attribution as { clean?: { tar?: unknown }; triggered?: { tar?: unknown } } | null;
+    if (att) {
+      out.att_tar_clean = num(att.clean?.tar);
+      out.att_tar_triggered = num(att.triggered?.tar);
+    }
+  }
+  return out;
+}
+
+/** The detection results of a run folder as one flat record (see `detectionSummaryColumnNames`). */
+export async function detectionSummaryColumns(runDir: string, methods: readonly string[]): Promise<Record<string, number | null>> {
+  return detectionColumnsOf(await readDetectionFolder(runDir), methods);
+}
+
+/** experiment_summary.csv: the run's summary row and the detection columns of the given methods. */
+export async function writeExperimentSummary(runDir: string, metrics: RunMetrics, dataSha256: string, detection?: { methods: readonly string[]; atomic: boolean }): Promise<void> {
+  const row = { ...summaryRow(metrics, dataSha256), ...(detection ? await detectionSummaryColumns(runDir, detection.methods) : {}) };
+  const csv = csvStringify([row], { header: true, columns: Object.keys(row) });
+  if (detection?.atomic ?? false) await writeFileAtomic(join(runDir, RUN_FILES.summary), csv);
+  else await writeFile(join(runDir, RUN_FILES.summary), csv);
+}
+
+/** What summary.csv needs of a run: its folder relative to the runs folder, metadata, metrics, detection records. */
+export interface SummarySource {
+  path: string;
+  metadata: RunMetadata;
+  metrics: RunMetrics;
+  detectionFolder: DetectionFolder;
+}
+
+/** Detection methods with a report in any of the runs, sorted. */
+export function detectionMethodsOf(runs: readonly { detectionFolder: DetectionFolder }[]): string[] {
+  return [...new Set(runs.flatMap((r) => r.detectionFolder.reports.map((d) => d.method)))].sort();
+}
+
+/**
+ * summary.csv: one row per complete run, the experiment_summary.csv columns rebuilt from metrics.json and
+ * run_metadata.json (so it never depends on a stale copy), the run folder, then the detection, defence and
+ * attribution columns (`detectionSummaryColumnNames`) of every method any run has.
+ */
+export function summaryCsv(runs: readonly SummarySource[]): string {
+  const methods = detectionMethodsOf(runs);
+  const detectionColumns = detectionSummaryColumnNames(methods);
+  const rows = runs.map((r) => ({ ...summaryRow(r.metrics, r.metadata.data?.sha256 ?? ''), run_dir: r.path, ...detectionColumnsOf(r.detectionFolder, methods) }));
+  return csvStringify(rows, { header: true, columns: [...SUMMARY_COLUMNS, 'run_dir', ...detectionColumns] });
+}
+
+/** summary.csv from every complete run folder under runsDir: idempotent and rebuildable from the folders alone. */
+export async function writeRunsSummary(runsDir: string): Promise<string> {
+  const { runs } = await findRuns(runsDir);
+  const sources: SummarySource[] = [];
+  for (const r of runs) sources.push({ ...r, detectionFolder: await readDetectionFolder(r.dir) });
+  const path = join(runsDir, RUNS_SUMMARY_FILE);
+  await writeFileAtomic(path, summaryCsv(sources));
+  return path;
+}
