@@ -22,6 +22,7 @@ import {
   wilcoxonSignedRank,
 } from '../src/report/stats-core.js';
 import { collectRuns, summaryCsv } from '../src/report/collect.js';
+import { detectionSummaryColumnNames, SUMMARY_COLUMNS } from '../src/runs/summary.js';
 import { computeStats, statsCsv } from '../src/report/stats.js';
 import { buildFigures, histogram, poolBins } from '../src/report/figures.js';
 import { pngSize, renderSpec, svgToPixels, SLIDE_HEIGHT, SLIDE_WIDTH } from '../src/report/render.js';
@@ -252,7 +253,10 @@ test('collect: complete runs only; hidden and incomplete folders are skipped; su
   const lines = csv.trim().split('\n');
   assert.equal(lines.length, 11);
   assert.ok(lines[0]!.startsWith('run_id,model,trigger,poison_rate'));
-  assert.ok(lines[0]!.endsWith('run_dir,detection_auroc_spectral'));
+  assert.deepEqual(lines[0]!.split(','), [...SUMMARY_COLUMNS, 'run_dir', ...detectionSummaryColumnNames(['spectral'])]);
+  const header = lines[0]!.split(',');
+  const spectralRow = lines.find((l) => l.includes('mlp/rare_value/0.05/seed_1'))!.split(',');
+  assert.equal(spectralRow[header.indexOf('det_spectral_auroc')], '0.91');
   assert.equal(summaryCsv((await collectRuns(runsDir)).runs), csv, 'summary.csv is not deterministic');
 });
 

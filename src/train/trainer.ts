@@ -102,6 +102,24 @@ function meanLoss(labels: Uint8Array, probs: Float32Array, posWeight: number): n
   return sum / weight;
 }
 
+/**
+ * One optimizer step on one batch: the (positive-weighted) sigmoid cross-entropy of the batch's logits, minimized
+ * over `weights`. Resolves with the loss once its value is on the host, so no work is left queued.
+ */
+export async function trainingStep(optimizer: tf.Optimizer, weights: tf.Variable[], batch: () => { labels: tf.Tensor1D; logits: tf.Tensor1D }, posWeight: number): Promise<number> {
+  const loss = optimizer.minimize(
+    () => {
+      const { labels, logits } = batch();
+      return weightedLoss(labels, logits, posWeight);
+    },
+    true,
+    weights,
+  ) as tf.Scalar;
+  const value = (await loss.data())[0];
+  loss.dispose();
+  return value;
+}
+
 interface AdamInternals {
   accBeta1: tf.Variable;
   accBeta2: tf.Variable;
@@ -168,7 +186,8 @@ async function restoreState(state: CheckpointState, weights: tf.Variable[], opti
 }
 
 /**
- * Mini-batch Adam with early stopping on validation AUROC; the best epoch's weights are restored at the end.
+ * Mini-batch Adam with early stopping on validation AUROC. The model ends with the weights `config.select` names:
+ * those of the epoch with the best validation AUROC (`best`, copied back at the end) or the last epoch's (`last`).
  * Shuffling and dropout draw from streams derived from the seed and the epoch number, so any epoch's randomness
  * is reproducible on its own. With `checkpoint`, the full training state is saved after every epoch (before the
  * epoch is reported), and `resume` continues from such a state exactly.
@@ -203,18 +222,17 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       for (let start = 0; start < train.n; start += config.batch_size) {
         const idx = tf.tensor1d(order.subarray(start, Math.min(train.n, start + config.batch_size)), 'int32');
         const dropoutSeed = dropoutRng.int(2 ** 30);
-        const loss = optimizer.minimize(
+        lossSum += await trainingStep(
+          optimizer,
+          weights,
           () => {
             const xb = tf.gather(xTrain, idx);
-            const yb = tf.gather(yTrain, idx) as tf.Tensor1D;
-            return weightedLoss(yb, model.logits(xb, dropoutSeed), config.pos_weight);
+            const labels = tf.gather(yTrain, idx) as tf.Tensor1D;
+            return { labels, logits: model.logits(xb, dropoutSeed) as tf.Tensor1D };
           },
-          true,
-          weights,
-        ) as tf.Scalar;
-        lossSum += (await loss.data())[0];
+          config.pos_weight,
+        );
         batches++;
-        loss.dispose();
         idx.dispose();
       }
       const valProbs = predictProba(model, val);
