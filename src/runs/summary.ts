@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import type { DetectionResult } from '../metrics/detection.js';
@@ -154,6 +154,33 @@ export async function writeExperimentSummary(runDir: string, metrics: RunMetrics
   const csv = csvStringify([row], { header: true, columns: Object.keys(row) });
   if (detection?.atomic ?? false) await writeFileAtomic(join(runDir, RUN_FILES.summary), csv);
   else await writeFile(join(runDir, RUN_FILES.summary), csv);
+}
+
+/** Splits one CSV line as csv-stringify writes it (fields with a comma or quote are quoted, quotes doubled). */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') out.push(field), (field = '');
+    else field += c;
+  }
+  out.push(field);
+  return out;
+}
+
+/** experiment_summary.csv back as column → cell text (an empty cell is a null). */
+export async function readExperimentSummary(runDir: string): Promise<Record<string, string>> {
+  const [header, row] = (await readFile(join(runDir, RUN_FILES.summary), 'utf8')).trim().split('\n');
+  const names = csvFields(header ?? '');
+  const cells = csvFields(row ?? '');
+  return Object.fromEntries(names.map((name, i) => [name, cells[i] ?? '']));
 }
 
 /** What summary.csv needs of a run: its folder relative to the runs folder, metadata, metrics, detection records. */
