@@ -189,7 +189,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
     for (const plan of plans) {
       progress.begin(label(plan));
       try {
-        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line) };
+        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line), notice: (line: string) => progress.note(line) };
         const result = await executeRunWithDetection(plan.config, runOptions, detectionFor(options, plan.config));
         await finish(plan, result);
       } catch (err) {
@@ -201,7 +201,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
       }
     }
   } else {
-    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), finish, fail });
+    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), note: (l) => progress.note(l), finish, fail });
   }
   progress.finish();
   return { results, failures };
@@ -210,6 +210,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
 interface WorkerHandlers {
   begin(plan: PlannedRun): void;
   detail(line: string): void;
+  note(line: string): void;
   finish(plan: PlannedRun, result: RunResult): Promise<void>;
   fail(plan: PlannedRun, message: string, stack: string, userError: boolean): Promise<void>;
 }
@@ -217,6 +218,7 @@ interface WorkerHandlers {
 export type WorkerRequest = { type: 'run'; config: RunConfig; runsDir: string; force: boolean; detection?: DetectionStep };
 export type WorkerReply =
   | { type: 'log'; line: string }
+  | { type: 'note'; line: string }
   | { type: 'done'; result: RunResult }
   | { type: 'error'; message: string; stack: string; userError: boolean };
 
@@ -236,6 +238,7 @@ async function runInWorkers(plans: PlannedRun[], jobs: number, options: BatchOpt
         const reply = await new Promise<WorkerReply>((resolve) => {
           const onMessage = (msg: WorkerReply) => {
             if (msg.type === 'log') return handlers.detail(msg.line);
+            if (msg.type === 'note') return handlers.note(msg.line);
             child.off('message', onMessage);
             child.off('exit', onExit);
             resolve(msg);

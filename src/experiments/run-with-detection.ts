@@ -19,7 +19,7 @@ export interface DetectionStep {
 export async function executeRunWithDetection(config: RunConfig, options: RunOptions, detection?: DetectionStep): Promise<RunResult> {
   const dir = runDirFor(options.runsDir, config);
   await ensureWritableDir(options.runsDir, 'runs folder');
-  const lock = await acquireRunLock(dir, options.log);
+  const lock = await acquireRunLock(dir, options.notice ?? options.log);
   try {
     await removeOrphans(dir);
     const result = await executeRun(config, options);

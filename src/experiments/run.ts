@@ -40,6 +40,8 @@ export interface RunOptions {
   resumeFrom?: string;
   /** Called with a one-line message per epoch and stage. */
   log?: (line: string) => void;
+  /** Called with a line the user should see even when not verbose (a wait for another process's lock). */
+  notice?: (line: string) => void;
 }
 
 function canonicalJson(value: unknown): string {

@@ -6,6 +6,8 @@ export interface ProgressReporter {
   start(total: number): void;
   begin(label: string): void;
   detail(line: string): void;
+  /** A line printed even when not verbose (e.g. that a run is waiting for another process). */
+  note(line: string): void;
   end(label: string, message: string, ok: boolean): void;
   finish(): void;
 }
@@ -27,7 +29,7 @@ function formatSeconds(s: number): string {
 
 export function createProgress(options: ProgressOptions = {}): ProgressReporter {
   const stream = options.stream ?? process.stderr;
-  if (options.quiet) return { start() {}, begin() {}, detail() {}, end() {}, finish() {} };
+  if (options.quiet) return { start() {}, begin() {}, detail() {}, note() {}, end() {}, finish() {} };
   const tty = Boolean(stream.isTTY);
   const color = tty && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -60,6 +62,10 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
       if (!options.verbose) return;
       if (tty) stream.write(`\r\x1b[2K  ${line}\n`);
       else stream.write(`  ${line}\n`);
+      if (tty) bar();
+    },
+    note(line) {
+      stream.write(tty ? `\r\x1b[2K  ${line}\n` : `  ${line}\n`);
       if (tty) bar();
     },
     end(label, message, ok) {
