@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { cleanOutputs, listOutputs } from '../experiments/clean.js';
+import { listOutputs, removeOutputs } from '../experiments/outputs.js';
 import { UserError } from '../util/errors.js';
 
 export function registerClean(program: Command): void {
@@ -31,7 +31,7 @@ export function registerClean(program: Command): void {
           return;
         }
       }
-      await cleanOutputs(entries);
+      await removeOutputs(entries);
       process.stdout.write(`Removed ${entries.length} item(s) from ${dirs.join(' and ')}.\n`);
     });
 }

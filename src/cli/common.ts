@@ -41,7 +41,7 @@ export function parseNumberArg(what: string) {
  * `--data` takes a cohort file or the name of a cohort built by `backdoor cohort` (data/cohorts/<name>/). Without
  * `--splits`, a splits.json beside the data file is used (as `backdoor cohort` writes it).
  */
-export function resolveDataArg(data: string, splits?: string): { path: string; splits?: string } {
+function resolveDataArg(data: string, splits?: string): { path: string; splits?: string } {
   let path = data;
   if (!/[\\/]/.test(data) && !/\.(parquet|csv)$/i.test(data)) {
     path = join('data', 'cohorts', data, 'cohort.parquet');

@@ -7,7 +7,7 @@ export function registerEvaluate(program: Command): void {
     .command('evaluate')
     .description("Recompute every metric of a finished run from its saved model, config and data; optionally on another trigger or data file")
     .requiredOption('--run-dir <dir>', 'a finished run folder, e.g. runs/mlp/rare_value/0.01/seed_0')
-    .option('--checkpoint <epoch|dir>', 'evaluate the weights of a kept checkpoint (an epoch number or a checkpoint folder) instead of the saved best model')
+    .option('--checkpoint <epoch|dir>', 'evaluate the weights of a kept checkpoint (an epoch number or a checkpoint folder) instead of the saved model (the epoch train.select chose: best or last)')
     .option('--trigger <name>', `evaluate this trigger instead of the run's own (valid: ${triggerNames().join(', ')})`)
     .option('--data <file>', "another cohort Parquet file (default: the run's own)")
     .option('--splits <file>', "splits for --data (default: the run's own)")

@@ -12,8 +12,8 @@ import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { applyGridChoices, runAll } from '../pipeline/index.js';
 
-export const DEFAULT_SEEDS = [0, 1, 2];
-export const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
+const DEFAULT_SEEDS = [0, 1, 2];
+const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
 
 function attackTriggers(): string[] {
   return triggerNames().filter((t) => t !== 'none');

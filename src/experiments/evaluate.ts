@@ -9,7 +9,7 @@ import { CHECKPOINTS_DIR } from '../runs/layout.js';
 import { resolveRunConfig } from './config.js';
 
 export interface EvaluateOptions extends LoadRunOptions {
-  /** A checkpoint folder, or an epoch number of the run's kept checkpoints; default: the saved (best) model. */
+  /** A checkpoint folder, or an epoch number of the run's kept checkpoints; default: the saved model (train.select: best or last epoch). */
   checkpoint?: string;
   /** Evaluate another trigger (its configs/trigger defaults) against this model, to test transfer. */
   trigger?: string;

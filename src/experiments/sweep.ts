@@ -88,7 +88,7 @@ function perModel(file: string, value: unknown): SweepSpec['per_model'] {
   return value as SweepSpec['per_model'];
 }
 
-export function validateSpec(spec: SweepSpec): void {
+function validateSpec(spec: SweepSpec): void {
   for (const m of spec.models) if (!modelNames().includes(m)) throw unknownChoice('model', m, modelNames());
   for (const t of spec.triggers) if (!triggerNames().includes(t)) throw unknownChoice('trigger', t, triggerNames());
   for (const d of [...spec.detectors, ...Object.values(spec.extra_detectors).flat()]) if (!detectorNames().includes(d)) throw unknownChoice('detector', d, detectorNames());

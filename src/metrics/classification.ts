@@ -247,7 +247,7 @@ export function precisionRecallF1(labels: ArrayLike<number>, probs: ArrayLike<nu
   return prf1FromConfusion(confusionAt(labels, probs, threshold));
 }
 
-export function prf1FromConfusion(c: Confusion): PrecisionRecallF1 {
+function prf1FromConfusion(c: Confusion): PrecisionRecallF1 {
   const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
   return {
     precision: ratio(c.tp, c.tp + c.fp),

@@ -5,7 +5,7 @@ import { applyGridChoices, dataFolderOverrides, type GridChoices } from './grid.
 import { runSetup, type SetupStepOptions, type SetupStepResult } from './setup.js';
 
 /** Runs a grid, then builds the report of this grid's runs only (the runs folder may hold other sweeps). */
-export async function sweepAndReport(spec: SweepSpec, options: SweepOptions): Promise<{ outcome: SweepOutcome; report: ReportResult }> {
+async function sweepAndReport(spec: SweepSpec, options: SweepOptions): Promise<{ outcome: SweepOutcome; report: ReportResult }> {
   const outcome = await runSweep(spec, options);
   const report = await buildReport({ runsDir: options.runsDir, runs: outcome.runDirs });
   return { outcome, report };

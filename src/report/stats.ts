@@ -1,6 +1,7 @@
 import { stringify as csvStringify } from 'csv-stringify/sync';
 import type { RunRecord } from './collect.js';
 import { detectionMethods } from './collect.js';
+import { isCleanBaseline } from '../runs/records.js';
 import { holm, mean, N_TOO_SMALL, pairedTTest, summarize, wilcoxonSignedRank, type Summary, type TestResult } from './stats-core.js';
 
 export const BOOTSTRAP_RESAMPLES = 2000;
@@ -104,7 +105,7 @@ export interface ReportStats {
 const CLEAN_TRIGGER = 'none';
 
 function isClean(r: RunRecord): boolean {
-  return r.metrics.trigger === CLEAN_TRIGGER && r.metrics.poison_rate === 0;
+  return isCleanBaseline(r.metrics);
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {

@@ -55,7 +55,7 @@ export interface RunKey {
 }
 
 /** Poison rate as a folder name: 0.01 → "0.01", 0 → "0" (the report's percent label is another thing). */
-export function rateFolderName(rate: number): string {
+function rateFolderName(rate: number): string {
   return String(rate);
 }
 

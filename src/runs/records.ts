@@ -69,7 +69,7 @@ export function isCleanBaseline(m: { trigger: string; poison_rate: number }): bo
   return m.trigger === 'none' && m.poison_rate === 0;
 }
 
-export const HISTORY_COLUMNS = ['epoch', 'train_loss', 'val_loss', 'val_auroc', 'best_val_auroc', 'improved'] as const;
+const HISTORY_COLUMNS = ['epoch', 'train_loss', 'val_loss', 'val_auroc', 'best_val_auroc', 'improved'] as const;
 
 async function readText(dir: string, file: string): Promise<string> {
   try {

@@ -41,9 +41,9 @@ export const SUMMARY_COLUMNS = [
   'data_sha256',
 ] as const;
 
-export type SummaryRow = Record<(typeof SUMMARY_COLUMNS)[number], string | number | null>;
+type SummaryRow = Record<(typeof SUMMARY_COLUMNS)[number], string | number | null>;
 
-export function summaryRow(m: RunMetrics, dataSha256: string): SummaryRow {
+function summaryRow(m: RunMetrics, dataSha256: string): SummaryRow {
   const a = m.attack;
   return {
     run_id: m.run_id,
@@ -106,7 +106,7 @@ export function detectionSummaryColumnNames(methods: readonly string[]): string[
 const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 
 /** The detection columns of one run from its detection folder's records (see `detectionSummaryColumnNames`). */
-export function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[]): Record<string, number | null> {
+function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[]): Record<string, number | null> {
   const out: Record<string, number | null> = Object.fromEntries(detectionSummaryColumnNames(methods).map((c) => [c, null]));
   for (const m of methods) {
     const report = folder.reports.find((r) => r.method === m)?.raw as { flagged?: unknown; metrics?: DetectionResult } | undefined;
@@ -192,7 +192,7 @@ export interface SummarySource {
 }
 
 /** Detection methods with a report in any of the runs, sorted. */
-export function detectionMethodsOf(runs: readonly { detectionFolder: DetectionFolder }[]): string[] {
+function detectionMethodsOf(runs: readonly { detectionFolder: DetectionFolder }[]): string[] {
   return [...new Set(runs.flatMap((r) => r.detectionFolder.reports.map((d) => d.method)))].sort();
 }
 

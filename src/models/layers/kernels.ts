@@ -148,13 +148,3 @@ export class KernelScope {
     this.owned.clear();
   }
 }
-
-/** Runs `fn` with a fresh scope and frees whatever it did not hand over. */
-export function withKernels<T>(fn: (k: KernelScope) => T): T {
-  const k = new KernelScope();
-  try {
-    return fn(k);
-  } finally {
-    k.dispose();
-  }
-}

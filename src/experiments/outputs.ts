@@ -19,6 +19,6 @@ export async function listOutputs(dirs: string[]): Promise<string[]> {
   return out.sort();
 }
 
-export async function cleanOutputs(entries: string[]): Promise<void> {
+export async function removeOutputs(entries: string[]): Promise<void> {
   for (const entry of entries) await rm(entry, { recursive: true, force: true });
 }
