@@ -1,13 +1,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { generateSynthetic } from '../src/data/sources/synthetic.js';
 import { writeCohortParquet } from '../src/data/parquet.js';
 import { makeSplits, writeSplits } from '../src/data/splits.js';
 import { deriveRng } from '../src/engine/rng.js';
-import { DETECTION_DIR, isTemporaryName, RUNS_SUMMARY_FILE } from '../src/runs/layout.js';
+import { DETECTION_DIR, isTemporaryName, RUN_FILES, RUNS_SUMMARY_FILE } from '../src/runs/layout.js';
 import { missingDetection, readDetectionManifest } from '../src/runs/detection-records.js';
 import { CLI, runCli, tempDir } from './helpers.js';
 
@@ -98,6 +98,11 @@ test(`detection killed at ${TRIALS} seeded moments and rerun: every output in pl
     const outputs = present.filter((f) => f.includes(`${DETECTION_DIR}/`) && !f.split('/').some(isTemporaryName)).length;
     outcomes.push(`kill at ${ms} ms: ${killed ? `killed with ${Object.keys(manifest?.methods ?? {}).length}/${METHODS.length} methods recorded, ${outputs} detection file(s), ${left} temporary` : 'finished first'}`);
 
+    if (killed) {
+      const plan = runCli(['benchmark', '--grid', 'detect.yaml', '--runs-dir', runsDir, '--dry-run', '--json'], work);
+      const expected = Object.keys(manifest?.methods ?? {}).length === METHODS.length ? 'complete' : existsSync(join(runDir, RUN_FILES.metadata)) ? 'detection' : 'todo';
+      assert.equal(JSON.parse(plan.stdout)[0].status, expected, `trial ${trial}: the plan after the kill`);
+    }
     const rerun = runCli(['benchmark', '--grid', 'detect.yaml', '--runs-dir', runsDir, '--jobs', '1'], work);
     assert.equal(rerun.status, 0, rerun.stderr);
     assert.deepEqual(await missingDetection(runDir, METHODS, true), [], `trial ${trial}: detection incomplete after the rerun`);

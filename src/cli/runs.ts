@@ -85,7 +85,7 @@ async function sweep(spec: SweepSpec, flags: SweepFlags): Promise<SweepOutcome |
     }
     for (const p of plans) process.stdout.write(`${p.status.padEnd(9)} ${p.dir}  (${p.runId})\n`);
     const count = (s: string) => plans.filter((p) => p.status === s).length;
-    process.stdout.write(`${plans.length} runs: ${count('complete')} complete (cached), ${count('resumable')} resumable, ${count('todo')} to do, ${count('conflict')} conflicting\n`);
+    process.stdout.write(`${plans.length} runs: ${count('complete')} complete (cached), ${count('detection')} with detection to finish, ${count('resumable')} resumable, ${count('todo')} to do, ${count('conflict')} conflicting\n`);
     return null;
   }
   const progress = createProgress({ verbose: flags.verbose });

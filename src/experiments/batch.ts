@@ -12,7 +12,7 @@ import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { ensureWritableDir } from '../util/fs.js';
 import type { ProgressReporter } from '../util/progress.js';
-import { executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
+import { detectionToDo, executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
 
 export interface GridSpec {
   models: string[];
@@ -80,7 +80,7 @@ export function selectShard<T>(items: T[], shard: Shard | undefined): T[] {
   return items.filter((_, k) => k % shard.count === shard.index - 1);
 }
 
-export type PlanStatus = 'complete' | 'resumable' | 'todo' | 'conflict';
+export type PlanStatus = 'complete' | 'detection' | 'resumable' | 'todo' | 'conflict';
 
 export interface PlannedRun {
   config: RunConfig;
@@ -90,11 +90,12 @@ export interface PlannedRun {
 }
 
 /**
- * What a sweep would do with each run, without training: complete (cached, skipped), resumable (an interrupted
- * attempt left checkpoints), todo, or conflict (the folder holds a finished run of another config or data).
+ * What a sweep would do with each run, without training: complete (trained and every requested detection output
+ * in place: skipped), detection (trained, detection to finish), resumable (an interrupted attempt left
+ * checkpoints), todo, or conflict (the folder holds a finished run of another config or data).
  * Loading every data file and resolving every trigger here makes bad input fail before any run starts.
  */
-export async function planRuns(configs: RunConfig[], runsDir: string, force = false): Promise<PlannedRun[]> {
+export async function planRuns(configs: RunConfig[], runsDir: string, force = false, detection?: BatchOptions['detection']): Promise<PlannedRun[]> {
   const resolved = new Set<string>();
   const plans: PlannedRun[] = [];
   for (const config of configs) {
@@ -110,7 +111,8 @@ export async function planRuns(configs: RunConfig[], runsDir: string, force = fa
     const runId = runIdFor(config, dataset.sha256, dataset.splitsSha256);
     let status: PlanStatus = 'todo';
     const existing = force ? null : await readCompleteRun(dir);
-    if (existing) status = existing.metadata.run_id === runId ? 'complete' : 'conflict';
+    if (existing && existing.metadata.run_id !== runId) status = 'conflict';
+    else if (existing) status = (await detectionToDo(dir, typeof detection === 'function' ? detection(config) : detection, config)).length > 0 ? 'detection' : 'complete';
     else if (!force && (await listCheckpoints(join(partialDirFor(dir), CHECKPOINTS_DIR))).length > 0) status = 'resumable';
     plans.push({ config, dir, runId, status });
   }
@@ -160,7 +162,7 @@ export function defaultJobs(): number {
 export async function runBatch(configs: RunConfig[], options: BatchOptions): Promise<BatchOutcome> {
   const { progress } = options;
   await ensureWritableDir(options.runsDir, 'runs folder');
-  const plans = await planRuns(configs, options.runsDir, options.force);
+  const plans = await planRuns(configs, options.runsDir, options.force, options.detection);
   const conflict = plans.find((p) => p.status === 'conflict');
   if (conflict && !options.force && !options.resumeFrom) {
     throw new UserError(`${conflict.dir} holds a finished run of a different config or data; pass --force to replace it or use another --runs-dir`);

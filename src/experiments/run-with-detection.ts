@@ -11,6 +11,17 @@ export interface DetectionStep {
   defend: boolean;
 }
 
+/** Without poisoned rows there is nothing to defend against. */
+export function defendsRun(step: DetectionStep, config: RunConfig): boolean {
+  return step.defend && config.poison.rate > 0;
+}
+
+/** The requested detectors whose outputs are not all in place in a finished run folder. */
+export async function detectionToDo(dir: string, step: DetectionStep | undefined, config: RunConfig): Promise<string[]> {
+  if (!step || step.detectors.length === 0) return [];
+  return missingDetection(dir, step.detectors, defendsRun(step, config));
+}
+
 /**
  * One run and, if asked, its detection, under the run's lock (a second process on the same run waits, then
  * finds it complete). A run is complete only with every requested detection output in place: a rerun trains
@@ -24,9 +35,8 @@ export async function executeRunWithDetection(config: RunConfig, options: RunOpt
     await removeOrphans(dir);
     const result = await executeRun(config, options);
     if (detection && detection.detectors.length > 0) {
-      // Without poisoned rows there is nothing to defend against.
-      const defend = detection.defend && config.poison.rate > 0;
-      const missing = options.force ? detection.detectors : await missingDetection(result.dir, detection.detectors, defend);
+      const defend = defendsRun(detection, config);
+      const missing = options.force ? detection.detectors : await detectionToDo(result.dir, detection, config);
       if (missing.length > 0) {
         options.log?.(`detection: ${missing.join(', ')}${defend ? ' with defence' : ''}`);
         await runDetectionLocked(result.dir, { methods: missing, defend, backend: config.backend, log: options.log });

@@ -8,6 +8,7 @@ import { runDirFor } from '../runs/layout.js';
 import { writeRunsSummary } from '../runs/summary.js';
 import { UserError, unknownChoice } from '../util/errors.js';
 import type { ProgressReporter } from '../util/progress.js';
+import type { DetectionStep } from './run-with-detection.js';
 
 /** A benchmark grid, as declared in configs/benchmark/*.yaml. */
 export interface SweepSpec {
@@ -120,17 +121,20 @@ export interface SweepOutcome extends BatchOutcome {
   runDirs: string[];
 }
 
+/** The detection step of one run of the grid, if it has detectors. */
+function detectionStep(spec: SweepSpec, config: RunConfig): DetectionStep | undefined {
+  const detectors = detectorsFor(spec, config.model.name);
+  return detectors.length > 0 ? { detectors, defend: spec.defend } : undefined;
+}
+
 export async function dryRun(spec: SweepSpec, options: Omit<SweepOptions, 'progress' | 'jobs'>): Promise<PlannedRun[]> {
   const configs = selectShard(sweepConfigs(spec, options.configFile), options.shard);
-  return planRuns(configs, options.runsDir, options.force);
+  return planRuns(configs, options.runsDir, options.force, (config) => detectionStep(spec, config));
 }
 
 export async function runSweep(spec: SweepSpec, options: SweepOptions): Promise<SweepOutcome> {
   const configs = selectShard(sweepConfigs(spec, options.configFile), options.shard);
-  const detection = (config: RunConfig) => {
-    const detectors = detectorsFor(spec, config.model.name);
-    return detectors.length > 0 ? { detectors, defend: spec.defend } : undefined;
-  };
+  const detection = (config: RunConfig) => detectionStep(spec, config);
   const outcome = await runBatch(configs, { runsDir: options.runsDir, force: options.force, progress: options.progress, jobs: options.jobs, detection });
   const summaryPath = await writeRunsSummary(options.runsDir);
   return { ...outcome, planned: configs.length, summaryPath, runDirs: configs.map((config) => runDirFor(options.runsDir, config)) };
