@@ -181,7 +181,10 @@ test('leftovers of killed attempts are removed, the project\'s other files are n
   mkdirSync(orphans[0]!);
   mkdirSync(orphans[1]!);
   writeFileSync(orphans[2]!, '{');
-  const kept = [join(parent, '.seed_1.tmp-123-0a1b2c3d'), join(parent, '.seed_0.failed.json'), join(dir, DETECTION_DIR, 'spectral.json'), join(parent, 'notes.tmp-1-00000000')];
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  orphans.push(join(parent, `.seed_0.lock.${dead}`), join(parent, `.seed_0.lock.stale-${dead}`));
+  for (const o of orphans.slice(3)) writeFileSync(o, '{}');
+  const kept = [join(parent, `.seed_0.lock.${process.pid}`), join(parent, '.seed_1.tmp-123-0a1b2c3d'), join(parent, '.seed_0.failed.json'), join(dir, DETECTION_DIR, 'spectral.json'), join(parent, 'notes.tmp-1-00000000')];
   for (const k of kept) writeFileSync(k, '{}');
   assert.deepEqual((await removeOrphans(dir)).sort(), [...orphans].sort());
   for (const o of orphans) assert.equal(existsSync(o), false, o);

@@ -87,6 +87,20 @@ export function lockFileFor(dir: string): string {
   return hiddenSibling(dir, '.lock');
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Whether a process of this host is alive (EPERM: alive, owned by another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Temporary names made by util/fs temporarySibling: ".<name>.tmp-<pid>-<hex>", and ".old" leftovers of a swap. */
 const TEMPORARY = /^\..+\.tmp-\d+-[0-9a-f]{8}(\.old)?$/;
 
@@ -115,6 +129,20 @@ export async function removeOrphans(dir: string): Promise<string[]> {
     }
   };
   await sweep(dirname(dir), (name) => !name.startsWith(prefix));
+  // What a killed lock taker left: its own ".seed_N.lock.<pid>" or ".seed_N.lock.stale-<pid>" of a pid now gone.
+  const lockLeftover = new RegExp(`^${escapeRegExp(basename(lockFileFor(dir)))}\\.(?:stale-)?(\\d+)$`);
+  let siblings: string[] = [];
+  try {
+    siblings = await readdir(dirname(dir));
+  } catch {
+    // No parent folder yet: nothing left behind.
+  }
+  for (const name of siblings) {
+    const pid = lockLeftover.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    await rm(join(dirname(dir), name), { force: true });
+    removed.push(join(dirname(dir), name));
+  }
   await sweep(join(dir, DETECTION_DIR), () => false);
   return removed;
 }

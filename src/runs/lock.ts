@@ -1,22 +1,13 @@
 import { link, readFile, rm, rename, mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { lockFileFor } from './layout.js';
+import { lockFileFor, processAlive } from './layout.js';
 
 /** What a run's lock file holds. */
 export interface RunLockOwner {
   pid: number;
   host: string;
   started_at: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readOwner(path: string): Promise<RunLockOwner | null> {
@@ -61,7 +52,7 @@ export async function acquireRunLock(runDir: string, onWait: (message: string) =
   for (;;) {
     if (await tryCreate(path, me)) break;
     const owner = await readOwner(path);
-    if (owner && owner.host === me.host && !alive(owner.pid)) {
+    if (owner && owner.host === me.host && !processAlive(owner.pid)) {
       // Stale: moved aside under a name of our own, so of two processes only one removes it; if what was moved
       // is not the stale lock (another process replaced it meanwhile), it is put back.
       const aside = `${path}.stale-${process.pid}`;
