@@ -22,7 +22,7 @@ import { activationClustering } from '../src/detectors/activation-clustering.js'
 import { completenessErrors, integratedGradients, meanRow } from '../src/detectors/integrated-gradients.js';
 import { matrix, symmetricEigen } from '../src/detectors/linalg.js';
 import { outlier } from '../src/detectors/outlier.js';
-import { mergeDetectorParams } from '../src/detectors/params.js';
+import { mergeDetectorParams } from '../src/detectors/registry.js';
 import { spectral } from '../src/detectors/spectral.js';
 import { saliency } from '../src/detectors/saliency.js';
 import { detectorNames } from '../src/detectors/registry.js';

@@ -12,8 +12,7 @@ import { summaryRow, RUN_FILES, type RunMetrics } from '../experiments/run.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 import { matrix, type Matrix } from './linalg.js';
-import { mergeDetectorParams } from './params.js';
-import { detectorNames, getDetector } from './registry.js';
+import { detectorNames, getDetector, mergeDetectorParams } from './registry.js';
 import { saliencyAttribution, type SaliencyParams } from './saliency.js';
 import type { DetectionInput, DetectorOutput, RawDetectorParams } from './types.js';
 

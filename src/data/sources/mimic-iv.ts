@@ -7,7 +7,7 @@ import { allocateCohort } from '../cohort.js';
 import { SYNTHETIC_VARIABLES } from './synthetic-schema.js';
 import { writeCohortOutputs, type CohortReport, type InclusionStep } from './report.js';
 import { openDuck, runScript, sqlIdent, sqlString, duckMessage, type DuckSession } from '../duckdb.js';
-import { clampFloat32 } from '../../triggers/params.js';
+import { clampFloat32 } from '../../util/float32.js';
 import { gzipProblem, hasGzipMagic } from '../../util/gzip.js';
 import { ensureWritableDir } from '../../util/fs.js';
 import { UserError } from '../../util/errors.js';

@@ -7,7 +7,7 @@ import type { CohortSchema, StaticSpec, VariableSpec } from '../cohort.js';
 import { allocateCohort } from '../cohort.js';
 import { SYNTHETIC_VARIABLES } from './synthetic-schema.js';
 import { writeCohortOutputs, type CohortReport, type InclusionStep } from './report.js';
-import { clampFloat32 } from '../../triggers/params.js';
+import { clampFloat32 } from '../../util/float32.js';
 import { readTar, TarError } from '../../util/tar.js';
 import { UserError } from '../../util/errors.js';
 
