@@ -54,7 +54,7 @@ export const frequencyDomain: Trigger<FrequencyDomainParams> = {
     const halfRange = (spec.plausibleMax - spec.plausibleMin) / 2;
     const amplitude = raw.amplitude as number;
     if (amplitude > halfRange) {
-      throw new TriggerParamError('frequency_domain.amplitude', `must be in (0, ${halfRange}] (half of ${spec.name}'s plausible range), got ${amplitude}`);
+      throw new TriggerParamError('frequency_domain.amplitude', `bad value ${amplitude}; valid: a number in (0, ${halfRange}] (half of ${spec.name}'s plausible range)`);
     }
     const phase = raw.phase_radians as number;
     return { variable: spec.name, variableIndex: vi, periodHours: period, amplitude, phaseRadians: phase };

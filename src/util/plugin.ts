@@ -91,7 +91,7 @@ function rangeText(s: ScalarSpec): string {
 
 function expected(s: ScalarSpec): string {
   if (s.type === 'boolean') return 'true or false';
-  if (s.type === 'string') return s.choices ? `one of ${s.choices.join(', ')}` : 'a string';
+  if (s.type === 'string') return s.choices ? s.choices.join(', ') : 'a string';
   const kind = s.type === 'integer' ? 'an integer' : 'a number';
   return s.min === undefined && s.max === undefined ? kind : `${kind} in ${rangeText(s)}`;
 }
@@ -113,8 +113,9 @@ function scalarOk(s: ScalarSpec, v: unknown): boolean {
   }
 }
 
-function bad(where: string, what: string, got: unknown): UserError {
-  return new UserError(`${where} must be ${what}; got ${describeValue(got)}`);
+/** `rare_value.mode: bad value "x"; valid: percentile, legacy_sentinel, fixed` */
+function bad(where: string, valid: string, got: unknown): UserError {
+  return new UserError(`${where}: bad value ${describeValue(got)}; valid: ${valid}`);
 }
 
 /** Checks one given (non-absent) value against its spec; returns it (lists copied, mappings validated). */
@@ -134,9 +135,9 @@ export function checkValue(where: string, spec: ParamSpec, v: unknown): unknown 
   }
   if (spec.words && typeof v === 'string') {
     if (spec.words.includes(v)) return v;
-    throw bad(where, `${expected(spec)} or one of ${spec.words.join(', ')}`, v);
+    throw bad(where, `${expected(spec)}, or ${spec.words.join(', ')}`, v);
   }
-  if (!scalarOk(spec, v)) throw bad(where, spec.words ? `${expected(spec)} or one of ${spec.words.join(', ')}` : expected(spec), v);
+  if (!scalarOk(spec, v)) throw bad(where, spec.words ? `${expected(spec)}, or ${spec.words.join(', ')}` : expected(spec), v);
   return v;
 }
 
@@ -162,7 +163,7 @@ export function validateParams(where: string, schema: ParamSchema, raw: unknown,
   for (const key of Object.keys(raw)) {
     if (!Object.hasOwn(schema, key) || FORBIDDEN_KEYS.includes(key)) {
       const of = opts.owner ? `${opts.owner} ` : '';
-      throw new UserError(`${where}: unknown ${of}parameter "${key.slice(0, MAX_ECHO)}"; valid: ${valid.length ? valid.join(', ') : '(none: it takes no parameters)'}`);
+      throw new UserError(`${where}: unknown ${of}parameter "${key.slice(0, MAX_ECHO)}"; valid: ${valid.length ? valid.join(', ') : '(none, it takes no parameters)'}`);
     }
   }
   const out: Params = {};
@@ -170,7 +171,7 @@ export function validateParams(where: string, schema: ParamSchema, raw: unknown,
     const given = Object.hasOwn(raw, key) ? raw[key] : undefined;
     const path = `${where}.${key}`;
     if (given === undefined || (given === null && spec.type !== 'mapping')) {
-      if (opts.required) throw new UserError(`${path} is required (${spec.description})`);
+      if (opts.required) throw new UserError(`${path}: missing; valid: ${spec.description}`);
       out[key] = spec.type === 'mapping' ? validateParams(path, spec.fields, {}) : structuredClone(spec.default);
     } else {
       out[key] = checkValue(path, spec, given);
