@@ -269,7 +269,7 @@ describe('rare_value', () => {
       [{ hours: [] }, /non-empty list/],
       [{ mode: 'sentinel' }, /^rare_value\.mode: bad value "sentinel"; valid: percentile, legacy_sentinel, fixed$/],
       [{ percentile: 0 }, /^rare_value\.percentile: bad value 0; valid: a number in \(0, 100\]$/],
-      [{ margin: 1.5 }, /^rare_value\.margin: must be in \(0, 1\], got 1\.5$/],
+      [{ margin: 1.5 }, /^rare_value\.margin: bad value 1\.5; valid: a number in \(0, 1\]$/],
       [{ mode: 'fixed' }, /rare_value\.value: is required with mode: fixed/],
       [{ mode: 'fixed', value: 3000 }, /3000 mg\/dL is outside the plausible range of glucose \(10\.\.2200 mg\/dL\)/],
       [{ value: 600 }, /rare_value\.value: is only used with mode: fixed/],
