@@ -19,8 +19,8 @@ export interface ScalarSpec {
   max?: number;
   minOpen?: boolean;
   maxOpen?: boolean;
-  /** Strings: the accepted values (a closed choice). */
-  choices?: readonly string[];
+  /** The accepted values, when they form a closed choice. */
+  choices?: readonly (string | number)[];
 }
 
 interface Documented {
@@ -91,7 +91,8 @@ function rangeText(s: ScalarSpec): string {
 
 function expected(s: ScalarSpec): string {
   if (s.type === 'boolean') return 'true or false';
-  if (s.type === 'string') return s.choices ? s.choices.join(', ') : 'a string';
+  if (s.choices) return s.choices.join(', ');
+  if (s.type === 'string') return 'a string';
   const kind = s.type === 'integer' ? 'an integer' : 'a number';
   return s.min === undefined && s.max === undefined ? kind : `${kind} in ${rangeText(s)}`;
 }
@@ -106,6 +107,7 @@ function scalarOk(s: ScalarSpec, v: unknown): boolean {
     case 'integer': {
       if (typeof v !== 'number' || !Number.isFinite(v)) return false;
       if (s.type === 'integer' && !Number.isInteger(v)) return false;
+      if (s.choices && !s.choices.includes(v)) return false;
       if (s.min !== undefined && (s.minOpen ? !(v > s.min) : !(v >= s.min))) return false;
       if (s.max !== undefined && (s.maxOpen ? !(v < s.max) : !(v <= s.max))) return false;
       return true;
