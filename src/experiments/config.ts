@@ -39,7 +39,7 @@ const isTree = isMapping;
  */
 function refuseKey(key: string, path: string, where: string): void {
   if (FORBIDDEN_KEYS.includes(key)) {
-    throw new UserError(`unknown key "${key}" at ${path ? `${path}.` : ''}${key} in ${where}; ${FORBIDDEN_KEYS.join(', ')} are never valid config keys`);
+    throw new UserError(`unknown key "${key}" at ${path ? `${path}.` : ''}${key} in ${where}; valid: any key but ${FORBIDDEN_KEYS.join(', ')}`);
   }
 }
 
@@ -60,7 +60,7 @@ export function mergeConfig(...layers: Tree[]): Tree {
  * Parses YAML into plain data, refusing prototype-named keys at any depth. Mappings are first read as Maps, so a
  * `__proto__:` key is seen (a plain-object conversion would swallow it into the prototype and drop it silently).
  */
-export function parseYaml(text: string, where: string): unknown {
+export function parseYaml(text: string, where: string, at = ''): unknown {
   const doc = YAML.parseDocument(text);
   if (doc.errors.length > 0) throw new Error(doc.errors[0].message);
   const plain = (x: unknown, path: string): unknown => {
@@ -76,7 +76,7 @@ export function parseYaml(text: string, where: string): unknown {
     if (Array.isArray(x)) return x.map((v, i) => plain(v, `${path}[${i}]`));
     return x;
   };
-  return plain(doc.toJS({ mapAsMap: true }), '');
+  return plain(doc.toJS({ mapAsMap: true }), at);
 }
 
 export function loadYamlFile(path: string, what: string): Tree {
@@ -112,7 +112,7 @@ export function parseOverrides(pairs: string[]): Tree {
     });
     let value: unknown;
     try {
-      value = parseYaml(pair.slice(eq + 1), where);
+      value = parseYaml(pair.slice(eq + 1), where, path.join('.'));
     } catch (err) {
       if (err instanceof UserError) throw err;
       value = pair.slice(eq + 1);
