@@ -12,7 +12,7 @@
  * value, so no work is left queued when the clock stops.
  *
  * Model cases (lstm, tcn, tabtransformer) train the registry's models with their default configs
- * (configs/model/<name>.yaml, batch size from its train block) on random inputs of the dev cohort's shapes.
+ * (its schema defaults, batch size from configs/model/<name>.yaml's train block) on random inputs of the dev cohort's shapes.
  * When a PyTorch reference is available (shared/bench/torch_reference.py beside the checkout, run by /usr/bin/python3 with
  * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
  * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,
@@ -203,7 +203,7 @@ function cohortViews(): { sequence: { shape: number[]; names: FeatureNames }; ta
   return { sequence: view('sequence'), tabular: view('tabular') };
 }
 
-/** The model section and training batch size of configs/model/<name>.yaml. */
+/** The model's settings over its schema defaults, and the training batch size, from configs/model/<name>.yaml. */
 function defaultConfig(name: string): { model: Record<string, unknown>; batch: number } {
   const path = join('configs', 'model', `${name}.yaml`);
   const raw = existsSync(path) ? ((parseYaml(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>) : {};

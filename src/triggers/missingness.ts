@@ -14,6 +14,7 @@ export const MISSINGNESS_PARAMS: ParamSchema = {
     type: 'list',
     items: { type: 'string' },
     default: ['heart_rate', 'resp_rate', 'spo2'],
+    citation: 'Joe et al. 2022, "Exploiting Missing Value Patterns for a Backdoor Attack on Machine Learning Models of Electronic Health Records", JMIR Med Inform 10(8):e38440',
     description:
       'Variables deleted together. Heart rate, respiratory rate and SpO2 come from the bedside monitor and are charted about hourly, so all three missing for hours is unusual; blood pressure stays charted, unlike a real transport off the unit (where every vital stops)',
   },

@@ -245,7 +245,8 @@ export function describeParams(registry: Registry<Plugin>): string {
     for (const [key, spec] of Object.entries(m.params)) {
       const value = spec.type === 'mapping' ? defaultsOf(spec.fields) : spec.default;
       const unit = spec.unit ? ` (${spec.unit})` : '';
-      lines.push(`  ${m.name}.${key} = ${JSON.stringify(value)}${unit}  ${spec.description}`);
+      const cite = spec.citation ? ` [${spec.citation}]` : '';
+      lines.push(`  ${m.name}.${key} = ${JSON.stringify(value)}${unit}  ${spec.description}${cite}`);
     }
   }
   return lines.join('\n');
