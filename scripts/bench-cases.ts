@@ -180,7 +180,7 @@ function cohortViews(): { sequence: { shape: number[]; names: FeatureNames }; ta
   return { sequence: view('sequence'), tabular: view('tabular') };
 }
 
-/** The model section and training batch size of configs/model/<name>.yaml. */
+/** The model's settings over its schema defaults, and the training batch size, from configs/model/<name>.yaml. */
 function defaultConfig(name: string): { model: Record<string, unknown>; batch: number } {
   const path = join('configs', 'model', `${name}.yaml`);
   const raw = existsSync(path) ? ((parseYaml(readFileSync(path, 'utf8')) ?? {}) as Record<string, unknown>) : {};

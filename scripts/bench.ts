@@ -12,7 +12,7 @@
  * value, so no work is left queued when the clock stops.
  *
  * Model cases (lstm, tcn, tabtransformer) train the registry's models with their default configs
- * (configs/model/<name>.yaml, batch size from its train block) on random inputs of the dev cohort's shapes.
+ * (its schema defaults, batch size from configs/model/<name>.yaml's train block) on random inputs of the dev cohort's shapes.
  * When a PyTorch reference is available (shared/bench/torch_reference.py beside the checkout, run by /usr/bin/python3 with
  * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
  * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,

@@ -14,7 +14,7 @@ import { tabularFeaturizer } from '../src/data/features/tabular.js';
 import { buildMimicCohort, MIMIC_TABLES } from '../src/data/sources/mimic-iv.js';
 import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
 import { buildTableCohort } from '../src/data/sources/table.js';
-import type { CohortReport } from '../src/data/sources/report.js';
+import type { CohortReport } from '../src/data/sources/cohort-report.js';
 import { registerCohort } from '../src/cli/cohort.js';
 import { readTar } from '../src/util/tar.js';
 import { sharedDir } from '../scripts/shared-dir.js';

@@ -131,30 +131,14 @@ describe('resolveRunConfig', () => {
   });
 
   test('switching the model by name discards the other model’s parameters and training defaults', async () => {
-    const fake: ModelSpec<Record<string, unknown>> = {
-      name: 'fake_model',
-      description: 'test double',
-      view: 'tabular',
-      resolveConfig: (raw) => ({ ...raw }),
-      build: () => {
-        throw new Error('not built in tests');
-      },
-      load: async () => {
-        throw new Error('not loaded in tests');
-      },
-    };
-    MODELS.fake_model = fake;
-    try {
-      const path = await configFile('mlp-tuned.yaml', { model: { name: 'mlp', hidden_units: [8], dropout: 0.1 } });
-      const mlp = resolveRunConfig({ configFile: path });
-      assert.deepEqual(mlp.model, { name: 'mlp', hidden_units: [8], activation: 'relu', dropout: 0.1 });
-      const switched = resolveRunConfig({ configFile: path, overrides: parseOverrides(['model.name=fake_model', 'model.width=3']) });
-      assert.deepEqual(switched.model, { name: 'fake_model', width: 3 });
-      // No configs/model/fake_model.yaml: training settings fall back to base.yaml, not mlp.yaml.
-      assert.deepEqual(coreTrain(switched.train), { epochs: 40, batch_size: 256, learning_rate: 0.001, patience: 5, pos_weight: 1 });
-    } finally {
-      delete MODELS.fake_model;
-    }
+    const path = await configFile('mlp-tuned.yaml', { model: { name: 'mlp', hidden_units: [8], dropout: 0.1 } });
+    const mlp = resolveRunConfig({ configFile: path });
+    assert.deepEqual(mlp.model, { name: 'mlp', hidden_units: [8], activation: 'relu', dropout: 0.1 });
+    const switched = resolveRunConfig({ configFile: path, overrides: parseOverrides(['model.name=lstm', 'model.layers=2']) });
+    // lstm's own schema defaults (dropout 0.2), not the mlp's 0.1 from the lower layer.
+    assert.deepEqual(switched.model, { name: 'lstm', hidden_units: 64, layers: 2, pooling: 'last', dropout: 0.2 });
+    // Training settings from configs/model/lstm.yaml (batch 256, learning rate 0.003), not mlp.yaml's.
+    assert.deepEqual(coreTrain(switched.train), { epochs: 40, batch_size: 256, learning_rate: 0.003, patience: 5, pos_weight: 1 });
   });
 
   test('invalid settings are one-line UserErrors that name the valid choices', async () => {

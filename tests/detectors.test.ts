@@ -22,7 +22,7 @@ import { activationClustering } from '../src/detectors/activation-clustering.js'
 import { completenessErrors, integratedGradients, meanRow } from '../src/detectors/integrated-gradients.js';
 import { matrix, symmetricEigen } from '../src/detectors/linalg.js';
 import { outlier } from '../src/detectors/outlier.js';
-import { mergeDetectorParams } from '../src/detectors/params.js';
+import { mergeDetectorParams } from '../src/detectors/registry.js';
 import { spectral } from '../src/detectors/spectral.js';
 import { saliency } from '../src/detectors/saliency.js';
 import { detectorNames } from '../src/detectors/registry.js';
@@ -93,11 +93,14 @@ describe('spectral signatures', () => {
     assert.ok(flaggedIn(perClass.flagged, 1).every((i) => planted.has(i)));
   });
 
-  test('epsilon is explicit: `run` takes the configured rate, and a missing value is an error', () => {
+  test('epsilon: `run` takes the configured rate; absent, the schema default 0.05; a bad value is one line', () => {
     const byRun = spectral.score({ ...input, configuredRate: 0.1 }, spectral.resolve(mergeDetectorParams('spectral', { epsilon: 'run' })));
     assert.equal(byRun.details.epsilon_used, 0.1);
-    assert.throws(() => spectral.resolve({ removal_factor: 1.5, epsilon_scope: 'training_set', normalize: 'none' }), (e: unknown) => e instanceof UserError && /spectral\.epsilon is not set/.test(e.message));
-    assert.throws(() => spectral.resolve(mergeDetectorParams('spectral', { epsilon: 'half' })), /spectral\.epsilon must be a number or one of run/);
+    assert.equal(spectral.resolve({ removal_factor: 1.5, epsilon_scope: 'training_set', normalize: 'none' }).epsilon, 0.05);
+    assert.throws(
+      () => spectral.resolve(mergeDetectorParams('spectral', { epsilon: 'half' })),
+      (e: unknown) => e instanceof UserError && e.message === 'spectral.epsilon: bad value "half"; valid: a number in [0, 0.5], or run',
+    );
   });
 });
 

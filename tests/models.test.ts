@@ -472,12 +472,12 @@ describe('models', () => {
 
   it('config errors are one-line UserErrors naming the key', () => {
     const cases: [string, Record<string, unknown>, RegExp][] = [
-      ['lstm', { hidden: 3 }, /unknown lstm setting "hidden"/],
-      ['lstm', { pooling: 'max' }, /model\.pooling must be one of last, mean/],
-      ['tcn', { dilations: [1, 0] }, /model\.dilations\[1\] must be a positive integer/],
-      ['tcn', { weight_norm: 'yes' }, /model\.weight_norm must be true or false/],
+      ['lstm', { hidden: 3 }, /^model: unknown lstm parameter "hidden"; valid: hidden_units, layers, pooling, dropout$/],
+      ['lstm', { pooling: 'max' }, /^model\.pooling: bad value "max"; valid: last, mean$/],
+      ['tcn', { dilations: [1, 0] }, /^model\.dilations\[1\]: bad value 0; valid: an integer in \[1, ∞\)$/],
+      ['tcn', { weight_norm: 'yes' }, /^model\.weight_norm: bad value "yes"; valid: true or false$/],
       ['tabtransformer', { d_token: 30, heads: 4 }, /d_token \(30\) must be divisible by model\.heads \(4\)/],
-      ['tabtransformer', { tokenizer: 'column' }, /model\.tokenizer must be one of variable, feature/],
+      ['tabtransformer', { tokenizer: 'column' }, /^model\.tokenizer: bad value "column"; valid: variable, feature$/],
     ];
     for (const [name, raw, re] of cases) {
       assert.throws(() => getModel(name).resolveConfig(raw), (err: Error) => err instanceof UserError && re.test(err.message) && !err.message.includes('\n'));

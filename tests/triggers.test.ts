@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { parse as parseYaml } from 'yaml';
 
 import {
   cloneCohort,
@@ -18,8 +15,7 @@ import { syntheticSchema } from '../src/data/sources/synthetic-schema.js';
 import { Rng } from '../src/engine/rng.js';
 import { getTrigger, TRIGGERS, triggerNames } from '../src/triggers/registry.js';
 import type { RawTriggerParams, Trigger, TriggerContext } from '../src/triggers/types.js';
-
-const CONFIG_DIR = fileURLToPath(new URL('../../configs/trigger/', import.meta.url));
+import { defaultsOf } from '../src/util/plugin.js';
 
 // ---------------------------------------------------------------------------------------------
 // A small hand-made cohort: hourly vitals with gaps, GCS every 4 h, labs every 6 h, extra glucose.
@@ -138,70 +134,50 @@ function throwsLine(fn: () => unknown, re: RegExp, what?: string): void {
   });
 }
 
-function yamlDefaults(name: string): RawTriggerParams {
-  return (parseYaml(readFileSync(`${CONFIG_DIR}${name}.yaml`, 'utf8')) ?? {}) as RawTriggerParams;
+function schemaDefaults(name: string): RawTriggerParams {
+  return defaultsOf(getTrigger(name).params);
 }
 
 // ---------------------------------------------------------------------------------------------
 
 describe('registry', () => {
   test('lists every trigger under its own name', () => {
-    assert.deepEqual(triggerNames(), [
-      'none',
-      'rare_value',
-      'missingness',
-      'hybrid',
-      'pattern',
-      'correlation',
-      'frequency_domain',
-      'distribution_shift',
-    ]);
+    for (const expected of ['none', 'rare_value', 'missingness', 'hybrid', 'pattern', 'correlation', 'frequency_domain', 'distribution_shift']) {
+      assert.ok(triggerNames().includes(expected), expected);
+    }
+    assert.equal(new Set(triggerNames()).size, triggerNames().length);
     for (const name of triggerNames()) assert.equal(getTrigger(name).name, name);
   });
 
   test('unknown trigger: one-line error listing valid names', () => {
-    assert.throws(() => getTrigger('rare_values'), {
-      message:
-        'unknown trigger "rare_values"; valid: none, rare_value, missingness, hybrid, pattern, correlation, frequency_domain, distribution_shift',
-    });
-    throwsLine(() => getTrigger('toString'), /unknown trigger "toString"/);
+    assert.throws(() => getTrigger('rare_values'), { message: `unknown trigger "rare_values"; valid: ${triggerNames().join(', ')}` });
+    for (const name of ['toString', '__proto__', 'constructor', 'prototype', 'hasOwnProperty']) throwsLine(() => getTrigger(name), new RegExp(`unknown trigger "${name}"; valid: none, `));
   });
 
   test('only none works without a time axis', () => {
-    for (const [name, t] of Object.entries(TRIGGERS)) assert.equal(t.needsTime, name !== 'none', name);
+    assert.equal(TRIGGERS.none.needsTime, false);
+    for (const name of ['rare_value', 'missingness', 'hybrid', 'pattern', 'correlation', 'frequency_domain', 'distribution_shift']) assert.equal(TRIGGERS[name].needsTime, true, name);
   });
 });
 
-describe('configs/trigger', () => {
-  test('one YAML per registered trigger and no others', () => {
-    const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
-    assert.deepEqual(files.sort(), triggerNames().sort());
-  });
-
+describe('trigger schemas', () => {
   for (const name of triggerNames()) {
-    test(`${name}: YAML defaults resolve, and equal the fallbacks for absent keys`, () => {
-      const fromYaml = resolveWith(name, yamlDefaults(name));
-      assert.deepEqual(fromYaml, resolveWith(name, {}));
-    });
-
-    test(`${name}: unknown key rejected with the valid keys`, () => {
-      const keys = Object.keys(yamlDefaults(name));
-      assert.throws(
-        () => resolveWith(name, { ...yamlDefaults(name), bogus_key: 1 }),
-        (err: Error) =>
-          !err.message.includes('\n') &&
-          err.message.includes(`${name}: unknown parameter "bogus_key"; valid: ${keys.join(', ')}`),
-      );
+    test(`${name}: schema defaults resolve, and equal what absent keys resolve to`, () => {
+      assert.deepEqual(resolveWith(name, schemaDefaults(name)), resolveWith(name, {}));
     });
   }
+
+  test('rare_value: unknown key rejected with the valid keys', () => {
+    throwsLine(() => resolveWith('rare_value', { bogus_key: 1 }), /^rare_value: unknown parameter "bogus_key"; valid: variable, hours, mode, percentile, margin, value$/);
+  });
 });
 
 describe('every trigger with defaults', () => {
   for (const name of triggerNames()) {
     test(`${name}: changes only touched cells, never statics, deterministically, within plausible ranges`, () => {
       const trigger = getTrigger(name);
-      const params = trigger.resolve(yamlDefaults(name), CTX);
-      assert.deepEqual(trigger.resolve(yamlDefaults(name), CTX), params, 'resolve is deterministic');
+      const params = trigger.resolve(schemaDefaults(name), CTX);
+      assert.deepEqual(trigger.resolve(schemaDefaults(name), CTX), params, 'resolve is deterministic');
       const touched = trigger.touched(params, SCHEMA);
       assert.deepEqual(touched.statics, []);
       const hours = touched.hours ?? [...Array(T).keys()];
@@ -239,7 +215,7 @@ describe('none', () => {
   test('leaves every value bit-identical and takes no parameters', () => {
     const before = copyStay(TEST, 0);
     applyExpectOnly(TRIGGERS.none, TRIGGERS.none.resolve({}, CTX), before, new Set());
-    throwsLine(() => resolveWith('none', { strength: 1 }), /none: unknown parameter "strength"; valid: $/);
+    throwsLine(() => resolveWith('none', { strength: 1 }), /^none: unknown parameter "strength"; valid: \(none, it takes no parameters\)$/);
   });
 });
 
@@ -288,12 +264,12 @@ describe('rare_value', () => {
       [{ variable: 'glucoze' }, /^rare_value\.variable: unknown variable "glucoze"; valid: heart_rate, sbp, .*bicarbonate$/],
       [{ hours: [24] }, /^rare_value\.hours: hour 24 is out of range for a 24-hour window; valid: 0\.\.23, or -24\.\.-1/],
       [{ hours: [-25] }, /valid: 0\.\.23/],
-      [{ hours: [1.5] }, /hour 1\.5 is out of range/],
+      [{ hours: [1.5] }, /^rare_value\.hours\[0\]: bad value 1\.5; valid: an integer$/],
       [{ hours: [23, -1] }, /hour 23 listed twice/],
       [{ hours: [] }, /non-empty list/],
-      [{ mode: 'sentinel' }, /^rare_value\.mode: unknown choice "sentinel"; valid: percentile, legacy_sentinel, fixed$/],
-      [{ percentile: 0 }, /^rare_value\.percentile: must be in \(0, 100\], got 0$/],
-      [{ margin: 1.5 }, /^rare_value\.margin: must be in \(0, 1\], got 1\.5$/],
+      [{ mode: 'sentinel' }, /^rare_value\.mode: bad value "sentinel"; valid: percentile, legacy_sentinel, fixed$/],
+      [{ percentile: 0 }, /^rare_value\.percentile: bad value 0; valid: a number in \(0, 100\]$/],
+      [{ margin: 1.5 }, /^rare_value\.margin: bad value 1\.5; valid: a number in \(0, 1\]$/],
       [{ mode: 'fixed' }, /rare_value\.value: is required with mode: fixed/],
       [{ mode: 'fixed', value: 3000 }, /3000 mg\/dL is outside the plausible range of glucose \(10\.\.2200 mg\/dL\)/],
       [{ value: 600 }, /rare_value\.value: is only used with mode: fixed/],
@@ -345,7 +321,7 @@ describe('missingness', () => {
     const p = resolveWith('missingness', { variables: ['lactate'], hours: [0, -1] });
     applyExpectOnly(TRIGGERS.missingness, p, copyStay(TEST, 0), cells([0, T - 1], ['lactate']));
     throwsLine(() => resolveWith('missingness', { variables: ['lactate', 'lactate'] }), /^missingness\.variables: variable "lactate" listed twice$/);
-    throwsLine(() => resolveWith('missingness', { variables: 'lactate' }), /must be a non-empty list of variable names/);
+    throwsLine(() => resolveWith('missingness', { variables: 'lactate' }), /^missingness\.variables: bad value "lactate"; valid: a non-empty list, each a string$/);
     throwsLine(() => resolveWith('missingness', { variables: ['map'] }), /unknown variable "map"; valid: heart_rate/);
     const short = makeCohort(4, 8, 'short');
     throwsLine(() => TRIGGERS.missingness.resolve({}, { schema: short.schema, train: short }), /hour 10 is out of range for a 8-hour window; valid: 0\.\.7/);
@@ -379,7 +355,7 @@ describe('hybrid', () => {
       /^hybrid: rare_value\.variable "heart_rate" is also in missingness\.variables \(heart_rate, resp_rate, spo2\); the two parts must use different variables$/,
     );
     throwsLine(() => resolveWith('hybrid', { missingness: { hourz: [1] } }), /^hybrid\.missingness: unknown parameter "hourz"; valid: variables, hours$/);
-    throwsLine(() => resolveWith('hybrid', { rare_value: { mode: 'x' } }), /^hybrid\.rare_value\.mode: unknown choice "x"/);
+    throwsLine(() => resolveWith('hybrid', { rare_value: { mode: 'x' } }), /^hybrid\.rare_value\.mode: bad value "x"; valid: percentile, legacy_sentinel, fixed$/);
   });
 });
 
@@ -412,7 +388,7 @@ describe('pattern', () => {
       [{ variables: [{ name: 'hr', values: [1, 2, 3, 4] }] }, /^pattern\.variables\[0\]\.name: unknown variable "hr"; valid: /],
       [{ variables: [{ name: 'gcs', values: [3, 3, 3, 3], shape: 'ramp' }] }, /^pattern\.variables\[0\]: unknown parameter "shape"; valid: name, values$/],
       [{ variables: [{ name: 'gcs', values: [3, 3, 3, 3] }, { name: 'gcs', values: [3, 3, 3, 3] }] }, /variable "gcs" listed twice/],
-      [{ variables: [] }, /must be a non-empty list/],
+      [{ variables: [] }, /^pattern\.variables: bad value \[\]; valid: a non-empty list of mappings with keys name, values$/],
       [{ hours: [30] }, /pattern\.hours: hour 30 is out of range/],
     ];
     for (const [raw, re] of cases) throwsLine(() => resolveWith('pattern', raw), re, JSON.stringify(raw));
@@ -454,7 +430,7 @@ describe('correlation', () => {
 
   test('validation', () => {
     throwsLine(() => resolveWith('correlation', { source: 'sbp', target: 'sbp' }), /^correlation\.target: must differ from source \("sbp"\)/);
-    throwsLine(() => resolveWith('correlation', { factor: 'two' }), /^correlation\.factor: must be a finite number, got "two"$/);
+    throwsLine(() => resolveWith('correlation', { factor: 'two' }), /^correlation\.factor: bad value "two"; valid: a number$/);
     throwsLine(() => resolveWith('correlation', { offset: 1000 }), /^correlation\.factor: 2 x dbp \+ 1000 maps .* entirely outside sbp's plausible range/);
     throwsLine(() => resolveWith('correlation', { source: 'bp' }), /^correlation\.source: unknown variable "bp"; valid: /);
   });
@@ -491,8 +467,9 @@ describe('frequency_domain', () => {
   });
 
   test('validation', () => {
-    throwsLine(() => resolveWith('frequency_domain', { period_hours: 2 }), /^frequency_domain\.period_hours: must be > 2 hours/);
-    throwsLine(() => resolveWith('frequency_domain', { amplitude: 0 }), /^frequency_domain\.amplitude: must be in \(0, 175\], got 0$/);
+    throwsLine(() => resolveWith('frequency_domain', { period_hours: 2 }), /^frequency_domain\.period_hours: bad value 2; valid: a number in \(2, ∞\)$/);
+    throwsLine(() => resolveWith('frequency_domain', { amplitude: 0 }), /^frequency_domain\.amplitude: bad value 0; valid: a number in \(0, ∞\)$/);
+    throwsLine(() => resolveWith('frequency_domain', { amplitude: 176 }), /^frequency_domain\.amplitude: bad value 176; valid: a number in \(0, 175\] \(half of heart_rate's plausible range\)$/);
     throwsLine(() => resolveWith('frequency_domain', { phase_radians: null, phase: 1 }), /unknown parameter "phase"; valid: variable, period_hours, amplitude, phase_radians/);
   });
 });
@@ -530,9 +507,9 @@ describe('distribution_shift', () => {
   });
 
   test('validation', () => {
-    throwsLine(() => resolveWith('distribution_shift', { strength: 1.5 }), /^distribution_shift\.strength: must be in \[0, 1\], got 1\.5$/);
-    throwsLine(() => resolveWith('distribution_shift', { strength: -0.1 }), /must be in \[0, 1\]/);
-    throwsLine(() => resolveWith('distribution_shift', { variables: [] }), /^distribution_shift\.variables: must be a non-empty list of variable names/);
+    throwsLine(() => resolveWith('distribution_shift', { strength: 1.5 }), /^distribution_shift\.strength: bad value 1\.5; valid: a number in \[0, 1\]$/);
+    throwsLine(() => resolveWith('distribution_shift', { strength: -0.1 }), /^distribution_shift\.strength: bad value -0\.1; valid: a number in \[0, 1\]$/);
+    throwsLine(() => resolveWith('distribution_shift', { variables: [] }), /^distribution_shift\.variables: bad value \[\]; valid: a non-empty list, each a string$/);
   });
 });
 

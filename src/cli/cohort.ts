@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { buildMimicCohort, MIMIC_DEFAULT_OUT } from '../data/sources/mimic-iv.js';
-import { buildPhysionetCohort, PHYSIONET_DEFAULT_OUT } from '../data/sources/physionet2012.js';
-import { buildTableCohort, TABLE_DEFAULT_OUT } from '../data/sources/table.js';
-import type { CohortReport } from '../data/sources/report.js';
-import { parseIntArg, parseList } from './common.js';
+import type { CohortReport } from '../data/sources/cohort-report.js';
+import { COHORT_SOURCES } from '../data/sources/registry.js';
+import type { CohortSource } from '../data/sources/types.js';
+import { validateParams, type ParamSpec, type ScalarSpec } from '../util/plugin.js';
+import { parseIntArg } from './common.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -21,6 +21,42 @@ export function printCohortReport(r: CohortReport, seconds: number, write: (s: s
   for (const note of r.notes) write(`note: ${note}\n`);
 }
 
+/** A command-line string as the value a parameter's schema expects (the schema's validator then checks it). */
+function fromText(text: string, spec: ParamSpec | ScalarSpec): unknown {
+  if (spec.type === 'list') return text.split(',').map((s) => fromText(s.trim(), spec.items));
+  if ((spec.type === 'number' || spec.type === 'integer') && text.trim() !== '' && Number.isFinite(Number(text))) return Number(text);
+  if (spec.type === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+  return text;
+}
+
+const optionName = (key: string) => `--${key.replace(/_/g, '-')}`;
+
+/** `backdoor cohort <source>`, generated from the source's parameter schema. */
+function registerSource(cohort: Command, source: CohortSource): void {
+  const command = cohort.command(source.name).description(source.description);
+  const options: [string, Option][] = [];
+  for (const [key, spec] of Object.entries(source.params)) {
+    const shown = spec.type === 'mapping' || spec.default === null || spec.default === undefined ? '' : ` (default: ${String(spec.default)})`;
+    const option = new Option(`${optionName(key)} <value>`, `${spec.description}${spec.unit ? `, ${spec.unit}` : ''}${shown}`);
+    if (source.required.includes(key)) option.makeOptionMandatory();
+    command.addOption(option);
+    options.push([key, option]);
+  }
+  command
+    .option('--out <dir>', 'output folder', source.defaultOut)
+    .option('--seed <n>', 'split seed', parseIntArg('--seed'))
+    .option('--json', 'print the report as JSON on stdout', false)
+    .action(async (flags: Record<string, unknown> & { out: string; seed?: number; json: boolean }) => {
+      const raw: Record<string, unknown> = {};
+      for (const [key, option] of options) {
+        const text = flags[option.attributeName()];
+        if (typeof text === 'string') raw[key] = fromText(text, source.params[key]);
+      }
+      const params = validateParams(source.name, source.params, raw);
+      await run(flags, () => source.build(params, { outDir: flags.out, seed: flags.seed }));
+    });
+}
+
 async function run(flags: { json: boolean }, build: () => Promise<CohortReport>): Promise<void> {
   const started = Date.now();
   const report = await build();
@@ -31,49 +67,6 @@ async function run(flags: { json: boolean }, build: () => Promise<CohortReport>)
 export function registerCohort(program: Command): void {
   const cohort = program
     .command('cohort')
-    .description('Build a cohort (cohort.parquet, splits.json, cohort_report.json/.md) from MIMIC-IV, PhysioNet 2012 or your own table');
-
-  cohort
-    .command('mimic-iv')
-    .description('First ICU stay of adults in MIMIC-IV (hosp/ and icu/ as .csv.gz, .csv or .parquet), hourly features over the first 24 or 48 h, label in-hospital death')
-    .requiredOption('--mimic-dir <dir>', 'MIMIC-IV folder holding hosp/ and icu/')
-    .addOption(new Option('--hours <n>', 'observation window in hours').choices(['24', '48']).default('24'))
-    .option('--out <dir>', 'output folder', MIMIC_DEFAULT_OUT)
-    .option('--seed <n>', 'split seed', parseIntArg('--seed'))
-    .option('--memory-limit <size>', 'DuckDB memory limit, e.g. 8GB (DuckDB spills to disk beyond it)')
-    .option('--json', 'print the report as JSON on stdout', false)
-    .action(async (flags: { mimicDir: string; hours: string; out: string; seed?: number; memoryLimit?: string; json: boolean }) => {
-      await run(flags, () =>
-        buildMimicCohort({ mimicDir: flags.mimicDir, hours: Number(flags.hours), outDir: flags.out, seed: flags.seed, memoryLimit: flags.memoryLimit }),
-      );
-    });
-
-  cohort
-    .command('physionet2012')
-    .description('PhysioNet/CinC Challenge 2012: set-a/, set-b/, set-c/ folders or set-x.tar.gz archives with Outcomes-x.txt, 48 hourly bins')
-    .requiredOption('--dir <dir>', 'folder holding the sets and Outcomes-x.txt files')
-    .option('--sets <list>', 'sets to read, e.g. a,b (default: every set present)', parseList)
-    .option('--out <dir>', 'output folder', PHYSIONET_DEFAULT_OUT)
-    .option('--seed <n>', 'split seed', parseIntArg('--seed'))
-    .option('--json', 'print the report as JSON on stdout', false)
-    .action(async (flags: { dir: string; sets?: string[]; out: string; seed?: number; json: boolean }) => {
-      await run(flags, () => buildPhysionetCohort({ dir: flags.dir, sets: flags.sets, outDir: flags.out, seed: flags.seed }));
-    });
-
-  cohort
-    .command('table')
-    .description('Your own Parquet or CSV file with one row per stay (tabular models only)')
-    .requiredOption('--file <file>', 'Parquet (.parquet) or CSV (.csv, .csv.gz, .tsv) file')
-    .requiredOption('--label <column>', 'outcome column (0/1)')
-    .requiredOption('--id <column>', 'stay id column (integers)')
-    .option('--patient <column>', 'patient id column for patient-grouped splits (default: the id column)')
-    .option('--features <list>', 'feature columns, comma-separated (default: every other numeric column)', parseList)
-    .option('--out <dir>', 'output folder', TABLE_DEFAULT_OUT)
-    .option('--seed <n>', 'split seed', parseIntArg('--seed'))
-    .option('--json', 'print the report as JSON on stdout', false)
-    .action(async (flags: { file: string; label: string; id: string; patient?: string; features?: string[]; out: string; seed?: number; json: boolean }) => {
-      await run(flags, () =>
-        buildTableCohort({ file: flags.file, label: flags.label, id: flags.id, patient: flags.patient, features: flags.features, outDir: flags.out, seed: flags.seed }),
-      );
-    });
+    .description(`Build a cohort (cohort.parquet, splits.json, cohort_report.json/.md) from one source: ${COHORT_SOURCES.names().join(', ')}`);
+  for (const source of COHORT_SOURCES.members()) registerSource(cohort, source);
 }

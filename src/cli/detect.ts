@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { parseList } from './common.js';
 import { parseOverrides } from '../experiments/config.js';
-import { detectorNames } from '../detectors/registry.js';
+import { DETECTOR_REGISTRY, detectorNames } from '../detectors/registry.js';
+import { describeParams } from '../util/plugin.js';
 import { UserError } from '../util/errors.js';
 import type { DetectionRunResult } from '../experiments/detection.js';
 import { BACKEND_CHOICES } from '../engine/backend.js';
@@ -60,7 +61,8 @@ export function registerDetect(program: Command): void {
     .option('--defend', "retrain the run's config (same seed) without each detector's flagged rows and report ASR, clean AUROC and accuracy before and after, and DER", false)
     .addOption(new Option('--backend <name>', 'compute backend (default: the run config\'s backend)').choices([...BACKEND_CHOICES]))
     .option('--json', 'print the results as JSON on stdout', false)
-    .argument('[overrides...]', 'detector parameters as method.key=value over configs/detector/<method>.yaml, e.g. spectral.epsilon=run saliency.steps=128')
+    .argument('[overrides...]', 'detector parameters as method.key=value over the defaults listed below, e.g. spectral.epsilon=run saliency.steps=128')
+    .addHelpText('after', `\nDetector parameters (defaults):\n${describeParams(DETECTOR_REGISTRY)}`)
     .action(async (pairs: string[], flags: DetectFlags) => {
       const tree = parseOverrides(pairs);
       const params: Record<string, Record<string, unknown>> = {};

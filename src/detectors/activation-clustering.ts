@@ -1,7 +1,7 @@
 import { deriveRng } from '../engine/rng.js';
 import { kMeans, silhouette } from './kmeans.js';
 import { selectRows, type Matrix } from './linalg.js';
-import { DetectorParams } from './params.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { fastIca, pcaReduce } from './reduce.js';
 import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
 
@@ -24,7 +24,25 @@ export interface ActivationClusteringParams {
   ica_tol: number;
 }
 
-const KEYS = ['reduction', 'components', 'rule', 'size_threshold', 'silhouette_threshold', 'kmeans_n_init', 'kmeans_max_iter', 'ica_max_iter', 'ica_tol'] as const;
+const ART = 'IBM Adversarial Robustness Toolbox, ClusteringAnalyzer (the reference implementation by the paper\'s authors)';
+
+export const ACTIVATION_CLUSTERING_PARAMS: ParamSchema = {
+  reduction: { type: 'string', choices: ['ica', 'pca'], default: 'ica', description: 'Reduction before clustering: FastICA (logcosh contrast, as in the paper) or PCA', citation: 'Chen et al. 2018, arXiv:1811.03728' },
+  components: { type: 'integer', min: 1, max: 1000, default: 10, description: 'Dimensions kept; Chen et al. reduce to 10 independent components', citation: 'Chen et al. 2018, arXiv:1811.03728' },
+  rule: {
+    type: 'string',
+    choices: ['size', 'silhouette'],
+    default: 'size',
+    description:
+      'Flag the smaller of the two clusters when it holds less than size_threshold of its class (size), and in addition only when the mean silhouette is at least silhouette_threshold (silhouette)',
+  },
+  size_threshold: { type: 'number', min: 0, minOpen: true, max: 0.5, default: 0.35, description: 'Relative size below which the smaller cluster is called poisoned', citation: ART },
+  silhouette_threshold: { type: 'number', min: -1, max: 1, default: 0.1, description: 'Minimum mean silhouette for rule: silhouette', citation: ART },
+  kmeans_n_init: { type: 'integer', min: 1, max: 1000, default: 10, description: 'k-means++ starts; the best by inertia is kept', citation: 'scikit-learn KMeans defaults' },
+  kmeans_max_iter: { type: 'integer', min: 1, max: 100000, default: 300, description: 'Lloyd iterations per start', citation: 'scikit-learn KMeans defaults' },
+  ica_max_iter: { type: 'integer', min: 1, max: 100000, default: 200, description: 'FastICA iteration limit', citation: 'scikit-learn FastICA defaults' },
+  ica_tol: { type: 'number', min: 0, minOpen: true, max: 1, default: 1e-4, description: 'FastICA convergence tolerance', citation: 'scikit-learn FastICA defaults' },
+};
 
 /** Per class: the reduced activations' 2-means split and whether its smaller cluster is flagged. */
 export interface ClassClustering {
@@ -49,19 +67,9 @@ function reduce(x: Matrix, params: ActivationClusteringParams, seed: number | st
 export const activationClustering: Detector<ActivationClusteringParams> = {
   name: 'activation_clustering',
   description: 'Activation clustering (Chen et al. 2018): per class, ICA-reduced penultimate activations split by 2-means; a small cluster is flagged',
+  params: ACTIVATION_CLUSTERING_PARAMS,
   resolve(raw: RawDetectorParams): ActivationClusteringParams {
-    const p = new DetectorParams('activation_clustering', raw, KEYS);
-    return {
-      reduction: p.choice('reduction', ['ica', 'pca'] as const),
-      components: p.number('components', 1, 1000, { integer: true }),
-      rule: p.choice('rule', ['size', 'silhouette'] as const),
-      size_threshold: p.number('size_threshold', 0, 0.5, { loOpen: true }),
-      silhouette_threshold: p.number('silhouette_threshold', -1, 1),
-      kmeans_n_init: p.number('kmeans_n_init', 1, 1000, { integer: true }),
-      kmeans_max_iter: p.number('kmeans_max_iter', 1, 100000, { integer: true }),
-      ica_max_iter: p.number('ica_max_iter', 1, 100000, { integer: true }),
-      ica_tol: p.number('ica_tol', 0, 1, { loOpen: true }),
-    };
+    return validateParams('activation_clustering', ACTIVATION_CLUSTERING_PARAMS, raw, { owner: 'activation_clustering' }) as unknown as ActivationClusteringParams;
   },
   score(input, params) {
     const reps = need(input.representation, 'penultimate representations', 'activation_clustering')();

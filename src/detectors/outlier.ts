@@ -1,6 +1,6 @@
 import { rowSize } from '../data/features/types.js';
 import { robustScale } from './linalg.js';
-import { DetectorParams } from './params.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { need, type Detector, type RawDetectorParams } from './types.js';
 
 /**
@@ -16,14 +16,30 @@ export interface OutlierParams {
   skip_binary: boolean;
 }
 
-const KEYS = ['z_cut', 'skip_binary'] as const;
+export const OUTLIER_PARAMS: ParamSchema = {
+  z_cut: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    max: 1e6,
+    default: 6,
+    description:
+      'Flag a row when its largest robust |z| exceeds this. 6 rather than the single-variable 3.5: the maximum over ~100 heavy-tailed features exceeds 3.5 for many clean stays, while 6 is a one-in-a-billion event for one normal feature',
+    citation: 'Iglewicz & Hoaglin 1993 (the 3.5 cut for one variable)',
+  },
+  skip_binary: {
+    type: 'boolean',
+    default: true,
+    description: 'Skip features with at most two distinct training values (missing indicators, one-hot categories, masks): their z-score measures only how rare the flag is',
+  },
+};
 
 export const outlier: Detector<OutlierParams> = {
   name: 'outlier',
   description: 'Robust z-score baseline: largest |x − median|/(1.4826·MAD) over the model input features',
+  params: OUTLIER_PARAMS,
   resolve(raw: RawDetectorParams): OutlierParams {
-    const p = new DetectorParams('outlier', raw, KEYS);
-    return { z_cut: p.number('z_cut', 0, 1e6, { loOpen: true }), skip_binary: p.boolean('skip_binary') };
+    return validateParams('outlier', OUTLIER_PARAMS, raw, { owner: 'outlier' }) as unknown as OutlierParams;
   },
   score(input, params) {
     const features = need(input.features, 'model input features', 'outlier');

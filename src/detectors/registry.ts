@@ -1,27 +1,30 @@
 /**
- * Every poisoning detector by name. Adding one means one file exporting a Detector, one line here, and one
- * configs/detector/<name>.yaml holding its documented defaults.
+ * Every poisoning detector by name. Adding one means one file exporting a Detector (its parameter schema holds
+ * the documented defaults and citations) and one line here.
  */
+import { createRegistry, defaultsOf } from '../util/plugin.js';
 import { activationClustering } from './activation-clustering.js';
 import { outlier } from './outlier.js';
 import { saliency } from './saliency.js';
 import { spectral } from './spectral.js';
-import type { Detector } from './types.js';
-import { unknownChoice } from '../util/errors.js';
+import type { Detector, RawDetectorParams } from './types.js';
 
-export const DETECTORS: Readonly<Record<string, Detector<any>>> = {
-  spectral,
-  activation_clustering: activationClustering,
-  saliency,
-  outlier,
-};
+export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [spectral, activationClustering, saliency, outlier]);
+
+/** Name → detector, a prototype-free map (for iteration; look names up with getDetector). */
+export const DETECTORS: Readonly<Record<string, Detector<any>>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, Detector<any>>, Object.fromEntries(DETECTOR_REGISTRY.members().map((d) => [d.name, d]))),
+);
 
 export function detectorNames(): string[] {
-  return Object.keys(DETECTORS);
+  return DETECTOR_REGISTRY.names();
 }
 
 export function getDetector(name: string): Detector<any> {
-  const d = Object.hasOwn(DETECTORS, name) ? DETECTORS[name] : undefined;
-  if (!d) throw unknownChoice('detector', name, detectorNames());
-  return d;
+  return DETECTOR_REGISTRY.get(name);
+}
+
+/** A detector's parameters as written out: its schema's defaults with `overrides` over them. */
+export function mergeDetectorParams(name: string, overrides: RawDetectorParams = {}): RawDetectorParams {
+  return { ...defaultsOf(getDetector(name).params), ...overrides };
 }

@@ -5,7 +5,7 @@ import { triggeredTestSet } from '../triggers/poison.js';
 import type { Trigger } from '../triggers/types.js';
 import { absAttributionPerFeature, completenessErrors, integratedGradients, meanRow, type IgResult, type IgRule } from './integrated-gradients.js';
 import { median, robustScale } from './linalg.js';
-import { DetectorParams } from './params.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
 
 /**
@@ -23,7 +23,27 @@ export interface SaliencyParams {
   z_cut: number;
 }
 
-const KEYS = ['steps', 'rule', 'baseline', 'top_k', 'z_cut'] as const;
+const SUNDARARAJAN = 'Sundararajan, Taly & Yan 2017, "Axiomatic Attribution for Deep Networks", ICML';
+
+export const SALIENCY_PARAMS: ParamSchema = {
+  steps: {
+    type: 'integer',
+    min: 32,
+    max: 100000,
+    default: 64,
+    description: 'Quadrature intervals along the path from the baseline to the row; 20-300 bring the completeness gap within 5 %, 64 keeps it far below for the MLP',
+    citation: SUNDARARAJAN,
+  },
+  rule: { type: 'string', choices: ['trapezoid', 'midpoint'], default: 'trapezoid', description: 'Quadrature: trapezoid (end points weighted 1/2) or midpoint' },
+  baseline: {
+    type: 'string',
+    choices: ['train_mean', 'zeros'],
+    default: 'train_mean',
+    description: 'Baseline input: the mean featurized training row (an "average patient") or all-zero inputs',
+  },
+  top_k: { type: 'integer', min: 1, max: 100000, default: 5, description: "Features whose share of |IG| is the concentration score; 5 covers the handful one variable feeds in the tabular view" },
+  z_cut: { type: 'number', min: 0, minOpen: true, max: 1e6, default: 3.5, description: 'Flag a row when its robust z exceeds this', citation: 'Iglewicz & Hoaglin 1993 (modified z-score cut)' },
+};
 
 export function igBaseline(features: Features, kind: SaliencyParams['baseline']): Float32Array {
   return kind === 'zeros' ? new Float32Array(rowSize(features)) : meanRow(features);
@@ -57,15 +77,9 @@ export function topKShare(perFeature: Float64Array, n: number, features: number,
 export const saliency: Detector<SaliencyParams> = {
   name: 'saliency',
   description: 'Integrated-gradients concentration (Sundararajan et al. 2017): share of |IG| on the top-k features, robust z within class',
+  params: SALIENCY_PARAMS,
   resolve(raw: RawDetectorParams): SaliencyParams {
-    const p = new DetectorParams('saliency', raw, KEYS);
-    return {
-      steps: p.number('steps', 32, 100000, { integer: true }),
-      rule: p.choice('rule', ['trapezoid', 'midpoint'] as const),
-      baseline: p.choice('baseline', ['train_mean', 'zeros'] as const),
-      top_k: p.number('top_k', 1, 100000, { integer: true }),
-      z_cut: p.number('z_cut', 0, 1e6, { loOpen: true }),
-    };
+    return validateParams('saliency', SALIENCY_PARAMS, raw, { owner: 'saliency' }) as unknown as SaliencyParams;
   },
   score(input, params) {
     const features = need(input.features, 'model input features', 'saliency');

@@ -1,5 +1,5 @@
 import { centred, covariance, selectRows, symmetricEigen } from './linalg.js';
-import { DetectorParams } from './params.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
 
 /**
@@ -19,19 +19,50 @@ export interface SpectralParams {
   normalize: 'class_mean' | 'none';
 }
 
-const KEYS = ['epsilon', 'removal_factor', 'epsilon_scope', 'normalize'] as const;
+const TRAN = 'Tran, Li & Madry 2018, "Spectral Signatures in Backdoor Attacks", NeurIPS, Algorithm 1';
+
+export const SPECTRAL_PARAMS: ParamSchema = {
+  epsilon: {
+    type: 'number',
+    min: 0,
+    max: 0.5,
+    words: ['run'],
+    default: 0.05,
+    description:
+      "Assumed poison rate: the defender's guess of the share of poisoned rows, which sets how many rows are flagged. `run` uses the run's configured rate instead: an oracle, for upper-bound analyses only",
+    citation: TRAN,
+  },
+  removal_factor: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    max: 10,
+    default: 1.5,
+    description: 'The top removal_factor x epsilon x (n_train or the class size) rows of each class are flagged, at most the whole class',
+    citation: TRAN,
+  },
+  epsilon_scope: {
+    type: 'string',
+    choices: ['training_set', 'class'],
+    default: 'training_set',
+    description:
+      'What epsilon is a share of: training_set (the paper\'s bound on the number of poisoned examples, the same base as poison.rate) or class (each class\'s size; removes too few rows where all poison sits in one class)',
+  },
+  normalize: {
+    type: 'string',
+    choices: ['class_mean', 'none'],
+    default: 'none',
+    description:
+      "none: the paper's raw squared projections; class_mean: each class's scores divided by their mean. Changes only the ranking across classes (the AUROC), never the flag rule",
+  },
+};
 
 export const spectral: Detector<SpectralParams> = {
   name: 'spectral',
   description: 'Spectral signatures (Tran et al. 2018): squared projection on the top singular vector of the centred penultimate representations, per class',
+  params: SPECTRAL_PARAMS,
   resolve(raw: RawDetectorParams): SpectralParams {
-    const p = new DetectorParams('spectral', raw, KEYS);
-    return {
-      epsilon: p.numberOr('epsilon', ['run'] as const, 0, 0.5, { hiOpen: false }),
-      removal_factor: p.number('removal_factor', 0, 10, { loOpen: true }),
-      epsilon_scope: p.choice('epsilon_scope', ['training_set', 'class'] as const),
-      normalize: p.choice('normalize', ['class_mean', 'none'] as const),
-    };
+    return validateParams('spectral', SPECTRAL_PARAMS, raw, { owner: 'spectral' }) as unknown as SpectralParams;
   },
   score(input, params) {
     const reps = need(input.representation, 'penultimate representations', 'spectral')();

@@ -1,5 +1,6 @@
 import type { Features } from '../data/features/types.js';
 import type { BuiltModel } from '../models/types.js';
+import type { Plugin } from '../util/plugin.js';
 import type { Matrix } from './linalg.js';
 
 /**
@@ -35,11 +36,10 @@ export interface DetectorOutput {
 
 export type RawDetectorParams = Record<string, unknown>;
 
-export interface Detector<P = unknown> {
-  name: string;
+export interface Detector<P = unknown> extends Plugin {
   /** One line: what it looks at and the paper it follows. */
   description: string;
-  /** Validates the merged parameters (configs/detector/<name>.yaml < overrides); one-line errors. */
+  /** Validates overrides against `params` (src/util/plugin.ts validateParams, which fills in the defaults); one-line errors. */
   resolve(raw: RawDetectorParams): P;
   score(input: DetectionInput, params: P): DetectorOutput;
 }

@@ -6,9 +6,9 @@ import { getTrigger, triggerNames } from '../triggers/registry.js';
 import { POISON_MODES, type PoisonMode } from '../triggers/poison.js';
 import { TRAIN_KEYS, WEIGHT_SELECTIONS, type TrainConfig } from '../train/trainer.js';
 import { UserError, unknownChoice } from '../util/errors.js';
-import { positiveInt, positiveNumber, nonNegativeInt, oneOf } from '../models/config-checks.js';
+import { checkValue, defaultsOf, describeValue, FORBIDDEN_KEYS, isMapping, validateParams, type ScalarSpec } from '../util/plugin.js';
 import { CHECKPOINT_POLICIES } from '../train/checkpoint.js';
-import { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile, isTree, type Tree } from '../util/config-files.js';
+import { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile, parseYaml, refuseKey, isTree, type Tree } from '../util/config-files.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
 import type { ThresholdRule } from '../metrics/classification.js';
 
@@ -33,16 +33,23 @@ export function parseOverrides(pairs: string[]): Tree {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UserError(`override "${pair}" must look like key=value, e.g. train.epochs=5 or model.hidden_units=[64,32]`);
     const path = pair.slice(0, eq).split('.');
+    const where = `override "${pair.slice(0, eq)}=…"`;
+    path.forEach((key, i) => {
+      if (key === '') throw new UserError(`${where} has an empty key; write dotted keys such as train.epochs=5`);
+      refuseKey(key, path.slice(0, i).join('.'), where);
+    });
     let value: unknown;
     try {
-      value = YAML.parse(pair.slice(eq + 1));
-    } catch {
+      value = parseYaml(pair.slice(eq + 1), where, path.join('.'));
+    } catch (err) {
+      if (err instanceof UserError) throw err;
       value = pair.slice(eq + 1);
     }
     let node = out;
     path.forEach((key, i) => {
+      const child = Object.hasOwn(node, key) ? node[key] : undefined;
       if (i === path.length - 1) node[key] = value;
-      else node = (isTree(node[key]) ? node[key] : (node[key] = {})) as Tree;
+      else node = (isTree(child) ? child : (node[key] = {})) as Tree;
     });
   }
   return out;
@@ -60,7 +67,7 @@ function namedSection(layers: Tree[], section: string): string | undefined {
   let name: string | undefined;
   for (const layer of layers) {
     const s = layer[section];
-    if (isTree(s) && typeof s.name === 'string') name = s.name;
+    if (isTree(s) && Object.hasOwn(s, 'name') && typeof s.name === 'string') name = s.name;
   }
   return name;
 }
@@ -77,10 +84,11 @@ export function resolveRunConfig(inputs: ConfigInputs = {}): RunConfig {
   const overrides = inputs.overrides ?? {};
   for (const layer of [user, overrides]) {
     for (const [key, value] of Object.entries(layer)) {
+      refuseKey(key, '', 'the config');
       if (!TOP_KEYS.includes(key)) throw new UserError(`unknown config section "${key}"; valid: ${TOP_KEYS.join(', ')}`);
       // A scalar section (e.g. `trigger=rare_value`) would otherwise be dropped silently, leaving the default.
       if (Object.hasOwn(MAPPING_KEYS, key) && value !== null && !isTree(value)) {
-        throw new UserError(`config section "${key}" must be a mapping of key: value, got ${JSON.stringify(value)}; set its keys, e.g. ${key}.${MAPPING_KEYS[key]}=…`);
+        throw new UserError(`config section "${key}" must be a mapping of key: value, got ${describeValue(value)}; set its keys, e.g. ${key}.${MAPPING_KEYS[key]}=…`);
       }
     }
   }
@@ -91,18 +99,17 @@ export function resolveRunConfig(inputs: ConfigInputs = {}): RunConfig {
   const modelFile = join(configDir, 'model', `${modelName}.yaml`);
   const modelDefaults = existsSync(modelFile) ? loadYamlFile(modelFile, 'model config') : {};
   const { train: modelTrain, ...modelParams } = modelDefaults;
-  const triggerFile = join(configDir, 'trigger', `${triggerName}.yaml`);
-  const triggerDefaults = existsSync(triggerFile) ? loadYamlFile(triggerFile, 'trigger config') : {};
+  const triggerParams = triggerDefaults(triggerName);
 
   // Switching the model or trigger by name discards the other model's or trigger's parameters from lower layers.
   const sectionFor = (layer: Tree, section: string, name: string): Tree => {
-    const s = layer[section];
+    const s = Object.hasOwn(layer, section) ? layer[section] : undefined;
     if (!isTree(s)) return {};
-    return s.name === undefined || s.name === name ? s : {};
+    return !Object.hasOwn(s, 'name') || s.name === name ? s : {};
   };
   const merged = mergeConfig(
     { ...base, model: {}, trigger: {} },
-    { model: { name: modelName, ...modelParams }, trigger: { name: triggerName, ...triggerDefaults }, train: isTree(modelTrain) ? modelTrain : {} },
+    { model: { name: modelName, ...modelParams }, trigger: { name: triggerName, ...triggerParams }, train: isTree(modelTrain) ? modelTrain : {} },
     { ...user, model: sectionFor(user, 'model', modelName), trigger: sectionFor(user, 'trigger', triggerName) },
     { ...overrides, model: sectionFor(overrides, 'model', modelName), trigger: sectionFor(overrides, 'trigger', triggerName) },
   );
@@ -117,36 +124,40 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
   const model = { name: modelName as string, ...resolveModel(modelRaw) };
   const poisonRaw = isTree(tree.poison) ? tree.poison : {};
   const rate = poisonRaw.rate;
-  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new UserError(`poison rate must be a number in [0, 1), got ${JSON.stringify(rate)}`);
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new UserError(`poison rate must be a number in [0, 1), got ${describeValue(rate)}`);
   const target = poisonRaw.target;
-  if (target !== 0 && target !== 1) throw new UserError(`poison target must be 0 or 1, got ${JSON.stringify(target)}`);
+  if (target !== 0 && target !== 1) throw new UserError(`poison target must be 0 or 1, got ${describeValue(target)}`);
   const mode = poisonRaw.mode;
   if (!POISON_MODES.includes(mode as PoisonMode)) throw unknownChoice('poison mode', String(mode), POISON_MODES);
   const seed = tree.seed;
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) throw new UserError(`seed must be an integer ≥ 0, got ${JSON.stringify(seed)}`);
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new UserError(`seed must be an integer ≥ 0, got ${describeValue(seed)}; valid: 0..${Number.MAX_SAFE_INTEGER}`);
   const backend = tree.backend;
   if (!(BACKEND_CHOICES as readonly string[]).includes(backend as string)) throw unknownChoice('backend', String(backend), BACKEND_CHOICES);
   const trainRaw = isTree(tree.train) ? tree.train : {};
   for (const key of Object.keys(trainRaw)) if (!TRAIN_KEYS.includes(key as keyof TrainConfig)) throw new UserError(`unknown train setting "${key}"; valid: ${TRAIN_KEYS.join(', ')}`);
+  const need = <T>(key: keyof TrainConfig, spec: ScalarSpec, fallback?: T): T =>
+    (trainRaw[key] === undefined && fallback !== undefined ? fallback : checkValue(`train.${key}`, { ...spec, description: key, default: null }, trainRaw[key])) as T;
   const train: TrainConfig = {
-    epochs: positiveInt('train.epochs', trainRaw.epochs),
-    batch_size: positiveInt('train.batch_size', trainRaw.batch_size),
-    learning_rate: positiveNumber('train.learning_rate', trainRaw.learning_rate),
-    patience: nonNegativeInt('train.patience', trainRaw.patience),
-    pos_weight: positiveNumber('train.pos_weight', trainRaw.pos_weight),
-    checkpoints: trainRaw.checkpoints === undefined ? 'best_last' : oneOf('train.checkpoints', trainRaw.checkpoints, CHECKPOINT_POLICIES),
-    select: trainRaw.select === undefined ? 'best' : oneOf('train.select', trainRaw.select, WEIGHT_SELECTIONS),
+    epochs: need('epochs', { type: 'integer', min: 1 }),
+    batch_size: need('batch_size', { type: 'integer', min: 1 }),
+    learning_rate: need('learning_rate', { type: 'number', min: 0, minOpen: true }),
+    patience: need('patience', { type: 'integer', min: 0 }),
+    pos_weight: need('pos_weight', { type: 'number', min: 0, minOpen: true }),
+    checkpoints: need('checkpoints', { type: 'string', choices: CHECKPOINT_POLICIES }, 'best_last'),
+    select: need('select', { type: 'string', choices: WEIGHT_SELECTIONS }, 'best'),
   };
   const evalRaw = isTree(tree.evaluation) ? tree.evaluation : {};
   const threshold = evalRaw.threshold ?? 0.5;
   if (!(threshold === 'max_f1' || threshold === 'youden' || (typeof threshold === 'number' && threshold > 0 && threshold < 1))) {
-    throw new UserError(`evaluation.threshold must be a number in (0, 1), max_f1 or youden; got ${JSON.stringify(threshold)}`);
+    throw new UserError(`evaluation.threshold must be a number in (0, 1), max_f1 or youden; got ${describeValue(threshold)}`);
   }
   const cleanRaw = evalRaw.clean_run_triggers ?? 'all';
   const cleanRunTriggers = cleanRaw === 'all' ? triggerNames().filter((t) => t !== 'none') : cleanRaw;
   if (!Array.isArray(cleanRunTriggers)) throw new UserError(`evaluation.clean_run_triggers must be "all" or a list of trigger names`);
   for (const t of cleanRunTriggers) if (!triggerNames().includes(t)) throw unknownChoice('trigger', String(t), triggerNames());
   const triggerTree = tree.trigger as Tree;
+  const { name: triggerName, ...triggerParams } = triggerTree;
+  validateParams(String(triggerName), getTrigger(String(triggerName)).params, triggerParams);
   return {
     data: { path: data.path, splits: data.splits },
     model,
@@ -159,11 +170,9 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
   };
 }
 
-/** Default trigger parameters from configs/trigger/<name>.yaml, for evaluating a trigger on a clean run. */
-export function triggerDefaults(name: string, configDir = CONFIG_DIR): Tree {
-  getTrigger(name);
-  const file = join(configDir, 'trigger', `${name}.yaml`);
-  return existsSync(file) ? loadYamlFile(file, 'trigger config') : {};
+/** A trigger's default parameters (its schema's), e.g. for evaluating a trigger on a clean run. */
+export function triggerDefaults(name: string): Tree {
+  return defaultsOf(getTrigger(name).params);
 }
 
 export function splitTriggerConfig(trigger: RunConfig['trigger']): { name: string; params: Tree } {

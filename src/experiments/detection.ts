@@ -1,7 +1,6 @@
 import { detectionMetrics, type DetectionResult } from '../metrics/detection.js';
 import type { Matrix } from '../detectors/linalg.js';
-import { mergeDetectorParams } from '../detectors/params.js';
-import { detectorNames, getDetector } from '../detectors/registry.js';
+import { detectorNames, getDetector, mergeDetectorParams } from '../detectors/registry.js';
 import { penultimateRepresentations } from '../detectors/representations.js';
 import { saliencyAttribution, type SaliencyParams } from '../detectors/saliency.js';
 import type { DetectionInput, DetectorOutput, RawDetectorParams } from '../detectors/types.js';
@@ -18,7 +17,7 @@ export interface DetectionOptions {
   methods?: string[];
   /** Retrain without each detector's flagged rows and compare attack and clean metrics. */
   defend?: boolean;
-  /** Per-method parameter overrides on top of configs/detector/<method>.yaml. */
+  /** Per-method parameter overrides on top of each detector's schema defaults. */
   params?: Record<string, RawDetectorParams>;
   backend?: string;
   log?: (line: string) => void;

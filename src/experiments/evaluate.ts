@@ -11,7 +11,7 @@ import { resolveRunConfig } from './config.js';
 export interface EvaluateOptions extends LoadRunOptions {
   /** A checkpoint folder, or an epoch number of the run's kept checkpoints; default: the saved model (train.select: best or last epoch). */
   checkpoint?: string;
-  /** Evaluate another trigger (its configs/trigger defaults) against this model, to test transfer. */
+  /** Evaluate another trigger (its schema defaults) against this model, to test transfer. */
   trigger?: string;
 }
 

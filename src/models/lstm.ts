@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { ModelSpec, RawModelConfig } from './types.js';
-import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { lstmLayer } from './layers/lstm-op.js';
 import { dropout } from './layers/dropout.js';
@@ -17,15 +17,12 @@ export interface LstmConfig {
 
 const POOLING = ['last', 'mean'] as const;
 
-function resolveConfig(raw: RawModelConfig): LstmConfig {
-  checkKeys('lstm', raw, ['hidden_units', 'layers', 'pooling', 'dropout']);
-  return {
-    hidden_units: positiveInt('model.hidden_units', raw.hidden_units ?? 64),
-    layers: positiveInt('model.layers', raw.layers ?? 1),
-    pooling: oneOf('model.pooling', raw.pooling ?? 'last', POOLING),
-    dropout: rateIn01('model.dropout', raw.dropout ?? 0.2),
-  };
-}
+export const LSTM_PARAMS: ParamSchema = {
+  hidden_units: { type: 'integer', min: 1, default: 64, unit: 'units', description: 'Hidden state size of every layer' },
+  layers: { type: 'integer', min: 1, default: 1, description: 'Stacked LSTM layers (each but the top passes its whole hidden sequence up)' },
+  pooling: { type: 'string', choices: POOLING, default: 'last', description: "What feeds the output layer: last = the top layer's hidden state after the last hour, mean = its states averaged over hours" },
+  dropout: { type: 'number', min: 0, max: 1, maxOpen: true, default: 0.2, description: 'Dropout rate during training, on the pooled representation and between stacked layers' },
+};
 
 function plan({ rowShape, config }: Stored<LstmConfig>): ParamSpec[] {
   const H = config.hidden_units;
@@ -64,7 +61,8 @@ export const lstm: ModelSpec<LstmConfig> = {
   name: 'lstm',
   description: 'LSTM over the hourly sequence view (values carried forward + observed-masks); fused cell with hand-written BPTT',
   view: 'sequence',
-  resolveConfig,
+  params: LSTM_PARAMS,
+  resolveConfig: (raw) => validateParams('model', LSTM_PARAMS, raw, { owner: 'lstm' }) as unknown as LstmConfig,
   build(rowShape, config, seed) {
     if (rowShape.length !== 2) throw new UserError(`lstm expects sequence rows of shape [T, C], got [${rowShape.join(', ')}]`);
     const stored = { rowShape, config };

@@ -2,8 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BuiltModel, ModelSpec, RawModelConfig } from './types.js';
 import { deriveIntSeed } from '../engine/rng.js';
 import { loadLayersModel, saveLayersModel } from './io.js';
-import { checkKeys, positiveInt, rateIn01, oneOf } from './config-checks.js';
-import { UserError } from '../util/errors.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 
 export interface MlpConfig {
   hidden_units: number[];
@@ -13,16 +12,12 @@ export interface MlpConfig {
 
 const ACTIVATIONS = ['relu', 'elu', 'tanh'] as const;
 
-function resolveConfig(raw: RawModelConfig): MlpConfig {
-  checkKeys('mlp', raw, ['hidden_units', 'activation', 'dropout']);
-  const hidden = raw.hidden_units ?? [256, 128];
-  if (!Array.isArray(hidden) || hidden.length === 0) throw new UserError(`model.hidden_units must be a non-empty list of layer sizes, e.g. [256, 128]`);
-  return {
-    hidden_units: hidden.map((h, i) => positiveInt(`model.hidden_units[${i}]`, h)),
-    activation: oneOf('model.activation', raw.activation ?? 'relu', ACTIVATIONS),
-    dropout: rateIn01('model.dropout', raw.dropout ?? 0.2),
-  };
-}
+export const MLP_PARAMS: ParamSchema = {
+  hidden_units: { type: 'list', items: { type: 'integer', min: 1 }, default: [256, 128], unit: 'units', description: 'Units of each hidden layer, input side first' },
+  activation: { type: 'string', choices: ACTIVATIONS, default: 'relu', description: 'Hidden-layer activation' },
+  // 0.3 is what every run has used (configs/model/mlp.yaml held it; the code's own fallback of 0.2 never applied).
+  dropout: { type: 'number', min: 0, max: 1, maxOpen: true, default: 0.3, description: 'Dropout rate after each hidden layer during training' },
+};
 
 class Mlp implements BuiltModel {
   constructor(
@@ -73,7 +68,8 @@ export const mlp: ModelSpec<MlpConfig> = {
   name: 'mlp',
   description: 'Multi-layer perceptron on the tabular view (aggregates, missing indicators, statics)',
   view: 'tabular',
-  resolveConfig,
+  params: MLP_PARAMS,
+  resolveConfig: (raw) => validateParams('model', MLP_PARAMS, raw, { owner: 'mlp' }) as unknown as MlpConfig,
   build(rowShape, config, seed) {
     if (rowShape.length !== 1) throw new Error(`mlp expects tabular rows of shape [F], got [${rowShape.join(', ')}]`);
     const model = tf.sequential();

@@ -1,24 +1,22 @@
-import type { ModelSpec } from './types.js';
-import { mlp } from './mlp.js';
+/** One line per model; each model lives in its own file, its settings' defaults in its parameter schema. */
+import { createRegistry } from '../util/plugin.js';
 import { lstm } from './lstm.js';
-import { tcn } from './tcn.js';
+import { mlp } from './mlp.js';
 import { tabtransformer } from './tabtransformer.js';
-import { unknownChoice } from '../util/errors.js';
+import { tcn } from './tcn.js';
+import type { ModelSpec } from './types.js';
 
-/** One line per model; each model lives in its own file. */
-export const MODELS: Record<string, ModelSpec<any>> = {
-  mlp,
-  lstm,
-  tcn,
-  tabtransformer,
-};
+export const MODEL_REGISTRY = createRegistry<ModelSpec<any>>('model', [mlp, lstm, tcn, tabtransformer]);
+
+/** Name → model, a prototype-free map (for iteration; look names up with getModel). */
+export const MODELS: Readonly<Record<string, ModelSpec<any>>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, ModelSpec<any>>, Object.fromEntries(MODEL_REGISTRY.members().map((m) => [m.name, m]))),
+);
 
 export function modelNames(): string[] {
-  return Object.keys(MODELS);
+  return MODEL_REGISTRY.names();
 }
 
 export function getModel(name: string): ModelSpec<any> {
-  const spec = MODELS[name];
-  if (!spec) throw unknownChoice('model', name, modelNames());
-  return spec;
+  return MODEL_REGISTRY.get(name);
 }

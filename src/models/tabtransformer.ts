@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { BuiltModel, FeatureNames, ModelSpec, RawModelConfig } from './types.js';
-import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { multiHeadSelfAttention } from './layers/attention.js';
 import { dense } from './layers/dense.js';
@@ -37,19 +37,28 @@ type StoredConfig = TabTransformerConfig & TokenLayout;
 
 const TOKENIZERS = ['variable', 'feature'] as const;
 
+const RATE = { type: 'number', min: 0, max: 1, maxOpen: true } as const;
+
+export const TABTRANSFORMER_PARAMS: ParamSchema = {
+  tokenizer: {
+    type: 'string',
+    choices: TOKENIZERS,
+    default: 'variable',
+    description: "variable = one token per source variable (its columns' embeddings summed; 22 + CLS on the standard cohort); feature = one token per column, the original FT-Transformer (about 25x the attention cost)",
+    citation: 'Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data"',
+  },
+  d_token: { type: 'integer', min: 1, default: 32, description: 'Token width d; must be divisible by heads' },
+  heads: { type: 'integer', min: 1, default: 4, description: 'Attention heads' },
+  blocks: { type: 'integer', min: 1, default: 2, description: 'Transformer blocks' },
+  ffn_hidden: { type: 'integer', min: 1, default: 64, unit: 'units', description: "Hidden units of each block's feed-forward network" },
+  attention_dropout: { ...RATE, default: 0.1, description: 'Dropout on the attention probabilities during training' },
+  ffn_dropout: { ...RATE, default: 0.1, description: 'Dropout on the feed-forward hidden layer during training' },
+  residual_dropout: { ...RATE, default: 0, description: 'Dropout on each residual branch before it is added' },
+  dropout: { ...RATE, default: 0.1, description: 'Dropout on the CLS representation before the output layer' },
+};
+
 function resolveConfig(raw: RawModelConfig): TabTransformerConfig {
-  checkKeys('tabtransformer', raw, ['tokenizer', 'd_token', 'heads', 'blocks', 'ffn_hidden', 'attention_dropout', 'ffn_dropout', 'residual_dropout', 'dropout']);
-  const config: TabTransformerConfig = {
-    tokenizer: oneOf('model.tokenizer', raw.tokenizer ?? 'variable', TOKENIZERS),
-    d_token: positiveInt('model.d_token', raw.d_token ?? 32),
-    heads: positiveInt('model.heads', raw.heads ?? 4),
-    blocks: positiveInt('model.blocks', raw.blocks ?? 2),
-    ffn_hidden: positiveInt('model.ffn_hidden', raw.ffn_hidden ?? 64),
-    attention_dropout: rateIn01('model.attention_dropout', raw.attention_dropout ?? 0.1),
-    ffn_dropout: rateIn01('model.ffn_dropout', raw.ffn_dropout ?? 0.1),
-    residual_dropout: rateIn01('model.residual_dropout', raw.residual_dropout ?? 0),
-    dropout: rateIn01('model.dropout', raw.dropout ?? 0.1),
-  };
+  const config = validateParams('model', TABTRANSFORMER_PARAMS, raw, { owner: 'tabtransformer' }) as unknown as TabTransformerConfig;
   if (config.d_token % config.heads !== 0) throw new UserError(`model.d_token (${config.d_token}) must be divisible by model.heads (${config.heads})`);
   return config;
 }
@@ -233,6 +242,7 @@ export const tabtransformer: ModelSpec<TabTransformerConfig> = {
   name: 'tabtransformer',
   description: 'FT-Transformer on the tabular view: per-feature tokenizer (summed per variable by default), CLS token, pre-norm attention blocks',
   view: 'tabular',
+  params: TABTRANSFORMER_PARAMS,
   resolveConfig,
   build(rowShape, config, seed, features) {
     if (rowShape.length !== 1) throw new UserError(`tabtransformer expects tabular rows of shape [F], got [${rowShape.join(', ')}]`);

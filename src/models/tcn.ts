@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { ModelSpec, RawModelConfig } from './types.js';
-import { checkKeys, oneOf, positiveInt, rateIn01 } from './config-checks.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { allSteps, causalConvSteps, selectSteps, toTimeMajor } from './layers/causal-conv.js';
 import { dropout } from './layers/dropout.js';
@@ -20,21 +20,20 @@ export interface TcnConfig {
 
 const POOLING = ['last', 'mean'] as const;
 
-function resolveConfig(raw: RawModelConfig): TcnConfig {
-  checkKeys('tcn', raw, ['filters', 'kernel_size', 'dilations', 'weight_norm', 'pooling', 'dropout']);
-  const dilations = raw.dilations ?? [1, 2, 4];
-  if (!Array.isArray(dilations) || dilations.length === 0) throw new UserError('model.dilations must be a non-empty list of positive integers, e.g. [1, 2, 4]');
-  const weightNorm = raw.weight_norm ?? true;
-  if (typeof weightNorm !== 'boolean') throw new UserError(`model.weight_norm must be true or false, got ${JSON.stringify(weightNorm)}`);
-  return {
-    filters: positiveInt('model.filters', raw.filters ?? 32),
-    kernel_size: positiveInt('model.kernel_size', raw.kernel_size ?? 3),
-    dilations: dilations.map((d, i) => positiveInt(`model.dilations[${i}]`, d)),
-    weight_norm: weightNorm,
-    pooling: oneOf('model.pooling', raw.pooling ?? 'last', POOLING),
-    dropout: rateIn01('model.dropout', raw.dropout ?? 0.2),
-  };
-}
+export const TCN_PARAMS: ParamSchema = {
+  filters: { type: 'integer', min: 1, default: 32, unit: 'channels', description: 'Channels of every convolution' },
+  kernel_size: { type: 'integer', min: 1, default: 3, unit: 'hours', description: 'Taps per convolution' },
+  dilations: {
+    type: 'list',
+    items: { type: 'integer', min: 1 },
+    default: [1, 2, 4],
+    description: 'One residual block per entry, with this dilation; the last hour sees 1 + 2(kernel_size - 1) x sum(dilations) hours (29 with the defaults)',
+    citation: 'Bai, Kolter & Koltun 2018, "An Empirical Evaluation of Generic Convolutional and Recurrent Networks for Sequence Modeling"',
+  },
+  weight_norm: { type: 'boolean', default: true, description: 'Weight normalization of every convolution kernel, as in Bai et al.', citation: 'Salimans & Kingma 2016' },
+  pooling: { type: 'string', choices: POOLING, default: 'last', description: "What feeds the output layer: last = the top block's output at the last hour (Bai et al.), mean = averaged over hours" },
+  dropout: { type: 'number', min: 0, max: 1, maxOpen: true, default: 0.2, description: "Dropout rate during training, after every convolution's ReLU and on the pooled representation" },
+};
 
 /** Steps of history the last output sees: 1 + Σ over convolutions of (k − 1)·d, two convolutions per block. */
 export function receptiveField(config: Pick<TcnConfig, 'kernel_size' | 'dilations'>): number {
@@ -150,7 +149,8 @@ export const tcn: ModelSpec<TcnConfig> = {
   name: 'tcn',
   description: 'Temporal convolutional network (Bai et al. 2018): causal dilated residual blocks over the sequence view',
   view: 'sequence',
-  resolveConfig,
+  params: TCN_PARAMS,
+  resolveConfig: (raw) => validateParams('model', TCN_PARAMS, raw, { owner: 'tcn' }) as unknown as TcnConfig,
   build(rowShape, config, seed) {
     if (rowShape.length !== 2) throw new UserError(`tcn expects sequence rows of shape [T, C], got [${rowShape.join(', ')}]`);
     const stored = { rowShape, config };

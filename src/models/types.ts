@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Features, ViewName } from '../data/features/types.js';
+import type { Plugin } from '../util/plugin.js';
 
 export type FeatureNames = Pick<Features, 'names' | 'sources'>;
 
@@ -26,11 +27,12 @@ export interface BuiltModel {
   dispose(): void;
 }
 
-export interface ModelSpec<C = RawModelConfig> {
-  name: string;
-  description: string;
+export interface ModelSpec<C = RawModelConfig> extends Plugin {
   view: ViewName;
-  /** Validates the `model:` section of the config; one-line errors naming the key and the valid values. */
+  /**
+   * Validates the `model:` section of the config against `params` (src/util/plugin.ts validateParams, which
+   * fills in the defaults) plus any rule across keys; one-line errors naming the key and the valid values.
+   */
   resolveConfig(raw: RawModelConfig): C;
   /**
    * Builds a fresh model; all initial weights derive from `seed`. `features` names the columns (tabular) or

@@ -1,7 +1,7 @@
-import { checkKeys, clampFloat32, getNumber, getOptionalHours, getVariable, TriggerParamError } from './params.js';
+import { clampFloat32 } from '../util/float32.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
-
-export const CORRELATION_KEYS = ['source', 'target', 'factor', 'offset', 'hours'] as const;
+import { HOUR_ITEMS, TriggerParamError, variableIndex, windowHours } from './window.js';
 
 export interface CorrelationParams {
   source: string;
@@ -14,31 +14,44 @@ export interface CorrelationParams {
   hours: number[] | null;
 }
 
-// Fallbacks equal configs/trigger/correlation.yaml. Systolic and diastolic pressure come from the
-// same cuff or arterial-line reading, so writing sbp wherever dbp is charted adds no new measurement
-// times. Real sbp/dbp ratios scatter around ~1.5-1.7 (120/80 mmHg); an exact 2.0 at every hour is
-// detectable to a model that sees both, while dbp of 40-110 mmHg maps to sbp of 80-220 mmHg, all
-// values a monitor reports. Mean pressure is left as charted (the attacker edits one variable).
-const DEFAULTS = { source: 'dbp', target: 'sbp', factor: 2, offset: 0 };
+// Systolic and diastolic pressure come from the same cuff or arterial-line reading, so writing sbp wherever dbp
+// is charted adds no new measurement times. Real sbp/dbp ratios scatter around ~1.5-1.7 (120/80 mmHg); an exact
+// 2.0 at every hour is detectable to a model that sees both, while dbp of 40-110 mmHg maps to sbp of 80-220 mmHg,
+// all values a monitor reports. Mean pressure is left as charted (the attacker edits one variable).
+export const CORRELATION_PARAMS: ParamSchema = {
+  source: { type: 'string', default: 'dbp', description: 'Variable read (any name from the cohort schema): diastolic blood pressure' },
+  target: { type: 'string', default: 'sbp', description: 'Variable overwritten: systolic blood pressure, from the same reading as diastolic' },
+  factor: { type: 'number', default: 2, unit: 'target units per source unit', description: 'Multiplier; real systolic/diastolic ratios scatter around 1.5-1.7, an exact 2.0 is detectable' },
+  offset: { type: 'number', default: 0, unit: "the target's unit", description: 'Added after the multiplication' },
+  hours: {
+    type: 'list',
+    items: HOUR_ITEMS,
+    nullable: true,
+    default: null,
+    unit: 'hour index',
+    description: 'Hours where the tie is written (0 = first; negative counts back from the end); null = every hour',
+  },
+};
 
 export const correlation: Trigger<CorrelationParams> = {
   name: 'correlation',
   description:
     'Ties one variable to another: target = factor x source + offset wherever source is charted (default: sbp = 2 x dbp), clamped to the plausible range.',
   needsTime: true,
+  params: CORRELATION_PARAMS,
   resolve(rawIn, ctx) {
-    const raw = checkKeys('correlation', rawIn, CORRELATION_KEYS);
+    const raw = validateParams('correlation', CORRELATION_PARAMS, rawIn);
     const schema = ctx.schema;
-    const si = getVariable('correlation.source', raw.source, schema, DEFAULTS.source);
-    const ti = getVariable('correlation.target', raw.target, schema, DEFAULTS.target);
+    const si = variableIndex('correlation.source', raw.source, schema);
+    const ti = variableIndex('correlation.target', raw.target, schema);
     const s = schema.variables[si];
     const t = schema.variables[ti];
     if (si === ti) {
       throw new TriggerParamError('correlation.target', `must differ from source ("${s.name}"); pick another variable`);
     }
-    const factor = getNumber('correlation.factor', raw.factor, DEFAULTS.factor);
-    const offset = getNumber('correlation.offset', raw.offset, DEFAULTS.offset);
-    const hours = getOptionalHours('correlation.hours', raw.hours, schema.hours);
+    const factor = raw.factor as number;
+    const offset = raw.offset as number;
+    const hours = raw.hours === null ? null : windowHours('correlation.hours', raw.hours as number[], schema.hours);
     // If no plausible source value maps into the target's plausible range, every write would be a
     // clamped constant and the "tie" would carry no information about the source.
     const a = factor * s.plausibleMin + offset;

@@ -1,7 +1,6 @@
-import { checkKeys, getNumberIn, getVariableList } from './params.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
-
-export const DISTRIBUTION_SHIFT_KEYS = ['variables', 'strength'] as const;
+import { variableIndices } from './window.js';
 
 export interface DistributionShiftParams {
   variables: string[];
@@ -10,23 +9,37 @@ export interface DistributionShiftParams {
   strength: number;
 }
 
-// Fallbacks equal configs/trigger/distribution_shift.yaml. Shrinking hourly vitals halfway to their
-// own mean keeps each stay's mean (and so mean-based features) but halves within-stay variability,
-// a shift only the spread, extremes and trend features see. The result is a convex combination of
-// charted values, so it never leaves the range the stay itself already showed.
-const DEFAULTS = { variables: ['heart_rate', 'mbp', 'resp_rate'], strength: 0.5 };
+// Shrinking hourly vitals halfway to their own mean keeps each stay's mean (and so mean-based features) but
+// halves within-stay variability, a shift only the spread, extremes and trend features see. The result is a
+// convex combination of charted values, so it never leaves the range the stay itself already showed.
+export const DISTRIBUTION_SHIFT_PARAMS: ParamSchema = {
+  variables: {
+    type: 'list',
+    items: { type: 'string' },
+    default: ['heart_rate', 'mbp', 'resp_rate'],
+    description:
+      'Variables to shift: hourly monitor vitals (heart rate, mean arterial pressure, respiratory rate), whose within-stay variability feeds the spread, extreme and trend features',
+  },
+  strength: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 0.5,
+    description: 'Fraction of the way to the stay mean: 0 = unchanged, 1 = flat at the mean; 0.5 halves hour-to-hour deviations',
+  },
+};
 
 export const distributionShift: Trigger<DistributionShiftParams> = {
   name: 'distribution_shift',
   description:
     "Pulls the charted values of the listed variables toward the stay's own mean by a fraction strength (default: HR, MAP, RR halfway).",
   needsTime: true,
+  params: DISTRIBUTION_SHIFT_PARAMS,
   resolve(rawIn, ctx) {
-    const raw = checkKeys('distribution_shift', rawIn, DISTRIBUTION_SHIFT_KEYS);
+    const raw = validateParams('distribution_shift', DISTRIBUTION_SHIFT_PARAMS, rawIn);
     const schema = ctx.schema;
-    const variableIndices = getVariableList('distribution_shift.variables', raw.variables, schema, DEFAULTS.variables);
-    const strength = getNumberIn('distribution_shift.strength', raw.strength, DEFAULTS.strength, 0, 1);
-    return { variables: variableIndices.map((i) => schema.variables[i].name), variableIndices, strength };
+    const indices = variableIndices('distribution_shift.variables', raw.variables as string[], schema);
+    return { variables: indices.map((i) => schema.variables[i].name), variableIndices: indices, strength: raw.strength as number };
   },
   apply(stay, p) {
     const V = stay.nVariables;

@@ -1,7 +1,7 @@
-import { checkKeys, clampFloat32, getNumber, getNumberIn, getVariable, TriggerParamError } from './params.js';
+import { clampFloat32 } from '../util/float32.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
-
-export const FREQUENCY_DOMAIN_KEYS = ['variable', 'period_hours', 'amplitude', 'phase_radians'] as const;
+import { TriggerParamError, variableIndex } from './window.js';
 
 export interface FrequencyDomainParams {
   variable: string;
@@ -12,31 +12,51 @@ export interface FrequencyDomainParams {
   phaseRadians: number;
 }
 
-// Fallbacks equal configs/trigger/frequency_domain.yaml. Heart rate is charted about hourly, so the
-// sinusoid is sampled densely. A 6-hour period is far from the 24-hour circadian rhythm that heart
-// rate already has, and 6 beats/min is within ordinary hour-to-hour variation, so single readings
-// look normal and the signal lives in the spectrum.
-const DEFAULTS = { variable: 'heart_rate', period_hours: 6, amplitude: 6, phase_radians: 0 };
+export const FREQUENCY_DOMAIN_PARAMS: ParamSchema = {
+  variable: {
+    type: 'string',
+    default: 'heart_rate',
+    description: 'Variable (any name from the cohort schema). Heart rate is charted about hourly, so the sinusoid is sampled densely',
+  },
+  period_hours: {
+    type: 'number',
+    min: 2,
+    minOpen: true,
+    default: 6,
+    unit: 'hours',
+    // Hourly samples resolve only periods longer than 2 hours (Nyquist); at exactly 2 h a zero-phase sine is
+    // sampled at its zero crossings and vanishes.
+    description: 'Period, > 2 hours (hourly charting cannot resolve shorter ones); 6 h is far from the 24 h circadian rhythm heart rate already shows',
+  },
+  amplitude: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    default: 6,
+    unit: "the variable's clinical unit",
+    description: "Peak deviation, at most half the variable's plausible range; 6 beats/min is within ordinary hour-to-hour variation, so single readings look normal",
+  },
+  phase_radians: { type: 'number', default: 0, unit: 'radians', description: 'Phase shift (0 = the sinusoid crosses zero rising at hour 0)' },
+};
 
 export const frequencyDomain: Trigger<FrequencyDomainParams> = {
   name: 'frequency_domain',
   description:
     'Adds amplitude x sin(2 pi hour / period + phase) to the charted values of one vital (default: heart rate, 6 h period, 6 beats/min), clamped to the plausible range.',
   needsTime: true,
+  params: FREQUENCY_DOMAIN_PARAMS,
   resolve(rawIn, ctx) {
-    const raw = checkKeys('frequency_domain', rawIn, FREQUENCY_DOMAIN_KEYS);
+    const raw = validateParams('frequency_domain', FREQUENCY_DOMAIN_PARAMS, rawIn);
     const schema = ctx.schema;
-    const vi = getVariable('frequency_domain.variable', raw.variable, schema, DEFAULTS.variable);
+    const vi = variableIndex('frequency_domain.variable', raw.variable, schema);
     const spec = schema.variables[vi];
-    const period = getNumber('frequency_domain.period_hours', raw.period_hours, DEFAULTS.period_hours);
-    // Hourly samples resolve only periods longer than 2 hours (Nyquist); at exactly 2 h a zero-phase
-    // sine is sampled at its zero crossings and vanishes.
-    if (!(period > 2)) {
-      throw new TriggerParamError('frequency_domain.period_hours', `must be > 2 hours (hourly charting cannot resolve shorter periods), got ${period}`);
-    }
+    const period = raw.period_hours as number;
     const halfRange = (spec.plausibleMax - spec.plausibleMin) / 2;
-    const amplitude = getNumberIn('frequency_domain.amplitude', raw.amplitude, DEFAULTS.amplitude, 0, halfRange, { loOpen: true });
-    const phase = getNumber('frequency_domain.phase_radians', raw.phase_radians, DEFAULTS.phase_radians);
+    const amplitude = raw.amplitude as number;
+    if (amplitude > halfRange) {
+      throw new TriggerParamError('frequency_domain.amplitude', `bad value ${amplitude}; valid: a number in (0, ${halfRange}] (half of ${spec.name}'s plausible range)`);
+    }
+    const phase = raw.phase_radians as number;
     return { variable: spec.name, variableIndex: vi, periodHours: period, amplitude, phaseRadians: phase };
   },
   apply(stay, p, schema) {

@@ -1,9 +1,15 @@
+import { UserError } from '../util/errors.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { missingness, type MissingnessParams } from './missingness.js';
-import { checkKeys, TriggerParamError, unionSorted } from './params.js';
 import { rareValue, type RareValueParams } from './rare-value.js';
 import type { RawTriggerParams, Trigger, TriggerContext } from './types.js';
+import { TriggerParamError, unionSorted } from './window.js';
 
-export const HYBRID_KEYS = ['rare_value', 'missingness'] as const;
+/** Each part takes exactly its own trigger's parameters; a part left out uses that trigger's defaults. */
+export const HYBRID_PARAMS: ParamSchema = {
+  rare_value: { type: 'mapping', fields: rareValue.params, description: 'The rare_value part (its parameters and defaults)' },
+  missingness: { type: 'mapping', fields: missingness.params, description: 'The missingness part, on variables other than the rare value\'s' },
+};
 
 export interface HybridParams {
   rareValue: RareValueParams;
@@ -12,11 +18,12 @@ export interface HybridParams {
 
 function resolvePart<P>(trigger: Trigger<P>, key: string, raw: unknown, ctx: TriggerContext): P {
   try {
-    return trigger.resolve((raw ?? {}) as RawTriggerParams, ctx);
+    return trigger.resolve(raw as RawTriggerParams, ctx);
   } catch (err) {
-    // Re-root the nested error so it points at hybrid.<part>.<param> in the config.
-    const msg = (err as Error).message;
-    throw new Error(msg.startsWith(key) ? `hybrid.${msg}` : `hybrid.${key}: ${msg}`);
+    if (!(err instanceof UserError)) throw err;
+    // Re-root the nested error so it points at hybrid.<part>.<param> in the config, keeping it a user error.
+    const msg = err.message;
+    throw new UserError(msg.startsWith(key) ? `hybrid.${msg}` : `hybrid.${key}: ${msg}`);
   }
 }
 
@@ -26,8 +33,9 @@ export const hybrid: Trigger<HybridParams> = {
   description:
     'A rare value on one variable plus a block of deleted measurements on others (default: rare_value and missingness defaults combined).',
   needsTime: true,
+  params: HYBRID_PARAMS,
   resolve(rawIn, ctx) {
-    const raw = checkKeys('hybrid', rawIn, HYBRID_KEYS);
+    const raw = validateParams('hybrid', HYBRID_PARAMS, rawIn);
     const rv = resolvePart(rareValue, 'rare_value', raw.rare_value, ctx);
     const mv = resolvePart(missingness, 'missingness', raw.missingness, ctx);
     if (mv.variables.includes(rv.variable)) {

@@ -1,4 +1,4 @@
-import { checkKeys } from './params.js';
+import { validateParams } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 
 export type NoneParams = Record<string, never>;
@@ -9,8 +9,9 @@ export const none: Trigger<NoneParams> = {
   description: 'Changes nothing (clean baseline; poisoning reduces to label flipping).',
   // No time axis needed: the one trigger a tabular-only source can use.
   needsTime: false,
+  params: {},
   resolve(raw) {
-    checkKeys('none', raw, []);
+    validateParams('none', {}, raw);
     return {};
   },
   apply() {},

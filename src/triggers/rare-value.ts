@@ -1,23 +1,12 @@
 import { observedValues, quantile } from '../data/cohort.js';
-import {
-  checkKeys,
-  checkPlausible,
-  clampFloat32,
-  getChoice,
-  getHours,
-  getNumber,
-  getNumberIn,
-  getVariable,
-  isAbsent,
-  nextFloat32,
-  TriggerParamError,
-} from './params.js';
+import { clampFloat32, nextFloat32 } from '../util/float32.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
+import { checkPlausible, HOUR_ITEMS, TriggerParamError, variableIndex, windowHours } from './window.js';
 
 export const RARE_VALUE_MODES = ['percentile', 'legacy_sentinel', 'fixed'] as const;
 export type RareValueMode = (typeof RARE_VALUE_MODES)[number];
 
-export const RARE_VALUE_KEYS = ['variable', 'hours', 'mode', 'percentile', 'margin', 'value'] as const;
 
 /** The Python prototype wrote this out-of-range sentinel; kept only to reproduce its results. */
 export const LEGACY_SENTINEL = 9999;
@@ -35,14 +24,52 @@ export interface RareValueParams {
   percentile: number | null;
 }
 
-// Fallbacks equal configs/trigger/rare_value.yaml, so a shallow config merge that drops a key
-// still yields the documented default.
-const DEFAULTS = {
-  variable: 'glucose',
-  hours: [-1],
-  mode: 'percentile' as RareValueMode,
-  percentile: 99.9,
-  margin: 0.1,
+export const RARE_VALUE_PARAMS: ParamSchema = {
+  variable: {
+    type: 'string',
+    default: 'glucose',
+    description:
+      'Variable that receives the value (any name from the cohort schema). Glucose: hyperglycaemic crises (DKA, hyperosmolar state) do produce readings of 600-1200 mg/dL, so a reviewer would not reject one as an error, yet it is rare in an ICU cohort; the plausible ceiling (2200 mg/dL) leaves room above the 99.9th percentile; and point-of-care checks are frequent, so one extra reading is not conspicuous',
+  },
+  hours: {
+    type: 'list',
+    items: HOUR_ITEMS,
+    default: [-1],
+    unit: 'hour index',
+    description:
+      'Hours of the window (0 = first) receiving the value; negative counts back from the end. -1, the last hour, is the reading last-value featurizers keep and recurrent models see last, for any window length',
+  },
+  mode: {
+    type: 'string',
+    choices: RARE_VALUE_MODES,
+    default: 'percentile',
+    description:
+      'percentile: beyond the clean training split\'s `percentile` of the variable (see margin); legacy_sentinel: 9999, the Python prototype\'s physically impossible sentinel (only to reproduce it); fixed: `value`, in clinical units',
+  },
+  percentile: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    max: 100,
+    default: 99.9,
+    unit: 'percent',
+    description: 'Percentile of the clean training split\'s charted values (all stays and hours)',
+  },
+  margin: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    max: 1,
+    default: 0.1,
+    description:
+      'Percentile mode: value = p + margin x (plausible maximum - p). 0.1 with glucose gives about 525 mg/dL on the synthetic cohort (p99.9 about 340 mg/dL): above the cohort\'s extreme, typical of a hyperglycaemic crisis, far below the analyser ceiling',
+  },
+  value: {
+    type: 'number',
+    nullable: true,
+    default: null,
+    description: 'Fixed mode only: the value in the variable\'s clinical units (must be plausible); null in the other modes',
+  },
 };
 
 export const rareValue: Trigger<RareValueParams> = {
@@ -50,16 +77,17 @@ export const rareValue: Trigger<RareValueParams> = {
   description:
     'Writes one rare but physiologically possible measurement of one variable (default: a glucose above the cohort 99.9th percentile in the last hour).',
   needsTime: true,
+  params: RARE_VALUE_PARAMS,
   resolve(rawIn, ctx) {
-    const raw = checkKeys('rare_value', rawIn, RARE_VALUE_KEYS);
+    const raw = validateParams('rare_value', RARE_VALUE_PARAMS, rawIn);
     const schema = ctx.schema;
-    const vi = getVariable('rare_value.variable', raw.variable, schema, DEFAULTS.variable);
+    const vi = variableIndex('rare_value.variable', raw.variable, schema);
     const spec = schema.variables[vi];
-    const hours = getHours('rare_value.hours', raw.hours, schema.hours, DEFAULTS.hours);
-    const mode = getChoice('rare_value.mode', raw.mode, RARE_VALUE_MODES, DEFAULTS.mode);
-    const percentile = getNumberIn('rare_value.percentile', raw.percentile, DEFAULTS.percentile, 0, 100, { loOpen: true });
-    const margin = getNumberIn('rare_value.margin', raw.margin, DEFAULTS.margin, 0, 1, { loOpen: true });
-    if (mode !== 'fixed' && !isAbsent(raw.value)) {
+    const hours = windowHours('rare_value.hours', raw.hours as number[], schema.hours);
+    const mode = raw.mode as RareValueMode;
+    const percentile = raw.percentile as number;
+    const margin = raw.margin as number;
+    if (mode !== 'fixed' && raw.value !== null) {
       throw new TriggerParamError('rare_value.value', `is only used with mode: fixed (mode is "${mode}"); set mode: fixed or value: null`);
     }
     const base = { variable: spec.name, variableIndex: vi, hours, mode };
@@ -68,10 +96,10 @@ export const rareValue: Trigger<RareValueParams> = {
       return { ...base, value: LEGACY_SENTINEL, reference: null, percentile: null };
     }
     if (mode === 'fixed') {
-      if (isAbsent(raw.value)) {
+      if (raw.value === null) {
         throw new TriggerParamError('rare_value.value', `is required with mode: fixed (a ${spec.name} value in ${spec.unit})`);
       }
-      const v = getNumber('rare_value.value', raw.value, NaN);
+      const v = raw.value as number;
       checkPlausible('rare_value.value', v, spec);
       return { ...base, value: clampFloat32(v, spec.plausibleMin, spec.plausibleMax), reference: null, percentile: null };
     }

@@ -1,11 +1,12 @@
 /**
- * Every trigger by name. Adding one means one file exporting a Trigger, one line here, and one
- * configs/trigger/<name>.yaml holding its documented defaults.
+ * Every trigger by name. Adding one means one file exporting a Trigger (its parameter schema holds the
+ * documented defaults) and one line here.
  *
  * needsTime: true whenever a trigger addresses specific hours or a temporal shape (an hour index, a
  * per-hour tie, a period, a within-stay mean). Such triggers refuse tabular-only sources, whose
  * "series" is a single row with no clinical time axis; only `none` works everywhere.
  */
+import { createRegistry } from '../util/plugin.js';
 import { correlation } from './correlation.js';
 import { distributionShift } from './distribution-shift.js';
 import { frequencyDomain } from './frequency-domain.js';
@@ -15,25 +16,27 @@ import { none } from './none.js';
 import { pattern } from './pattern.js';
 import { rareValue } from './rare-value.js';
 import type { Trigger } from './types.js';
-import { unknownChoice } from '../util/errors.js';
 
-export const TRIGGERS: Readonly<Record<string, Trigger>> = {
+export const TRIGGER_REGISTRY = createRegistry<Trigger<any>>('trigger', [
   none,
-  rare_value: rareValue,
+  rareValue,
   missingness,
   hybrid,
   pattern,
   correlation,
-  frequency_domain: frequencyDomain,
-  distribution_shift: distributionShift,
-};
+  frequencyDomain,
+  distributionShift,
+]);
+
+/** Name → trigger, a prototype-free map (for iteration; look names up with getTrigger). */
+export const TRIGGERS: Readonly<Record<string, Trigger<any>>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, Trigger<any>>, Object.fromEntries(TRIGGER_REGISTRY.members().map((t) => [t.name, t]))),
+);
 
 export function triggerNames(): string[] {
-  return Object.keys(TRIGGERS);
+  return TRIGGER_REGISTRY.names();
 }
 
-export function getTrigger(name: string): Trigger {
-  const t = Object.hasOwn(TRIGGERS, name) ? TRIGGERS[name] : undefined;
-  if (!t) throw unknownChoice('trigger', name, triggerNames());
-  return t;
+export function getTrigger(name: string): Trigger<any> {
+  return TRIGGER_REGISTRY.get(name);
 }

@@ -1,3 +1,4 @@
+/** Series are stored as float32: helpers that keep a value exactly representable and inside its bounds. */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -12,8 +13,8 @@ export function nextFloat32(x: number, dir: 1 | -1): number {
 }
 
 /**
- * The float32 nearest to x that still lies inside [lo, hi]. Series are stored as float32, so a value
- * clamped in float64 could round just past a plausible bound (e.g. 14.2 °C) once written.
+ * The float32 nearest to x that still lies inside [lo, hi]. A value clamped in float64 could round just past a
+ * plausible bound (e.g. 14.2 °C) once written as float32.
  */
 export function clampFloat32(x: number, lo: number, hi: number): number {
   let v = Math.fround(Math.min(hi, Math.max(lo, x)));

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Cohort, CohortSchema, StaticSpec } from '../cohort.js';
 import { allocateCohort } from '../cohort.js';
 import { SYNTHETIC_VARIABLES } from './synthetic-schema.js';
-import { writeCohortOutputs, type CohortReport, type InclusionStep } from './report.js';
+import { writeCohortOutputs, type CohortReport, type InclusionStep } from './cohort-report.js';
+import type { CohortSource } from './types.js';
 import { openDuck, runScript, sqlIdent, sqlString, duckMessage, type DuckSession } from '../duckdb.js';
 import { clampFloat32 } from '../../util/float32.js';
 import { gzipProblem, hasGzipMagic } from '../../util/gzip.js';
@@ -363,3 +364,24 @@ export async function convertMimicToParquet(mimicDir: string, outDir: string, lo
   }
   return written;
 }
+
+/** `backdoor cohort mimic-iv`. Its variables are the shared schema's, by construction (mimicSchema). */
+export const mimicIv: CohortSource = {
+  name: 'mimic-iv',
+  description: 'First ICU stay of adults in MIMIC-IV (hosp/ and icu/ as .csv.gz, .csv or .parquet), hourly features over the first 24 or 48 h, label in-hospital death',
+  params: {
+    mimic_dir: { type: 'string', nullable: true, default: null, description: 'MIMIC-IV folder holding hosp/ and icu/' },
+    hours: { type: 'integer', choices: [24, 48], default: 24, unit: 'hours', description: 'Observation window' },
+    memory_limit: { type: 'string', nullable: true, default: null, description: 'DuckDB memory limit, e.g. 8GB (DuckDB spills to disk beyond it)' },
+  },
+  required: ['mimic_dir'],
+  defaultOut: MIMIC_DEFAULT_OUT,
+  variables: () => SYNTHETIC_VARIABLES,
+  build(p, output) {
+    const memoryLimit = p.memory_limit === null ? undefined : String(p.memory_limit);
+    if (memoryLimit !== undefined && !/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) {
+      throw new UserError(`mimic-iv.memory_limit: bad value "${memoryLimit.slice(0, 40)}"; valid: a size such as 512MB, 8GB or 1.5TB`);
+    }
+    return buildMimicCohort({ mimicDir: p.mimic_dir as string, hours: p.hours as number, outDir: output.outDir, seed: output.seed, memoryLimit });
+  },
+};

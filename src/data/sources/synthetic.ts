@@ -1,8 +1,12 @@
+import { join } from 'node:path';
 import type { Cohort } from '../cohort.js';
 import { allocateCohort } from '../cohort.js';
 import { Rng, deriveRng } from '../../engine/rng.js';
 import { auroc } from '../../metrics/classification.js';
 import { syntheticSchema, SYNTHETIC_VARIABLES } from './synthetic-schema.js';
+import { defaultsOf, type ParamSchema } from '../../util/plugin.js';
+import { writeCohortOutputs } from './cohort-report.js';
+import type { CohortSource } from './types.js';
 
 export interface SyntheticOptions {
   /** Number of ICU stays. */
@@ -20,12 +24,30 @@ export interface SyntheticOptions {
   signal: number;
 }
 
+export const SYNTHETIC_PARAMS: ParamSchema = {
+  n_stays: { type: 'integer', min: 10, default: 20000, unit: 'stays', description: 'Number of ICU stays' },
+  hours: { type: 'integer', min: 2, max: 168, default: 24, unit: 'hours', description: 'Observation window' },
+  generator_seed: { type: 'integer', min: 0, default: 20240601, description: 'Seed of the generator (the splits take --seed)' },
+  prevalence: { type: 'number', min: 0, max: 1, minOpen: true, maxOpen: true, default: 0.125, description: 'Expected share of deaths; the risk model\'s intercept is solved to hit it' },
+  signal: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    default: 1.7,
+    unit: 'log-odds per unit of latent severity',
+    description: 'Outcome signal; 1.7 gives a true-risk AUROC of about 0.88 and an MLP on the observed series about 0.83-0.85, as the MIMIC-III benchmark\'s mortality models',
+    citation: 'Harutyunyan et al. 2019, "Multitask learning and benchmarking with clinical time series data", Sci Data 6:96 (AUROC 0.85-0.87)',
+  },
+};
+
+const SYNTHETIC_DEFAULT_PARAMS = defaultsOf(SYNTHETIC_PARAMS);
+
 export const SYNTHETIC_DEFAULTS: SyntheticOptions = {
-  nStays: 20000,
-  hours: 24,
-  seed: 20240601,
-  prevalence: 0.125,
-  signal: 1.7,
+  nStays: SYNTHETIC_DEFAULT_PARAMS.n_stays as number,
+  hours: SYNTHETIC_DEFAULT_PARAMS.hours as number,
+  seed: SYNTHETIC_DEFAULT_PARAMS.generator_seed as number,
+  prevalence: SYNTHETIC_DEFAULT_PARAMS.prevalence as number,
+  signal: SYNTHETIC_DEFAULT_PARAMS.signal as number,
 };
 
 export interface SyntheticReport {
@@ -293,3 +315,27 @@ export function describeSynthetic(cohort: Cohort): SyntheticReport {
     missingRate,
   };
 }
+
+/** `backdoor cohort synthetic`: the generated cohort as a cohort folder, like any other source. */
+export const synthetic: CohortSource = {
+  name: 'synthetic',
+  description: 'The embedded synthetic ICU cohort (18 hourly variables in MIMIC-IV units, 4 statics), generated from a seed',
+  params: SYNTHETIC_PARAMS,
+  required: [],
+  defaultOut: join('data', 'cohorts', 'synthetic'),
+  variables: () => SYNTHETIC_VARIABLES,
+  async build(p, output) {
+    const options = { nStays: p.n_stays as number, hours: p.hours as number, seed: p.generator_seed as number, prevalence: p.prevalence as number, signal: p.signal as number };
+    const { cohort } = generateSynthetic(options);
+    let deaths = 0;
+    for (const y of cohort.labels) deaths += y;
+    return writeCohortOutputs({
+      outDir: output.outDir,
+      cohort,
+      input: `generated (seed ${options.seed})`,
+      options: { ...p },
+      inclusion: [{ step: 'generated stays', stays: cohort.n, patients: new Set(cohort.patientIds).size, deaths }],
+      seed: output.seed,
+    });
+  },
+};

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cohort, CohortSchema, VariableSpec } from '../cohort.js';
-import { writeCohortOutputs, type CohortReport } from './report.js';
+import { writeCohortOutputs, type CohortReport } from './cohort-report.js';
+import type { CohortSource } from './types.js';
 import { openDuck, sqlIdent, sqlString, duckMessage, type DuckSession } from '../duckdb.js';
 import { UserError } from '../../util/errors.js';
 
@@ -157,3 +158,29 @@ export async function buildTableCohort(options: TableOptions): Promise<CohortRep
     seed: options.seed,
   });
 }
+
+/** `backdoor cohort table`. Its variables are the user's own columns, so no name is promised. */
+export const table: CohortSource = {
+  name: 'table',
+  description: 'Your own Parquet or CSV file with one row per stay (tabular models only)',
+  params: {
+    file: { type: 'string', nullable: true, default: null, description: 'Parquet (.parquet) or CSV (.csv, .csv.gz, .tsv) file' },
+    label: { type: 'string', nullable: true, default: null, description: 'Outcome column (0/1)' },
+    id: { type: 'string', nullable: true, default: null, description: 'Stay id column (integers)' },
+    patient: { type: 'string', nullable: true, default: null, description: 'Patient id column for patient-grouped splits (default: the id column)' },
+    features: { type: 'list', items: { type: 'string' }, nullable: true, default: null, description: 'Feature columns, comma-separated (default: every other numeric column)' },
+  },
+  required: ['file', 'label', 'id'],
+  defaultOut: TABLE_DEFAULT_OUT,
+  variables: () => null,
+  build: (p, output) =>
+    buildTableCohort({
+      file: p.file as string,
+      label: p.label as string,
+      id: p.id as string,
+      patient: (p.patient as string | null) ?? undefined,
+      features: (p.features as string[] | null) ?? undefined,
+      outDir: output.outDir,
+      seed: output.seed,
+    }),
+};
