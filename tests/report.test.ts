@@ -22,8 +22,9 @@ import {
   wilcoxonSignedRank,
 } from '../src/report/stats-core.js';
 import { collectRuns, summaryCsv } from '../src/report/collect.js';
-import { computeStats, statsCsv } from '../src/report/stats.js';
-import { buildFigures, histogram, poolBins } from '../src/report/figures.js';
+import { computeStats } from '../src/report/stats.js';
+import { statsCsv } from '../src/report/stats-csv.js';
+import { histogram, poolBins } from '../src/report/stats-figure-data.js';
 import { pngSize, renderSpec, svgToPixels, SLIDE_HEIGHT, SLIDE_WIDTH } from '../src/report/render.js';
 import { buildReport, REPORT_MANIFEST, type ReportResult } from '../src/report/index.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
@@ -320,13 +321,15 @@ test('figures: reliability bins pool by count, histogram shares sum to 1', () =>
     [{ lo: 0, hi: 0.5, n: 2, meanProb: 0.2, fracPositive: 0 }],
     [{ lo: 0, hi: 0.5, n: 6, meanProb: 0.4, fracPositive: 0.5 }],
   ]);
-  close(pooled[0]!.meanProb, (2 * 0.2 + 6 * 0.4) / 8);
-  close(pooled[0]!.fracPositive, 3 / 8);
+  close(pooled[0]!.mean_prob, (2 * 0.2 + 6 * 0.4) / 8);
+  close(pooled[0]!.frac_positive, 3 / 8);
   const h = histogram([-1, 0, 0.01, 0.99, 1]);
-  assert.equal(h.length, 40);
-  close(h.reduce((a, b) => a + b.share, 0), 1, 1e-12);
-  close(h[0]!.share, 0.2); // −1 in the first bin
-  close(h[39]!.share, 0.4); // 0.99 and 1 in the last (closed) bin
+  assert.equal(h.shares.length, 40);
+  assert.equal(h.edges.length, 41);
+  assert.deepEqual([h.edges[0], h.edges[20], h.edges[40]], [-1, 0, 1]);
+  close(h.shares.reduce((a, b) => a + b, 0), 1, 1e-12);
+  close(h.shares[0]!, 0.2); // −1 in the first bin
+  close(h.shares[39]!, 0.4); // 0.99 and 1 in the last (closed) bin
 });
 
 /** Dark pixels (all channels < 110) in a rectangle of an RGBA buffer. */
