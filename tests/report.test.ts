@@ -27,6 +27,7 @@ import { statsCsv } from '../src/report/stats-csv.js';
 import { histogram, poolBins } from '../src/report/stats-figure-data.js';
 import { pngSize, renderSpec, svgToPixels, SLIDE_HEIGHT, SLIDE_WIDTH } from '../src/report/render.js';
 import { buildReport, REPORT_MANIFEST, type ReportResult } from '../src/report/index.js';
+import { FIGURES } from '../src/report/figures/index.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
 
 function close(actual: number | null | undefined, expected: number, tol = 1e-9): void {
@@ -361,6 +362,12 @@ test('rendering: 2× PNG of the SVG size, and text is actually drawn (it vanishe
   const svgH = Number(/height="(\d+)"/.exec(r.svg)![1]);
   assert.deepEqual(pngSize(r.png), { width: 2 * svgW, height: 2 * svgH });
   assert.match(r.svg, /<text[^>]*>Poison rate \(%\)<\/text>/);
+  // The untitled drawing for report.html and slides is cut from the same SVG: no title, the axes kept, cropped anew.
+  assert.match(r.svg, /<text[^>]*>Attack success rate<\/text>/);
+  assert.doesNotMatch(r.untitledSvg!, /Attack success rate/);
+  assert.match(r.untitledSvg!, /<text[^>]*>Poison rate \(%\)<\/text>/);
+  const untitledH = Number(/height="(\d+)"/.exec(r.untitledSvg!)![1]);
+  assert.ok(untitledH < svgH - 15, `untitled height ${untitledH} vs ${svgH}`);
   const withFont = svgToPixels(r.svg, { scale: 2 });
   const without = svgToPixels(r.svg, { scale: 2, withoutFonts: true });
   // The title sits in the top band; the line is light blue, so dark pixels there can only be glyphs.
@@ -403,6 +410,10 @@ test('buildReport writes every artefact atomically and is rebuildable from the r
   assert.ok(html.includes('data:image/svg+xml;base64,'));
   for (const s of ['abc123', 'f00d', '4.22.0', 'backdoor 0.1.0', '2026-01-02T03:04:05.000Z', N_TOO_SMALL]) assert.ok(html.includes(s), `report.html lacks ${s}`);
   assert.match(html, /mlp\/missingness\/0\.05\/seed_1<\/code>: status is/);
+  // The figure registry drives the page and the slides: every figure in its order, a slide for each slide figure.
+  assert.deepEqual([...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]), FIGURES.map((f) => f.name));
+  assert.deepEqual(names, FIGURES.map((f) => f.name));
+  assert.deepEqual(report.slides.map((s) => s.name), ['slide_1_overview', ...FIGURES.filter((f) => f.slide).map((f, i) => `slide_${i + 2}_${f.name}`)]);
 
   const statsBefore = readFileSync(report.statsJson, 'utf8');
   const summaryBefore = readFileSync(report.summaryCsv, 'utf8');

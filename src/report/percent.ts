@@ -1,5 +1,5 @@
 /** A poison rate as a percentage, 0.01 → 1, without float noise (0.07·100 = 7.000000000000001). */
-export function ratePercent(rate: number): number {
+function ratePercent(rate: number): number {
   return Number((rate * 100).toPrecision(8));
 }
 

@@ -12,7 +12,7 @@ export const FONT_FAMILY = 'DejaVu Sans';
 const require = createRequire(import.meta.url);
 
 /** The DejaVu TTF files shipped by the dejavu-fonts-ttf package. */
-export function fontFiles(): string[] {
+function fontFiles(): string[] {
   const dir = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
   return [join(dir, 'DejaVuSans.ttf'), join(dir, 'DejaVuSans-Bold.ttf')];
 }
@@ -46,7 +46,7 @@ export function compileSpec(spec: VlSpec): CompileResult {
 }
 
 /** Vega-Lite → SVG through a headless Vega view (no canvas: text widths are estimated by Vega). */
-export async function specToSvg(spec: VlSpec): Promise<{ svg: string; warnings: string[] }> {
+async function specToSvg(spec: VlSpec): Promise<{ svg: string; warnings: string[] }> {
   const { vega, warnings } = compileSpec(spec);
   const view = new View(parse(vega), { renderer: 'none' });
   try {
@@ -72,7 +72,7 @@ const BACKGROUND = /^(<svg[^>]*>)<rect (?:x="-?[\d.]+" y="-?[\d.]+" )?width="[\d
  * glyphs. Vega's invisible per-group background paths (no fill, no stroke) are left out of the measurement since
  * their size comes from the same estimates. Cropping a cropped SVG again measures it afresh.
  */
-export function tightSvg(svg: string, margin = 10): string {
+function tightSvg(svg: string, margin = 10): string {
   const measured = svg.replace(BACKGROUND, '$1').replace(/<path class="background"(?![^>]*(?:stroke|fill)=)[^>]*\/>/g, '');
   const box = new Resvg(measured, { font: resvgFont() }).getBBox();
   if (!box || !(box.width > 0 && box.height > 0)) return svg;
@@ -104,7 +104,7 @@ function groupEnd(svg: string, start: number): number {
  * The SVG without its top-level title, cropped afresh: report.html and the slides print the title themselves.
  * The title group is cut from the rendered SVG, so the figure is not compiled or rendered a second time.
  */
-export function withoutTitle(svg: string, title: string): string {
+function withoutTitle(svg: string, title: string): string {
   const label = `aria-label="Title text '${escapeXml(title)}'"`;
   const at = svg.indexOf(label);
   if (at < 0) throw new Error(`no title "${title}" in the rendered figure`);
@@ -171,7 +171,7 @@ export function escapeXml(s: string): string {
 }
 
 /** Width and height of a Vega SVG from its root attributes. */
-export function svgSize(svg: string): { width: number; height: number } {
+function svgSize(svg: string): { width: number; height: number } {
   const m = /<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/.exec(svg);
   if (!m) throw new Error('svg without width/height');
   return { width: Number(m[1]), height: Number(m[2]) };

@@ -5,7 +5,7 @@ import type { ReportStats } from './stats-types.js';
 
 /** stats.csv: one row per statistic of stats.json's statistics sections, long format. */
 
-export const STATS_CSV_COLUMNS = [
+const STATS_CSV_COLUMNS = [
   'section',
   'model',
   'trigger',

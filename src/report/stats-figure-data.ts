@@ -36,7 +36,7 @@ export function poolBins(binLists: readonly ReliabilityBin[][]): PooledBin[] {
 }
 
 /** Width of a confidence-shift histogram bin. */
-export const SHIFT_BIN = 0.05;
+const SHIFT_BIN = 0.05;
 
 /** Share of values in each bin of width SHIFT_BIN on [−1, 1] (the range of a probability difference); the last bin is closed. */
 export function histogram(values: readonly number[], width = SHIFT_BIN): { edges: number[]; shares: number[] } {
@@ -126,7 +126,7 @@ function pct(v: number | null): string {
   return v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`;
 }
 
-export function computeKpis(stats: Statistics): Kpi[] {
+function computeKpis(stats: Statistics): Kpi[] {
   const kpis: Kpi[] = [];
   const seeds = sorted([...stats.baselines.flatMap((b) => b.seeds), ...stats.cells.flatMap((c) => c.seeds)]);
   kpis.push({ label: 'Complete runs', value: String(stats.n_runs), detail: `${stats.cells.length} poisoned cells, ${seeds.length} seed(s)` });

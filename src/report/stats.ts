@@ -5,10 +5,8 @@ import { holm, N_TOO_SMALL, pairedTTest, summarize, wilcoxonSignedRank, type Sum
 import { figureData } from './stats-figure-data.js';
 import type { AttributionStats, BaselineStats, CellStats, DefenceStats, DetectorStats, ReportStats } from './stats-types.js';
 
-export type * from './stats-types.js';
-
-export const BOOTSTRAP_RESAMPLES = 2000;
-export const BOOTSTRAP_SEED = 0;
+const BOOTSTRAP_RESAMPLES = 2000;
+const BOOTSTRAP_SEED = 0;
 
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {

@@ -4,11 +4,11 @@ import type { ReportStats } from '../stats-types.js';
 import type { Summary } from '../stats-core.js';
 
 /** Okabe & Ito (2008) colour-blind-safe palette, reordered so the first colours are the most distinct on white. */
-export const OKABE_ITO = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
+const OKABE_ITO = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
 
-export const VL_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const VL_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-export const BASE_CONFIG = {
+const BASE_CONFIG = {
   font: FONT_FAMILY,
   background: 'white',
   padding: 12,
