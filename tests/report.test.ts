@@ -23,10 +23,12 @@ import {
 } from '../src/report/stats-core.js';
 import { collectRuns, summaryCsv } from '../src/report/collect.js';
 import { detectionSummaryColumnNames, SUMMARY_COLUMNS } from '../src/runs/summary.js';
-import { computeStats, statsCsv } from '../src/report/stats.js';
-import { buildFigures, histogram, poolBins } from '../src/report/figures.js';
+import { computeStats } from '../src/report/stats.js';
+import { statsCsv } from '../src/report/stats-csv.js';
+import { histogram, poolBins } from '../src/report/stats-figure-data.js';
 import { pngSize, renderSpec, svgToPixels, SLIDE_HEIGHT, SLIDE_WIDTH } from '../src/report/render.js';
 import { buildReport, REPORT_MANIFEST, type ReportResult } from '../src/report/index.js';
+import { FIGURES } from '../src/report/figures/index.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
 
 function close(actual: number | null | undefined, expected: number, tol = 1e-9): void {
@@ -324,13 +326,15 @@ test('figures: reliability bins pool by count, histogram shares sum to 1', () =>
     [{ lo: 0, hi: 0.5, n: 2, meanProb: 0.2, fracPositive: 0 }],
     [{ lo: 0, hi: 0.5, n: 6, meanProb: 0.4, fracPositive: 0.5 }],
   ]);
-  close(pooled[0]!.meanProb, (2 * 0.2 + 6 * 0.4) / 8);
-  close(pooled[0]!.fracPositive, 3 / 8);
+  close(pooled[0]!.mean_prob, (2 * 0.2 + 6 * 0.4) / 8);
+  close(pooled[0]!.frac_positive, 3 / 8);
   const h = histogram([-1, 0, 0.01, 0.99, 1]);
-  assert.equal(h.length, 40);
-  close(h.reduce((a, b) => a + b.share, 0), 1, 1e-12);
-  close(h[0]!.share, 0.2); // −1 in the first bin
-  close(h[39]!.share, 0.4); // 0.99 and 1 in the last (closed) bin
+  assert.equal(h.shares.length, 40);
+  assert.equal(h.edges.length, 41);
+  assert.deepEqual([h.edges[0], h.edges[20], h.edges[40]], [-1, 0, 1]);
+  close(h.shares.reduce((a, b) => a + b, 0), 1, 1e-12);
+  close(h.shares[0]!, 0.2); // −1 in the first bin
+  close(h.shares[39]!, 0.4); // 0.99 and 1 in the last (closed) bin
 });
 
 /** Dark pixels (all channels < 110) in a rectangle of an RGBA buffer. */
@@ -362,6 +366,12 @@ test('rendering: 2× PNG of the SVG size, and text is actually drawn (it vanishe
   const svgH = Number(/height="(\d+)"/.exec(r.svg)![1]);
   assert.deepEqual(pngSize(r.png), { width: 2 * svgW, height: 2 * svgH });
   assert.match(r.svg, /<text[^>]*>Poison rate \(%\)<\/text>/);
+  // The untitled drawing for report.html and slides is cut from the same SVG: no title, the axes kept, cropped anew.
+  assert.match(r.svg, /<text[^>]*>Attack success rate<\/text>/);
+  assert.doesNotMatch(r.untitledSvg!, /Attack success rate/);
+  assert.match(r.untitledSvg!, /<text[^>]*>Poison rate \(%\)<\/text>/);
+  const untitledH = Number(/height="(\d+)"/.exec(r.untitledSvg!)![1]);
+  assert.ok(untitledH < svgH - 15, `untitled height ${untitledH} vs ${svgH}`);
   const withFont = svgToPixels(r.svg, { scale: 2 });
   const without = svgToPixels(r.svg, { scale: 2, withoutFonts: true });
   // The title sits in the top band; the line is light blue, so dark pixels there can only be glyphs.
@@ -404,6 +414,10 @@ test('buildReport writes every artefact atomically and is rebuildable from the r
   assert.ok(html.includes('data:image/svg+xml;base64,'));
   for (const s of ['abc123', 'f00d', '4.22.0', 'backdoor 0.1.0', '2026-01-02T03:04:05.000Z', N_TOO_SMALL]) assert.ok(html.includes(s), `report.html lacks ${s}`);
   assert.match(html, /mlp\/missingness\/0\.05\/seed_1<\/code>: status is/);
+  // The figure registry drives the page and the slides: every figure in its order, a slide for each slide figure.
+  assert.deepEqual([...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]), FIGURES.map((f) => f.name));
+  assert.deepEqual(names, FIGURES.map((f) => f.name));
+  assert.deepEqual(report.slides.map((s) => s.name), ['slide_1_overview', ...FIGURES.filter((f) => f.slide).map((f, i) => `slide_${i + 2}_${f.name}`)]);
 
   const statsBefore = readFileSync(report.statsJson, 'utf8');
   const summaryBefore = readFileSync(report.summaryCsv, 'utf8');

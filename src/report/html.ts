@@ -1,7 +1,7 @@
 import type { Collection, RunRecord } from './collect.js';
-import type { Kpi, SkippedFigure } from './figures.js';
-import { rateLabel } from './figures.js';
-import type { ReportStats } from './stats.js';
+import type { SkippedFigure } from './figures/index.js';
+import { percentLabel } from './percent.js';
+import type { ReportStats } from './stats-types.js';
 import { N_TOO_SMALL, type Summary, type TestResult } from './stats-core.js';
 
 export interface HtmlFigure {
@@ -35,7 +35,6 @@ export interface HtmlInput {
   figures: HtmlFigure[];
   skippedFigures: SkippedFigure[];
   slides: { name: string; png: string }[];
-  kpis: Kpi[];
   provenance: Provenance;
   files: { label: string; path: string }[];
 }
@@ -168,7 +167,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
   parts.push('<nav><a href="#kpis">Key figures</a><a href="#figures">Figures</a><a href="#tables">Statistics</a><a href="#slides">Slides</a><a href="#provenance">Provenance</a><a href="#runs">Runs</a></nav>');
 
   parts.push('<section id="kpis"><h2>Key figures</h2><div class="kpis">');
-  for (const k of input.kpis) parts.push(`<div class="kpi"><div class="v">${esc(k.value)}</div><div class="l">${esc(k.label)}</div><div class="d">${esc(k.detail)}</div></div>`);
+  for (const k of stats.figure_data.kpis) parts.push(`<div class="kpi"><div class="v">${esc(k.value)}</div><div class="l">${esc(k.label)}</div><div class="d">${esc(k.detail)}</div></div>`);
   parts.push('</div></section>');
 
   parts.push('<section id="figures"><h2>Figures</h2>');
@@ -211,7 +210,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
         stats.cells.map((c) => [
           esc(c.model),
           esc(c.trigger),
-          rateLabel(c.poison_rate),
+          percentLabel(c.poison_rate),
           String(c.n_runs),
           summaryCell(c.asr),
           summaryCell(c.asr_net),
@@ -230,7 +229,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
           return [
             esc(c.model),
             esc(c.trigger),
-            rateLabel(c.poison_rate),
+            percentLabel(c.poison_rate),
             summaryCell(a.difference, 4),
             a.t_test.statistic === null ? `<span class="na">—</span>` : a.t_test.statistic.toFixed(2) + ` <span class="n">df=${a.t_test.df}</span>`,
             testCell(a.t_test),
@@ -248,7 +247,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
       parts.push(
         table(
           ['model', 'trigger', 'rate', ...methods.map(esc)],
-          stats.cells.map((c) => [esc(c.model), esc(c.trigger), rateLabel(c.poison_rate), ...methods.map((m) => (c.detection_auroc[m] ? summaryCell(c.detection_auroc[m]!) : '—'))]),
+          stats.cells.map((c) => [esc(c.model), esc(c.trigger), percentLabel(c.poison_rate), ...methods.map((m) => (c.detection_auroc[m] ? summaryCell(c.detection_auroc[m]!) : '—'))]),
         ),
       );
     }

@@ -5,16 +5,14 @@ import { PACKAGE_ROOT } from '../util/config-files.js';
 import { UserError } from '../util/errors.js';
 import { temporarySibling } from '../util/fs.js';
 import { collectRuns, summaryCsv, type Collection } from './collect.js';
-import { computeStats, statsCsv, type ReportStats } from './stats.js';
-import { buildFigures, type FigureSet } from './figures.js';
-import { renderSpec, slideSvg, specToSvg, svgToPng, FONT_FAMILY, type VlSpec } from './render.js';
+import { computeStats } from './stats.js';
+import { statsCsv } from './stats-csv.js';
+import { buildFigures } from './figures/index.js';
+import { renderSpec, FONT_FAMILY } from './render.js';
 import { provenance, renderHtml, type HtmlFigure } from './html.js';
+import { writeSlides, type SlideFigure } from './slides.js';
 
 export { collectRuns, summaryCsv } from './collect.js';
-export { computeStats, statsCsv } from './stats.js';
-export * from './stats-core.js';
-export { buildFigures } from './figures.js';
-export { renderSpec, specToSvg, svgToPng, slideSvg } from './render.js';
 
 /** Written into every report folder; an existing --out folder is only replaced when it holds this file (or is empty). */
 export const REPORT_MANIFEST = 'report_manifest.json';
@@ -99,74 +97,6 @@ function htmlSvg(svg: string): string {
   return svg.replaceAll(`font-family="${FONT_FAMILY}"`, `font-family="${FONT_FAMILY}, Verdana, Arial, sans-serif"`);
 }
 
-function slideFooter(stats: ReportStats, generatedAt: Date): string {
-  return `backdoor report · ${stats.n_runs} runs · means over seeds with 95% bootstrap CIs · ${generatedAt.toISOString().slice(0, 10)}`;
-}
-
-async function renderSlides(
-  figureSet: FigureSet,
-  rendered: Map<string, string>,
-  stats: ReportStats,
-  generatedAt: Date,
-  dir: string,
-): Promise<{ name: string; svg: string; png: string; thumb: Uint8Array }[]> {
-  const footer = slideFooter(stats, generatedAt);
-  const slides: { name: string; svg: string }[] = [];
-  // Slide 1: the KPIs as large tiles, drawn directly in slide coordinates.
-  const tiles = figureSet.kpis.slice(0, 6);
-  const cols = 3;
-  const tileW = 540;
-  const tileH = 250;
-  const gap = 50;
-  const x0 = (1920 - (cols * tileW + (cols - 1) * gap)) / 2;
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const font = `font-family="${FONT_FAMILY}"`;
-  const body = tiles
-    .map((k, i) => {
-      const x = x0 + (i % cols) * (tileW + gap);
-      const y = 250 + Math.floor(i / cols) * (tileH + gap);
-      return [
-        `<rect x="${x}" y="${y}" width="${tileW}" height="${tileH}" rx="10" fill="#f4f7fa" stroke="#d5dde5" stroke-width="2"/>`,
-        `<rect x="${x}" y="${y}" width="12" height="${tileH}" fill="#0072B2"/>`,
-        `<text x="${x + 40}" y="${y + 105}" ${font} font-size="72" font-weight="bold" fill="#0072B2">${esc(k.value)}</text>`,
-        `<text x="${x + 40}" y="${y + 160}" ${font} font-size="30" font-weight="bold" fill="#222">${esc(k.label)}</text>`,
-        `<text x="${x + 40}" y="${y + 205}" ${font} font-size="22" fill="#555">${esc(k.detail)}</text>`,
-      ].join('');
-    })
-    .join('');
-  slides.push({ name: 'slide_1_overview', svg: slideSvg({ title: 'Backdoor attacks on ICU mortality models', subtitle: `Summary of ${stats.n_runs} runs`, bodyMarkup: body, footer }) });
-  const chartSlides: [string, string, string][] = [
-    ['asr_vs_poison_rate', 'Attack success rate vs poison rate', 'Mean over seeds, 95% bootstrap CI; dashed: false-trigger rate of the clean model'],
-    ['stealth_clean_auroc', 'Stealthiness: clean AUROC stays at baseline', 'Poisoned models vs the clean baseline band (mean, 95% CI)'],
-    ['detector_heatmap', 'Detector effectiveness', 'Detection AUROC per detector and trigger; 0.5 = chance'],
-    ['attribution_heatmap', 'Where the model looks under the trigger', 'Integrated-gradients attribution on triggered test stays'],
-    ['calibration_reliability', 'Calibration: clean vs poisoned models', 'Reliability diagrams on the clean test set'],
-    ['confidence_shift', 'Confidence shift caused by the trigger', 'Per triggered test stay: p(target | triggered) − p(target | clean)'],
-  ];
-  let k = 2;
-  for (const [name, title, subtitle] of chartSlides) {
-    const svg = rendered.get(name);
-    if (!svg) continue;
-    // The figure's own title is dropped: the slide carries it.
-    slides.push({ name: `slide_${k++}_${name}`, svg: slideSvg({ title, subtitle, chartSvg: svg, footer }) });
-  }
-  const out: { name: string; svg: string; png: string; thumb: Uint8Array }[] = [];
-  for (const s of slides) {
-    const png = svgToPng(s.svg, { scale: 1 });
-    const thumb = svgToPng(s.svg, { scale: 0.25 });
-    await writeFile(join(dir, `${s.name}.svg`), s.svg);
-    await writeFile(join(dir, `${s.name}.png`), png.png);
-    out.push({ name: s.name, svg: `${s.name}.svg`, png: `${s.name}.png`, thumb: thumb.png });
-  }
-  return out;
-}
-
-/** Figures without their title, for slides (the slide has its own). */
-function untitled(spec: VlSpec): VlSpec {
-  const { title: _title, ...rest } = spec;
-  return rest;
-}
-
 /**
  * Rebuilds the report from the run folders alone: summary.csv, stats.json, stats.csv, figures/ (.vl.json, .svg,
  * .png at 2×), slides (1920 × 1080) and report.html. Everything is written into a hidden temporary folder that is
@@ -188,8 +118,9 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
   }
   await checkReplaceable(outDir, runsDir);
 
+  // The stages: collect → stats → figures → render → html. Figures see stats.json only.
   const stats = computeStats(collection.runs, { resamples: options.resamples });
-  const figureSet = buildFigures(collection.runs, stats);
+  const figureSet = buildFigures(stats);
 
   await mkdir(dirname(outDir), { recursive: true });
   const tmp = temporarySibling(outDir);
@@ -203,7 +134,7 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
 
     const figures: ReportFigurePaths[] = [];
     const htmlFigures: HtmlFigure[] = [];
-    const forSlides = new Map<string, string>();
+    const slideFigures: SlideFigure[] = [];
     for (const f of figureSet.figures) {
       const r = await renderSpec(f.spec, { scale: 2 });
       for (const w of r.warnings) warnings.push(`${f.name}: ${w}`);
@@ -213,12 +144,12 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
       await writeFile(join(tmp, files.png), r.png);
       figures.push({ name: f.name, title: f.title, vl: join(outDir, files.vl), svg: join(outDir, files.svg), png: join(outDir, files.png), width: r.width, height: r.height });
       // The page and the slides give the figure's title themselves; the standalone files keep it.
-      const bare = (await specToSvg(untitled(f.spec))).svg;
+      const bare = r.untitledSvg ?? r.svg;
       htmlFigures.push({ name: f.name, title: f.title, caption: f.caption, svg: htmlSvg(bare), files });
-      if (f.name !== 'dashboard') forSlides.set(f.name, bare);
+      if (f.slide) slideFigures.push({ name: f.name, title: f.title, subtitle: f.spec.title?.subtitle, svg: bare });
     }
 
-    const slides = await renderSlides(figureSet, forSlides, stats, generatedAt, join(tmp, 'slides'));
+    const slides = await writeSlides(slideFigures, stats, generatedAt, join(tmp, 'slides'));
     const thumbs = new Map(slides.map((s) => [s.name, s.thumb]));
     const files = [
       { label: 'one row per complete run (rebuilt from the run folders)', path: 'summary.csv' },
@@ -234,7 +165,6 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
         figures: htmlFigures,
         skippedFigures: figureSet.skipped,
         slides: slides.map((s) => ({ name: s.name, png: `slides/${s.png}` })),
-        kpis: figureSet.kpis,
         provenance: provenance(collection, packageInfo(), generatedAt),
         files,
       },

@@ -12,7 +12,7 @@ export const FONT_FAMILY = 'DejaVu Sans';
 const require = createRequire(import.meta.url);
 
 /** The DejaVu TTF files shipped by the dejavu-fonts-ttf package. */
-export function fontFiles(): string[] {
+function fontFiles(): string[] {
   const dir = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
   return [join(dir, 'DejaVuSans.ttf'), join(dir, 'DejaVuSans-Bold.ttf')];
 }
@@ -46,7 +46,7 @@ export function compileSpec(spec: VlSpec): CompileResult {
 }
 
 /** Vega-Lite → SVG through a headless Vega view (no canvas: text widths are estimated by Vega). */
-export async function specToSvg(spec: VlSpec): Promise<{ svg: string; warnings: string[] }> {
+async function specToSvg(spec: VlSpec): Promise<{ svg: string; warnings: string[] }> {
   const { vega, warnings } = compileSpec(spec);
   const view = new View(parse(vega), { renderer: 'none' });
   try {
@@ -63,27 +63,53 @@ function resvgFont(withoutFonts = false) {
     : { fontFiles: fontFiles(), loadSystemFonts: false, defaultFontFamily: FONT_FAMILY, sansSerifFamily: FONT_FAMILY };
 }
 
+/** The white background rect right after the root element: Vega's own, or the one a crop put there. */
+const BACKGROUND = /^(<svg[^>]*>)<rect (?:x="-?[\d.]+" y="-?[\d.]+" )?width="[\d.]+" height="[\d.]+" fill="(?:white|#fff|#ffffff)"\/>/;
+
 /**
  * Crops a Vega SVG to what is drawn, plus a margin. Without a canvas Vega estimates text widths (0.8 em per
  * character, wider than DejaVu Sans), so its layout leaves dead space right of legends; resvg measures the real
  * glyphs. Vega's invisible per-group background paths (no fill, no stroke) are left out of the measurement since
- * their size comes from the same estimates.
+ * their size comes from the same estimates. Cropping a cropped SVG again measures it afresh.
  */
-export function tightSvg(svg: string, margin = 10): string {
-  const bgRect = /(<svg[^>]*>)<rect width="[\d.]+" height="[\d.]+" fill="(?:white|#fff|#ffffff)"\/>/;
-  const measured = svg.replace(bgRect, '$1').replace(/<path class="background"(?![^>]*(?:stroke|fill)=)[^>]*\/>/g, '');
+function tightSvg(svg: string, margin = 10): string {
+  const measured = svg.replace(BACKGROUND, '$1').replace(/<path class="background"(?![^>]*(?:stroke|fill)=)[^>]*\/>/g, '');
   const box = new Resvg(measured, { font: resvgFont() }).getBBox();
   if (!box || !(box.width > 0 && box.height > 0)) return svg;
   const x = Math.floor(box.x - margin);
   const y = Math.floor(box.y - margin);
   const w = Math.ceil(box.x + box.width + margin) - x;
   const h = Math.ceil(box.y + box.height + margin) - y;
-  const body = svg.replace(/^<svg[^>]*>/, '').replace(/^<rect width="[\d.]+" height="[\d.]+" fill="[^"]*"\/>/, '');
+  const body = svg.replace(BACKGROUND, '').replace(/^<svg[^>]*>/, '');
   const root = /^<svg[^>]*>/.exec(svg)![0]
     .replace(/\swidth="[\d.]+"/, ` width="${w}"`)
     .replace(/\sheight="[\d.]+"/, ` height="${h}"`)
     .replace(/\sviewBox="[^"]*"/, ` viewBox="${x} ${y} ${w} ${h}"`);
   return `${root}<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="white"/>${body}`;
+}
+
+/** End index (exclusive) of the <g> element opening at `start`, by counting nested <g> and </g>. */
+function groupEnd(svg: string, start: number): number {
+  const tag = /<g[\s>]|<\/g>/g;
+  tag.lastIndex = start;
+  let depth = 0;
+  for (let m = tag.exec(svg); m; m = tag.exec(svg)) {
+    depth += m[0] === '</g>' ? -1 : 1;
+    if (depth === 0) return m.index + m[0].length;
+  }
+  throw new Error('unbalanced <g> in a Vega SVG');
+}
+
+/**
+ * The SVG without its top-level title, cropped afresh: report.html and the slides print the title themselves.
+ * The title group is cut from the rendered SVG, so the figure is not compiled or rendered a second time.
+ */
+function withoutTitle(svg: string, title: string): string {
+  const label = `aria-label="Title text '${escapeXml(title)}'"`;
+  const at = svg.indexOf(label);
+  if (at < 0) throw new Error(`no title "${title}" in the rendered figure`);
+  const start = svg.lastIndexOf('<g class="mark-group role-title"', at);
+  return tightSvg(svg.slice(0, start) + svg.slice(groupEnd(svg, start)));
 }
 
 export interface PngOptions {
@@ -104,16 +130,28 @@ export function svgToPng(svg: string, options: PngOptions = {}): { png: Buffer; 
 }
 
 export interface RenderedFigure {
+  /** The figure with its title, as the standalone .svg file. */
   svg: string;
+  /** The same drawing without the top-level title (null when the spec has none), for report.html and slides. */
+  untitledSvg: string | null;
+  /** PNG of `svg`. */
   png: Buffer;
   width: number;
   height: number;
   warnings: string[];
 }
 
+function titleText(spec: VlSpec): string | null {
+  const t = spec.title;
+  if (typeof t === 'string') return t;
+  return t && typeof t.text === 'string' ? t.text : null;
+}
+
+/** Compiles the spec once, renders one SVG, and derives the PNG and the untitled SVG from that SVG. */
 export async function renderSpec(spec: VlSpec, options: PngOptions = {}): Promise<RenderedFigure> {
   const { svg, warnings } = await specToSvg(spec);
-  return { svg, warnings, ...svgToPng(svg, options) };
+  const title = titleText(spec);
+  return { svg, untitledSvg: title === null ? null : withoutTitle(svg, title), warnings, ...svgToPng(svg, options) };
 }
 
 /** Width and height of a PNG from its IHDR chunk. */
@@ -128,12 +166,12 @@ export function svgToPixels(svg: string, options: PngOptions = {}): { pixels: Bu
   return { pixels: image.pixels, width: image.width, height: image.height };
 }
 
-function escapeXml(s: string): string {
+export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** Width and height of a Vega SVG from its root attributes. */
-export function svgSize(svg: string): { width: number; height: number } {
+function svgSize(svg: string): { width: number; height: number } {
   const m = /<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/.exec(svg);
   if (!m) throw new Error('svg without width/height');
   return { width: Number(m[1]), height: Number(m[2]) };
@@ -183,4 +221,3 @@ export function slideSvg(options: SlideOptions): string {
   ].join('');
 }
 
-export { escapeXml };

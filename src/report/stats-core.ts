@@ -89,7 +89,7 @@ export function summarize(values: readonly number[], options: BootstrapOptions =
 // Student's t distribution
 
 /** ln Γ(x) for x > 0, Lanczos approximation (g = 7, n = 9; coefficients as in Numerical Recipes 3rd ed. §6.1). */
-export function logGamma(x: number): number {
+function logGamma(x: number): number {
   const c = [
     0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
     9.9843695780195716e-6, 1.5056327351493116e-7,
@@ -148,15 +148,6 @@ export function regularizedIncompleteBeta(x: number, a: number, b: number): numb
   return 1 - (front * betaContinuedFraction(1 - x, b, a)) / b;
 }
 
-/** P(T ≤ t) for Student's t with df degrees of freedom: 1 − ½·I_{df/(df+t²)}(df/2, ½) for t ≥ 0. */
-export function studentTCdf(t: number, df: number): number {
-  if (!(df > 0)) throw new Error(`t distribution: df must be positive, got ${df}`);
-  if (t === Infinity) return 1;
-  if (t === -Infinity) return 0;
-  const tail = 0.5 * regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5);
-  return t >= 0 ? 1 - tail : tail;
-}
-
 /** Two-sided p-value of a t statistic: I_{df/(df+t²)}(df/2, ½). */
 export function studentTTwoSidedP(t: number, df: number): number {
   if (!Number.isFinite(t)) return 0;
@@ -180,7 +171,7 @@ export interface TestResult {
   note?: string;
 }
 
-export const T_TEST_MIN_N = 3;
+const T_TEST_MIN_N = 3;
 
 /**
  * Paired t-test on differences d_i = after_i − before_i: t = mean(d) / (sd(d)/√n), df = n − 1, two-sided.
@@ -215,7 +206,7 @@ export function midranks(values: readonly number[]): number[] {
   return ranks;
 }
 
-export const WILCOXON_EXACT_MAX_N = 20;
+const WILCOXON_EXACT_MAX_N = 20;
 
 /**
  * Wilcoxon signed-rank test on paired differences, two-sided. Zero differences are dropped (Wilcoxon's original

@@ -1,112 +1,13 @@
-import { stringify as csvStringify } from 'csv-stringify/sync';
 import type { RunRecord } from './collect.js';
 import { detectionMethods } from './collect.js';
-import { isCleanBaseline } from '../runs/records.js';
-import { holm, mean, N_TOO_SMALL, pairedTTest, summarize, wilcoxonSignedRank, type Summary, type TestResult } from './stats-core.js';
+import { isClean } from './baseline.js';
+import { holm, N_TOO_SMALL, pairedTTest, summarize, wilcoxonSignedRank, type Summary } from './stats-core.js';
+import { figureData } from './stats-figure-data.js';
+import type { AttributionStats, BaselineStats, CellStats, DefenceStats, DetectorStats, ReportStats } from './stats-types.js';
 
-export const BOOTSTRAP_RESAMPLES = 2000;
-export const BOOTSTRAP_SEED = 0;
+const BOOTSTRAP_RESAMPLES = 2000;
+const BOOTSTRAP_SEED = 0;
 
-/** Paired clean-vs-poisoned comparison of one metric across seeds. */
-export interface PairedComparison {
-  /** Seeds with both a poisoned run and the same-seed clean run. */
-  seeds: number[];
-  /** poisoned − clean, per paired seed. */
-  difference: Summary;
-  t_test: TestResult;
-  wilcoxon: TestResult;
-}
-
-/** One experimental cell: model × trigger × poison rate, over seeds. */
-export interface CellStats {
-  model: string;
-  trigger: string;
-  poison_rate: number;
-  poison_mode: string;
-  n_runs: number;
-  seeds: number[];
-  asr: Summary;
-  /** ASR minus the same-seed clean model's false-trigger rate for this trigger. */
-  asr_net: Summary;
-  /** The same-seed clean models' false-trigger rate of this trigger, over the paired seeds. */
-  false_trigger_asr: Summary;
-  confidence_shift: Summary;
-  clean_auroc: Summary;
-  clean_auprc: Summary;
-  ece: Summary;
-  auroc_vs_clean: PairedComparison;
-  /** Detection AUROC per detector method, over the seeds with an applicable result. */
-  detection_auroc: Record<string, Summary>;
-}
-
-/** The clean baseline of one model (trigger none, rate 0), over seeds. */
-export interface BaselineStats {
-  model: string;
-  n_runs: number;
-  seeds: number[];
-  clean_auroc: Summary;
-  clean_auprc: Summary;
-  ece: Summary;
-  brier: Summary;
-  /** Per trigger, the clean model's false-trigger rate (ASR of the trigger on a never-poisoned model). */
-  false_trigger_asr: Record<string, Summary>;
-}
-
-/** One detector on one trigger, pooled over models, poison rates and seeds (one value per run). */
-export interface DetectorStats {
-  trigger: string;
-  method: string;
-  n_runs: number;
-  n_not_applicable: number;
-  detection_auroc: Summary;
-  tpr_at_fpr_5pct: Summary;
-}
-
-/** Retraining without one detector's flagged rows, per trigger, pooled over models, rates and seeds. */
-export interface DefenceStats {
-  trigger: string;
-  method: string;
-  n_runs: number;
-  der: Summary;
-  asr_drop: Summary;
-  clean_auroc_change: Summary;
-}
-
-/** Saliency attribution per trigger: the share of |IG| on the trigger's features (TAR). */
-export interface AttributionStats {
-  trigger: string;
-  n_runs: number;
-  tar_triggered: Summary;
-  tar_clean: Summary;
-  uniform_share: number | null;
-}
-
-export interface ReportStats {
-  settings: {
-    bootstrap: string;
-    bootstrap_resamples: number;
-    bootstrap_seed: number;
-    ci_level: number;
-    sd: string;
-    pairing: string;
-    tests: string[];
-    multiple_comparisons: string;
-    n_too_small: string;
-  };
-  n_runs: number;
-  baselines: BaselineStats[];
-  cells: CellStats[];
-  detectors: DetectorStats[];
-  defences: DefenceStats[];
-  attribution: AttributionStats[];
-  notes: string[];
-}
-
-const CLEAN_TRIGGER = 'none';
-
-function isClean(r: RunRecord): boolean {
-  return isCleanBaseline(r.metrics);
-}
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
@@ -273,7 +174,7 @@ export function computeStats(runs: readonly RunRecord[], options: { resamples?: 
   const skippedTests = cells.filter((c) => c.auroc_vs_clean.t_test.p === null).length;
   if (skippedTests > 0) notes.push(`${skippedTests} of ${cells.length} cells have no paired t-test (${N_TOO_SMALL} or zero variance) and are not part of the Holm family`);
 
-  return {
+  const statistics = {
     settings: {
       bootstrap: 'percentile bootstrap of the mean over seeds',
       bootstrap_resamples: resamples,
@@ -293,96 +194,5 @@ export function computeStats(runs: readonly RunRecord[], options: { resamples?: 
     attribution,
     notes,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// stats.csv: one row per statistic, long format
-
-export const STATS_CSV_COLUMNS = [
-  'section',
-  'model',
-  'trigger',
-  'poison_rate',
-  'detector',
-  'statistic',
-  'n',
-  'mean',
-  'sd',
-  'ci95_low',
-  'ci95_high',
-  'test',
-  'test_statistic',
-  'df',
-  'p',
-  'p_holm',
-  'note',
-] as const;
-
-type CsvRow = Partial<Record<(typeof STATS_CSV_COLUMNS)[number], string | number | null>>;
-
-/** A summary as CSV cells: "n too small" where a value is missing, never NaN or an empty cell. */
-function summaryCells(s: Summary): CsvRow {
-  const missing = (v: number | null) => (v === null ? N_TOO_SMALL : v);
-  return { n: s.n, mean: missing(s.mean), sd: missing(s.sd), ci95_low: missing(s.ci95?.[0] ?? null), ci95_high: missing(s.ci95?.[1] ?? null), note: s.note ?? '' };
-}
-
-function testCells(t: TestResult): CsvRow {
-  const missing = (v: number | null | undefined) => (v === null || v === undefined ? N_TOO_SMALL : v);
-  return {
-    n: t.n,
-    test: t.test,
-    test_statistic: missing(t.statistic),
-    df: t.df === undefined ? '' : missing(t.df),
-    p: missing(t.p),
-    p_holm: missing(t.p_holm),
-    note: t.note ?? '',
-  };
-}
-
-export function statsCsv(stats: ReportStats): string {
-  const rows: CsvRow[] = [];
-  for (const b of stats.baselines) {
-    const base = { section: 'baseline', model: b.model, trigger: CLEAN_TRIGGER, poison_rate: 0 };
-    rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(b.clean_auroc) });
-    rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(b.clean_auprc) });
-    rows.push({ ...base, statistic: 'ece', ...summaryCells(b.ece) });
-    rows.push({ ...base, statistic: 'brier', ...summaryCells(b.brier) });
-    for (const [t, s] of Object.entries(b.false_trigger_asr)) rows.push({ ...base, trigger: t, statistic: 'false_trigger_asr', ...summaryCells(s) });
-  }
-  for (const c of stats.cells) {
-    const base = { section: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate };
-    rows.push({ ...base, statistic: 'asr', ...summaryCells(c.asr) });
-    rows.push({ ...base, statistic: 'asr_net_of_false_trigger', ...summaryCells(c.asr_net) });
-    rows.push({ ...base, statistic: 'false_trigger_asr', ...summaryCells(c.false_trigger_asr) });
-    rows.push({ ...base, statistic: 'confidence_shift', ...summaryCells(c.confidence_shift) });
-    rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(c.clean_auroc) });
-    rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(c.clean_auprc) });
-    rows.push({ ...base, statistic: 'ece', ...summaryCells(c.ece) });
-    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...summaryCells(c.auroc_vs_clean.difference) });
-    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.t_test) });
-    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.wilcoxon) });
-    for (const [m, s] of Object.entries(c.detection_auroc)) rows.push({ ...base, detector: m, statistic: 'detection_auroc', ...summaryCells(s) });
-  }
-  for (const d of stats.detectors) {
-    const base = { section: 'detector', trigger: d.trigger, detector: d.method };
-    rows.push({ ...base, statistic: 'detection_auroc', ...summaryCells(d.detection_auroc) });
-    rows.push({ ...base, statistic: 'tpr_at_fpr_5pct', ...summaryCells(d.tpr_at_fpr_5pct) });
-  }
-  for (const d of stats.defences) {
-    const base = { section: 'defence', trigger: d.trigger, detector: d.method };
-    rows.push({ ...base, statistic: 'der', ...summaryCells(d.der) });
-    rows.push({ ...base, statistic: 'asr_drop', ...summaryCells(d.asr_drop) });
-    rows.push({ ...base, statistic: 'clean_auroc_change', ...summaryCells(d.clean_auroc_change) });
-  }
-  for (const a of stats.attribution) {
-    const base = { section: 'attribution', trigger: a.trigger, detector: 'saliency' };
-    rows.push({ ...base, statistic: 'tar_triggered', ...summaryCells(a.tar_triggered) });
-    rows.push({ ...base, statistic: 'tar_clean', ...summaryCells(a.tar_clean) });
-  }
-  return csvStringify(rows, { header: true, columns: [...STATS_CSV_COLUMNS] });
-}
-
-/** Mean of a list, or null when empty (for KPIs). */
-export function meanOrNull(values: number[]): number | null {
-  return values.length === 0 ? null : mean(values);
+  return { ...statistics, figure_data: figureData(runs, statistics) };
 }

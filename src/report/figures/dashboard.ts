@@ -1,0 +1,45 @@
+import type { VlSpec } from '../render.js';
+import type { Kpi } from '../stats-types.js';
+import { asrPanel } from './asr-vs-poison-rate.js';
+import type { FigureDefinition } from './contract.js';
+import { detectionPanel } from './detector-heatmap.js';
+import { stealthPanel } from './stealth-clean-auroc.js';
+import { sorted, topLevel } from './style.js';
+
+/** The KPIs as a row of tiles: value, label and detail. */
+function kpiPanel(kpis: Kpi[]): VlSpec {
+  const x = { field: 'label', type: 'ordinal', sort: kpis.map((k) => k.label), axis: null, scale: { padding: 0.5 } };
+  return {
+    data: { values: kpis },
+    width: 250 * kpis.length,
+    height: 86,
+    view: { stroke: null },
+    layer: [
+      { mark: { type: 'text', fontSize: 28, fontWeight: 'bold', color: '#0072B2', baseline: 'alphabetic' }, encoding: { x, y: { value: 34 }, text: { field: 'value' } } },
+      { mark: { type: 'text', fontSize: 12.5, fontWeight: 'bold', color: '#222', baseline: 'top' }, encoding: { x, y: { value: 46 }, text: { field: 'label' } } },
+      { mark: { type: 'text', fontSize: 11, color: '#555', baseline: 'top' }, encoding: { x, y: { value: 66 }, text: { field: 'detail' } } },
+    ],
+  };
+}
+
+export const dashboard: FigureDefinition = {
+  name: 'dashboard',
+  title: 'Dashboard',
+  caption: 'Key figures, attack success and stealthiness on one page.',
+  slide: false,
+  build(stats) {
+    const panels: VlSpec[] = [kpiPanel(stats.figure_data.kpis)];
+    const charts: VlSpec[] = [];
+    const asr = asrPanel(stats);
+    const stealth = stealthPanel(stats);
+    const det = detectionPanel(stats);
+    if (asr) charts.push({ ...asr, title: { text: 'Attack success rate (mean, 95% CI)', fontSize: 14 } });
+    if (stealth) charts.push({ ...stealth, title: { text: 'Stealthiness: clean-test AUROC vs baseline', fontSize: 14 } });
+    // Side by side while the facet grids are narrow (≤ 2 triggers), stacked otherwise.
+    const nTriggers = sorted(stats.cells.map((c) => c.trigger)).length;
+    if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' } } });
+    else panels.push(...charts);
+    if (det) panels.push({ ...det, title: { text: 'Detection AUROC', fontSize: 14 } });
+    return { spec: topLevel({ vconcat: panels, spacing: 28, resolve: { scale: { color: 'independent', strokeDash: 'independent' } } }, 'Backdoor attacks on ICU mortality models: summary') };
+  },
+};

@@ -1,0 +1,50 @@
+import type { VlSpec } from '../render.js';
+import { percentLabel } from '../percent.js';
+import type { FigureDefinition } from './contract.js';
+import { ci, modelColor, modelsOf, sorted, topLevel } from './style.js';
+
+export const modelComparison: FigureDefinition = {
+  name: 'model_comparison',
+  title: 'Model comparison',
+  caption:
+    "Left: clean-test AUROC of each model's clean baseline (mean, 95% CI over seeds). Right: attack success rate at the highest poison rate tested, per trigger and model (bars: mean; lines: 95% CI).",
+  slide: false,
+  build(stats) {
+    const panels: VlSpec[] = [];
+    const models = modelsOf(stats);
+    const color = modelColor(models);
+    const base = stats.baselines.filter((b) => b.clean_auroc.mean !== null).map((b) => ({ model: b.model, ...ci(b.clean_auroc) }));
+    if (base.length > 0) {
+      const lo = Math.floor((Math.min(...base.map((b) => b.lo ?? b.mean!)) - 0.01) * 100) / 100;
+      const hi = Math.min(1, Math.ceil((Math.max(...base.map((b) => b.hi ?? b.mean!)) + 0.01) * 100) / 100);
+      const yAuroc = { field: 'mean', type: 'quantitative', title: 'Clean-test AUROC of the clean baseline', scale: { domain: [lo, hi], nice: false }, axis: { format: '.3f', tickCount: 5 } };
+      panels.push({
+        data: { values: base },
+        width: Math.max(120, 70 * base.length),
+        height: 220,
+        layer: [
+          { mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { field: 'model', type: 'nominal', title: 'Model', sort: models, axis: { labelAngle: 0 } }, y: { ...yAuroc, field: 'lo' }, y2: { field: 'hi' }, color } },
+          { mark: { type: 'point', filled: true, size: 90 }, encoding: { x: { field: 'model', type: 'nominal', sort: models }, y: yAuroc, color } },
+        ],
+      });
+    }
+    const maxRate = Math.max(...stats.cells.map((c) => c.poison_rate));
+    const atMax = stats.cells.filter((c) => c.poison_rate === maxRate && c.asr.mean !== null).map((c) => ({ model: c.model, trigger: c.trigger, ...ci(c.asr) }));
+    if (atMax.length > 0) {
+      const triggers = sorted(atMax.map((r) => r.trigger));
+      const x = { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30 } };
+      const y = { field: 'mean', type: 'quantitative', title: `Attack success rate at ${percentLabel(maxRate)} poisoning`, scale: { domain: [0, 1] }, axis: { format: '.0%' } };
+      panels.push({
+        data: { values: atMax },
+        width: Math.max(160, 60 * triggers.length * Math.max(1, models.length) * 0.8),
+        height: 220,
+        layer: [
+          { mark: { type: 'bar', opacity: 0.85 }, encoding: { x, xOffset: { field: 'model', sort: models }, y, color } },
+          { mark: { type: 'rule', strokeWidth: 1.6, color: '#222' }, encoding: { x, xOffset: { field: 'model', sort: models }, y: { ...y, field: 'lo' }, y2: { field: 'hi' } } },
+        ],
+      });
+    }
+    if (panels.length === 0) return { skip: 'no clean baselines and no poisoned runs' };
+    return { spec: topLevel({ hconcat: panels, spacing: 40, resolve: { scale: { color: 'shared' } } }, 'Model comparison') };
+  },
+};

@@ -1,0 +1,51 @@
+import type { VlSpec } from '../render.js';
+import type { ReportStats } from '../stats-types.js';
+import type { FigureDefinition } from './contract.js';
+import { ci, dashLegend, modelColor, modelsOf, rateAxis, sorted, topLevel, triggerFacet } from './style.js';
+
+const SERIES_POISONED = 'Poisoned model (mean, 95% CI)';
+const SERIES_BASE = 'Clean baseline (mean, 95% CI band)';
+
+/** Clean-test AUROC of poisoned models against the clean baseline band, per trigger (also on the dashboard). */
+export function stealthPanel(stats: ReportStats): VlSpec | null {
+  const rows: Record<string, unknown>[] = [];
+  for (const c of stats.cells) rows.push({ kind: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, series: SERIES_POISONED, ...ci(c.clean_auroc) });
+  if (rows.length === 0) return null;
+  const triggers = sorted(rows.map((r) => r.trigger as string));
+  // The baseline has no trigger; it is repeated in every trigger's panel so each panel carries its reference band.
+  for (const b of stats.baselines) for (const t of triggers) if (b.clean_auroc.mean !== null) rows.push({ kind: 'base', model: b.model, trigger: t, series: SERIES_BASE, ...ci(b.clean_auroc) });
+  const values = rows.flatMap((r) => [r.mean, r.lo, r.hi]).filter((v): v is number => typeof v === 'number');
+  const lo = Math.floor((Math.min(...values) - 0.01) * 50) / 50;
+  const hi = Math.min(1, Math.ceil((Math.max(...values) + 0.01) * 50) / 50);
+  const x = rateAxis(stats.cells.map((c) => c.poison_rate));
+  const color = modelColor(modelsOf(stats));
+  const y = { field: 'mean', type: 'quantitative', title: 'Clean-test AUROC', scale: { domain: [lo, hi], nice: false }, axis: { format: '.2f' } };
+  const dash = dashLegend(SERIES_POISONED, SERIES_BASE);
+  return {
+    data: { values: rows },
+    ...triggerFacet(triggers.length),
+    spec: {
+      width: 230,
+      height: 180,
+      layer: [
+        { transform: [{ filter: "datum.kind === 'base'" }], mark: { type: 'rect', opacity: 0.12 }, encoding: { y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
+        { transform: [{ filter: "datum.kind === 'base'" }], mark: { type: 'rule', strokeWidth: 1.6 }, encoding: { y, color, strokeDash: dash } },
+        { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'rule', strokeWidth: 1.6 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
+        { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'line', strokeWidth: 2.2, point: { size: 45, filled: true } }, encoding: { x, y, color, strokeDash: dash } },
+      ],
+    },
+  };
+}
+
+export const stealthCleanAuroc: FigureDefinition = {
+  name: 'stealth_clean_auroc',
+  title: 'Stealthiness: clean AUROC vs poison rate',
+  caption:
+    'Clean-test AUROC of poisoned models (mean and 95% CI over seeds) against the clean baseline (dashed line, shaded band: its mean and 95% CI). A backdoor is stealthy when the poisoned model stays inside the band.',
+  slide: true,
+  build(stats) {
+    const panel = stealthPanel(stats);
+    if (!panel) return { skip: 'no poisoned runs' };
+    return { spec: topLevel(panel, 'Stealthiness: clean-test AUROC vs poison rate', 'Poisoned models (mean, 95% CI) against the clean baseline band') };
+  },
+};

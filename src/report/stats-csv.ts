@@ -1,0 +1,90 @@
+import { stringify as csvStringify } from 'csv-stringify/sync';
+import { N_TOO_SMALL, type Summary, type TestResult } from './stats-core.js';
+import { CLEAN_TRIGGER } from './baseline.js';
+import type { ReportStats } from './stats-types.js';
+
+/** stats.csv: one row per statistic of stats.json's statistics sections, long format. */
+
+const STATS_CSV_COLUMNS = [
+  'section',
+  'model',
+  'trigger',
+  'poison_rate',
+  'detector',
+  'statistic',
+  'n',
+  'mean',
+  'sd',
+  'ci95_low',
+  'ci95_high',
+  'test',
+  'test_statistic',
+  'df',
+  'p',
+  'p_holm',
+  'note',
+] as const;
+
+type CsvRow = Partial<Record<(typeof STATS_CSV_COLUMNS)[number], string | number | null>>;
+
+/** A summary as CSV cells: "n too small" where a value is missing, never NaN or an empty cell. */
+function summaryCells(s: Summary): CsvRow {
+  const missing = (v: number | null) => (v === null ? N_TOO_SMALL : v);
+  return { n: s.n, mean: missing(s.mean), sd: missing(s.sd), ci95_low: missing(s.ci95?.[0] ?? null), ci95_high: missing(s.ci95?.[1] ?? null), note: s.note ?? '' };
+}
+
+function testCells(t: TestResult): CsvRow {
+  const missing = (v: number | null | undefined) => (v === null || v === undefined ? N_TOO_SMALL : v);
+  return {
+    n: t.n,
+    test: t.test,
+    test_statistic: missing(t.statistic),
+    df: t.df === undefined ? '' : missing(t.df),
+    p: missing(t.p),
+    p_holm: missing(t.p_holm),
+    note: t.note ?? '',
+  };
+}
+
+export function statsCsv(stats: ReportStats): string {
+  const rows: CsvRow[] = [];
+  for (const b of stats.baselines) {
+    const base = { section: 'baseline', model: b.model, trigger: CLEAN_TRIGGER, poison_rate: 0 };
+    rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(b.clean_auroc) });
+    rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(b.clean_auprc) });
+    rows.push({ ...base, statistic: 'ece', ...summaryCells(b.ece) });
+    rows.push({ ...base, statistic: 'brier', ...summaryCells(b.brier) });
+    for (const [t, s] of Object.entries(b.false_trigger_asr)) rows.push({ ...base, trigger: t, statistic: 'false_trigger_asr', ...summaryCells(s) });
+  }
+  for (const c of stats.cells) {
+    const base = { section: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate };
+    rows.push({ ...base, statistic: 'asr', ...summaryCells(c.asr) });
+    rows.push({ ...base, statistic: 'asr_net_of_false_trigger', ...summaryCells(c.asr_net) });
+    rows.push({ ...base, statistic: 'false_trigger_asr', ...summaryCells(c.false_trigger_asr) });
+    rows.push({ ...base, statistic: 'confidence_shift', ...summaryCells(c.confidence_shift) });
+    rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(c.clean_auroc) });
+    rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(c.clean_auprc) });
+    rows.push({ ...base, statistic: 'ece', ...summaryCells(c.ece) });
+    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...summaryCells(c.auroc_vs_clean.difference) });
+    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.t_test) });
+    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.wilcoxon) });
+    for (const [m, s] of Object.entries(c.detection_auroc)) rows.push({ ...base, detector: m, statistic: 'detection_auroc', ...summaryCells(s) });
+  }
+  for (const d of stats.detectors) {
+    const base = { section: 'detector', trigger: d.trigger, detector: d.method };
+    rows.push({ ...base, statistic: 'detection_auroc', ...summaryCells(d.detection_auroc) });
+    rows.push({ ...base, statistic: 'tpr_at_fpr_5pct', ...summaryCells(d.tpr_at_fpr_5pct) });
+  }
+  for (const d of stats.defences) {
+    const base = { section: 'defence', trigger: d.trigger, detector: d.method };
+    rows.push({ ...base, statistic: 'der', ...summaryCells(d.der) });
+    rows.push({ ...base, statistic: 'asr_drop', ...summaryCells(d.asr_drop) });
+    rows.push({ ...base, statistic: 'clean_auroc_change', ...summaryCells(d.clean_auroc_change) });
+  }
+  for (const a of stats.attribution) {
+    const base = { section: 'attribution', trigger: a.trigger, detector: 'saliency' };
+    rows.push({ ...base, statistic: 'tar_triggered', ...summaryCells(a.tar_triggered) });
+    rows.push({ ...base, statistic: 'tar_clean', ...summaryCells(a.tar_clean) });
+  }
+  return csvStringify(rows, { header: true, columns: [...STATS_CSV_COLUMNS] });
+}

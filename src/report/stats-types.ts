@@ -1,0 +1,164 @@
+import type { Summary, TestResult } from './stats-core.js';
+
+/** The shape of stats.json: the statistics stage's output and the figures stage's only input. */
+
+/** Paired clean-vs-poisoned comparison of one metric across seeds. */
+export interface PairedComparison {
+  /** Seeds with both a poisoned run and the same-seed clean run. */
+  seeds: number[];
+  /** poisoned − clean, per paired seed. */
+  difference: Summary;
+  t_test: TestResult;
+  wilcoxon: TestResult;
+}
+
+/** One experimental cell: model × trigger × poison rate, over seeds. */
+export interface CellStats {
+  model: string;
+  trigger: string;
+  poison_rate: number;
+  poison_mode: string;
+  n_runs: number;
+  seeds: number[];
+  asr: Summary;
+  /** ASR minus the same-seed clean model's false-trigger rate for this trigger. */
+  asr_net: Summary;
+  /** The same-seed clean models' false-trigger rate of this trigger, over the paired seeds. */
+  false_trigger_asr: Summary;
+  confidence_shift: Summary;
+  clean_auroc: Summary;
+  clean_auprc: Summary;
+  ece: Summary;
+  auroc_vs_clean: PairedComparison;
+  /** Detection AUROC per detector method, over the seeds with an applicable result. */
+  detection_auroc: Record<string, Summary>;
+}
+
+/** The clean baseline of one model (trigger none, rate 0), over seeds. */
+export interface BaselineStats {
+  model: string;
+  n_runs: number;
+  seeds: number[];
+  clean_auroc: Summary;
+  clean_auprc: Summary;
+  ece: Summary;
+  brier: Summary;
+  /** Per trigger, the clean model's false-trigger rate (ASR of the trigger on a never-poisoned model). */
+  false_trigger_asr: Record<string, Summary>;
+}
+
+/** One detector on one trigger, pooled over models, poison rates and seeds (one value per run). */
+export interface DetectorStats {
+  trigger: string;
+  method: string;
+  n_runs: number;
+  n_not_applicable: number;
+  detection_auroc: Summary;
+  tpr_at_fpr_5pct: Summary;
+}
+
+/** Retraining without one detector's flagged rows, per trigger, pooled over models, rates and seeds. */
+export interface DefenceStats {
+  trigger: string;
+  method: string;
+  n_runs: number;
+  der: Summary;
+  asr_drop: Summary;
+  clean_auroc_change: Summary;
+}
+
+/** Saliency attribution per trigger: the share of |IG| on the trigger's features (TAR). */
+export interface AttributionStats {
+  trigger: string;
+  n_runs: number;
+  tar_triggered: Summary;
+  tar_clean: Summary;
+  uniform_share: number | null;
+}
+
+export interface ReportStats {
+  settings: {
+    bootstrap: string;
+    bootstrap_resamples: number;
+    bootstrap_seed: number;
+    ci_level: number;
+    sd: string;
+    pairing: string;
+    tests: string[];
+    multiple_comparisons: string;
+    n_too_small: string;
+  };
+  n_runs: number;
+  baselines: BaselineStats[];
+  cells: CellStats[];
+  detectors: DetectorStats[];
+  defences: DefenceStats[];
+  attribution: AttributionStats[];
+  notes: string[];
+  /** Everything the figures plot beyond the sections above (a figure reads stats.json alone). */
+  figure_data: FigureData;
+}
+
+/** A headline number of the report, formatted for a tile: the dashboard, slide 1 and report.html show them. */
+export interface Kpi {
+  label: string;
+  value: string;
+  detail: string;
+}
+
+/** One reliability bin of the clean test set, pooled over seeds (counts add, means are count-weighted). */
+export interface PooledBin {
+  lo: number;
+  hi: number;
+  n: number;
+  /** null when no test row fell in the bin. */
+  mean_prob: number | null;
+  frac_positive: number | null;
+}
+
+/** Pooled reliability bins of one model's clean baseline (trigger none, rate 0) or of one poisoned cell. */
+export interface ReliabilityGroup {
+  model: string;
+  trigger: string;
+  poison_rate: number;
+  n_runs: number;
+  bins: PooledBin[];
+}
+
+/** Histogram of per-row confidence shifts of one cell, pooled over seeds: bin k spans edges[k]..edges[k + 1]. */
+export interface ShiftHistogram {
+  model: string;
+  trigger: string;
+  poison_rate: number;
+  /** Triggered test rows over all the cell's seeds. */
+  n_rows: number;
+  edges: number[];
+  shares: number[];
+}
+
+/** Mean |IG| of one feature on triggered rows, over the runs of one trigger with attribution. */
+export interface FeatureAttribution {
+  trigger: string;
+  feature: string;
+  mean_abs_ig_triggered: number;
+  n_runs: number;
+  /** Derived from a variable the trigger writes. */
+  touched: boolean;
+}
+
+/** Trigger attribution ratio of every run of one trigger, on clean and on triggered rows, and their means. */
+export interface TarByTrigger {
+  trigger: string;
+  /** The largest uniform share over the runs (it depends on how many features the trigger touches). */
+  uniform_share: number | null;
+  clean: { values: number[]; mean: number | null };
+  triggered: { values: number[]; mean: number | null };
+}
+
+export interface FigureData {
+  kpis: Kpi[];
+  reliability: ReliabilityGroup[];
+  confidence_shift: ShiftHistogram[];
+  attribution_features: FeatureAttribution[];
+  attribution_tar: TarByTrigger[];
+}
