@@ -13,10 +13,11 @@
  *
  * Model cases (lstm, tcn, tabtransformer) train the registry's models with their default configs
  * (configs/model/<name>.yaml, batch size from its train block) on random inputs of the dev cohort's shapes.
- * When a PyTorch reference is available (shared/bench/torch_reference.py beside the checkout, run by /usr/bin/python3 with
- * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
+ * The PyTorch reference (bench/torch_reference.py of the shared folder, $BACKDOOR_SHARED or shared/ beside the checkout,
+ * run by /usr/bin/python3 with python3-torch, or --torch-script / --python) times the same architecture and shapes with
  * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,
- * so a shared machine's load can differ between them.
+ * so a shared machine's load can differ between them. Without the script the bench stops at once with one line
+ * naming it and exit code 2; --no-torch times TensorFlow.js alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ import { getModel } from '../src/models/registry.js';
 import type { FeatureNames } from '../src/models/types.js';
 import { lstmReference } from '../src/models/layers/lstm-op.js';
 import { parse as parseYaml } from 'yaml';
-import { sharedDir } from './shared-dir.js';
+import { exitIfMissing, sharedPath } from './shared-dir.js';
 
 const SEED = 'bench';
 
@@ -505,7 +506,7 @@ async function main(): Promise<void> {
       case: { type: 'string', multiple: true },
       torch: { type: 'boolean', default: true },
       python: { type: 'string', default: '/usr/bin/python3' },
-      'torch-script': { type: 'string', default: join(sharedDir(), 'bench', 'torch_reference.py') },
+      'torch-script': { type: 'string', default: sharedPath('torchReference') },
       'torch-samples': { type: 'string', default: '10240' },
       'torch-epochs': { type: 'string', default: '3' },
     },
@@ -516,6 +517,7 @@ async function main(): Promise<void> {
   if (!(secondsPerVariant > 0) || !Number.isInteger(rounds) || rounds < 1) {
     throw new Error('--seconds must be > 0 and --rounds a positive integer');
   }
+  if (values.torch) exitIfMissing(values['torch-script']!, 'torchReference', '--torch-script');
   const wanted = values.case ?? CASES.map((c) => c.name);
   const unknown = wanted.filter((n) => !CASES.some((c) => c.name === n));
   if (unknown.length > 0) {

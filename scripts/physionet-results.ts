@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
-import { sharedDir } from './shared-dir.js';
+import { exitIfMissing, sharedPath } from './shared-dir.js';
 import { loadSweepSpec, profilePath, runSweep } from '../src/experiments/sweep.js';
 import { loadRun } from '../src/experiments/load-run.js';
 import { runDirFor } from '../src/experiments/run.js';
@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 
 const { values } = parseArgs({
   options: {
-    dir: { type: 'string', default: join(sharedDir(), 'data', 'physionet-2012') },
+    dir: { type: 'string', default: sharedPath('physionet') },
     'runs-dir': { type: 'string', default: join('runs', 'physionet2012') },
     jobs: { type: 'string', default: '2' },
     models: { type: 'string' },
@@ -37,6 +37,7 @@ const spec = loadSweepSpec(profilePath('physionet2012'));
 if (values.models) spec.models = values.models.split(',');
 const cohortPath = (spec.overrides.data as { path: string }).path;
 if (!existsSync(cohortPath)) {
+  exitIfMissing(values.dir!, 'physionet', '--dir');
   process.stderr.write(`building the PhysioNet 2012 cohort from ${values.dir} ...\n`);
   await buildPhysionetCohort({ dir: values.dir!, outDir: dirname(cohortPath) });
 }
