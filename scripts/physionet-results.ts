@@ -3,7 +3,8 @@
  * the `physionet2012` benchmark grid (clean MLP and LSTM; rare_value and missingness at 1% and 5%; 3 seeds), then
  * prints per model the clean test AUROC with a 95% bootstrap CI over test stays, AUPRC, and per trigger and rate
  * the ASR and the clean-AUROC drop against the same-seed clean run. Exits 1 when a clean model's mean test AUROC is
- * below 0.80 (published deep models on this data report about 0.84–0.86).
+ * below 0.80 (published deep models on this data report about 0.84–0.86), and 2 with one line when the cohort is not
+ * built and the data folder (--dir) is missing.
  *
  *   node dist/scripts/physionet-results.js [--dir ../shared/data/physionet-2012] [--runs-dir runs/physionet2012]
  *                                          [--jobs 2] [--models mlp,lstm] [--markdown]
