@@ -239,22 +239,19 @@ describe('PhysioNet 2012 cohort (set-a)', () => {
   let tmp: string;
   let report: CohortReport;
   let cohort: Cohort;
-  let seconds: number;
 
   before(async () => {
     if (PHYSIONET.skip) return;
     assertRealData(PHYSIONET);
     tmp = await mkdtemp(join(tmpdir(), 'backdoor-physionet-'));
-    const started = Date.now();
     report = await buildPhysionetCohort({ dir: PHYSIONET_DIR, sets: ['a'], outDir: join(tmp, 'pn') });
-    seconds = (Date.now() - started) / 1000;
     cohort = await readCohortParquet(report.files.cohort);
   });
   after(async () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  it('reads all 4000 records with the deaths of Outcomes-a.txt, in reasonable time', { skip: PHYSIONET.skip }, async () => {
+  it('reads all 4000 records with the deaths of Outcomes-a.txt', { skip: PHYSIONET.skip }, async () => {
     const outcomes = (await readFile(join(PHYSIONET_DIR, 'Outcomes-a.txt'), 'utf8')).trim().split('\n').slice(1);
     const deaths = outcomes.filter((l) => l.trim().split(',').at(-1) === '1').length;
     assert.equal(cohort.n, 4000);
@@ -264,7 +261,6 @@ describe('PhysioNet 2012 cohort (set-a)', () => {
     assert.equal(cohort.labels.reduce((a, y) => a + y, 0), deaths);
     assert.deepEqual(report.inclusion.map((s) => s.stays), [4000, 4000]);
     assert.equal(new Set(cohort.patientIds).size, 4000);
-    assert.ok(seconds < 60, `set-a took ${seconds} s`);
     assertInsidePlausibleRanges(cohort);
     for (const name of ['heart_rate', 'resp_rate', 'spo2', 'glucose', 'sbp', 'dbp', 'mbp']) variableIndex(cohort.schema, name);
   });
