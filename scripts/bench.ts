@@ -12,15 +12,15 @@
  * value, so no work is left queued when the clock stops.
  *
  * Model cases (lstm, tcn, tabtransformer) train the registry's models with their default configs
- * (its schema defaults, batch size from configs/model/<name>.yaml's train block) on random inputs of the dev cohort's shapes.
- * When a PyTorch reference is available (shared/bench/torch_reference.py beside the checkout, run by /usr/bin/python3 with
- * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
+ * (their schema defaults, batch size from configs/model/<name>.yaml's train block) on random inputs of the dev cohort's shapes.
+ * The PyTorch reference (bench/torch_reference.py of the shared folder, $BACKDOOR_SHARED or shared/ beside the checkout,
+ * run by /usr/bin/python3 with python3-torch, or --torch-script / --python) times the same architecture and shapes with
  * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,
- * so a shared machine's load can differ between them.
+ * so a shared machine's load can differ between them. Without the script the bench stops at once with one line
+ * naming it and exit code 2; --no-torch times TensorFlow.js alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import {
@@ -28,7 +28,7 @@ import {
   patchWasmMatMul,
   selectBackend,
 } from '../src/engine/index.js';
-import { sharedDir } from './shared-dir.js';
+import { exitIfMissing, sharedPath } from './shared-dir.js';
 import { CASES, VARIANTS, type BenchCase, type BenchRunner } from './bench-cases.js';
 
 interface VariantResult {
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
       case: { type: 'string', multiple: true },
       torch: { type: 'boolean', default: true },
       python: { type: 'string', default: '/usr/bin/python3' },
-      'torch-script': { type: 'string', default: join(sharedDir(), 'bench', 'torch_reference.py') },
+      'torch-script': { type: 'string', default: sharedPath('torchReference') },
       'torch-samples': { type: 'string', default: '10240' },
       'torch-epochs': { type: 'string', default: '3' },
     },
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
   if (!(secondsPerVariant > 0) || !Number.isInteger(rounds) || rounds < 1) {
     throw new Error('--seconds must be > 0 and --rounds a positive integer');
   }
+  if (values.torch) exitIfMissing(values['torch-script']!, 'torchReference', '--torch-script');
   const wanted = values.case ?? CASES.map((c) => c.name);
   const unknown = wanted.filter((n) => !CASES.some((c) => c.name === n));
   if (unknown.length > 0) {

@@ -10,13 +10,13 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
-import { sharedDir } from './shared-dir.js';
+import { exitIfMissing, sharedPath } from './shared-dir.js';
 import { resolveRunConfig } from '../src/experiments/config.js';
 import { executeRun } from '../src/experiments/run.js';
 
 const { values } = parseArgs({
   options: {
-    dir: { type: 'string', default: join(sharedDir(), 'data', 'physionet-2012') },
+    dir: { type: 'string', default: sharedPath('physionet') },
     sets: { type: 'string', default: 'a,b' },
     seeds: { type: 'string', default: '0,1,2' },
     out: { type: 'string', default: join('data', 'cohorts', 'physionet2012-check') },
@@ -26,6 +26,7 @@ const { values } = parseArgs({
   },
 });
 
+exitIfMissing(values.dir!, 'physionet', '--dir');
 let started = Date.now();
 const report = await buildPhysionetCohort({ dir: values.dir!, sets: values.sets!.split(','), outDir: values.out! });
 const buildSeconds = (Date.now() - started) / 1000;

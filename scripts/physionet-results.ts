@@ -3,7 +3,8 @@
  * the `physionet2012` benchmark grid (clean MLP and LSTM; rare_value and missingness at 1% and 5%; 3 seeds), then
  * prints per model the clean test AUROC with a 95% bootstrap CI over test stays, AUPRC, and per trigger and rate
  * the ASR and the clean-AUROC drop against the same-seed clean run. Exits 1 when a clean model's mean test AUROC is
- * below 0.80 (published deep models on this data report about 0.84–0.86).
+ * below 0.80 (published deep models on this data report about 0.84–0.86), and 2 with one line when the cohort is not
+ * built and the data folder (--dir) is missing.
  *
  *   node dist/scripts/physionet-results.js [--dir ../shared/data/physionet-2012] [--runs-dir runs/physionet2012]
  *                                          [--jobs 2] [--models mlp,lstm] [--markdown]
@@ -12,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
-import { sharedDir } from './shared-dir.js';
+import { exitIfMissing, sharedPath } from './shared-dir.js';
 import { loadSweepSpec, profilePath, runSweep } from '../src/experiments/sweep.js';
 import { loadRun } from '../src/experiments/load-run.js';
 import { runDirFor, RUN_FILES } from '../src/runs/layout.js';
@@ -25,7 +26,7 @@ import { readFileSync } from 'node:fs';
 
 const { values } = parseArgs({
   options: {
-    dir: { type: 'string', default: join(sharedDir(), 'data', 'physionet-2012') },
+    dir: { type: 'string', default: sharedPath('physionet') },
     'runs-dir': { type: 'string', default: join('runs', 'physionet2012') },
     jobs: { type: 'string', default: '2' },
     models: { type: 'string' },
@@ -37,6 +38,7 @@ const spec = loadSweepSpec(profilePath('physionet2012'));
 if (values.models) spec.models = values.models.split(',');
 const cohortPath = (spec.overrides.data as { path: string }).path;
 if (!existsSync(cohortPath)) {
+  exitIfMissing(values.dir!, 'physionet', '--dir');
   process.stderr.write(`building the PhysioNet 2012 cohort from ${values.dir} ...\n`);
   await buildPhysionetCohort({ dir: values.dir!, outDir: dirname(cohortPath) });
 }

@@ -130,6 +130,9 @@ async function createSourceViews(session: DuckSession, tables: LocatedTable[]): 
     try {
       await session.connection.run(`CREATE OR REPLACE VIEW ${table.spec.name} AS SELECT * FROM ${tableReader(table)}`);
     } catch (err) {
+      // A download cut off inside the header row surfaces here as missing columns, not as damaged gzip.
+      const problem = table.gzip ? await gzipProblem(table.path) : null;
+      if (problem) throw new UserError(`corrupt gzip file ${table.path}: ${problem}`);
       throw new UserError(`cannot read MIMIC-IV table ${table.path}: ${duckMessage(err)}`);
     }
   }
