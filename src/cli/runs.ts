@@ -12,6 +12,7 @@ import { detectorNames } from '../detectors/registry.js';
 import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { buildReport } from '../report/index.js';
+import { addLauncherOptions, launchFromCli, type LauncherFlags } from './launch.js';
 
 export const DEFAULT_SEEDS = [0, 1, 2];
 export const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
@@ -152,18 +153,21 @@ export function registerRunCommands(program: Command): void {
   addRunOptions(
     addAttackOptions(
       addSweepOptions(
-        program
-          .command('benchmark')
-          .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
-          .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
-          .option('--grid <file>', 'a grid YAML file instead of --profile'),
+        addLauncherOptions(
+          program
+            .command('benchmark')
+            .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
+            .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
+            .option('--grid <file>', 'a grid YAML file instead of --profile'),
+        ),
         false,
       ),
       false,
     ),
-  ).action(async (pairs: string[], flags: SweepFlags & { profile: string; grid?: string }) => {
-    const spec = loadSweepSpec(flags.grid ?? profilePath(flags.profile));
-    await sweep(applyFlags(spec, flags, pairs), flags);
+  ).action(async (pairs: string[], flags: SweepFlags & LauncherFlags & { profile: string; grid?: string }) => {
+    const spec = applyFlags(loadSweepSpec(flags.grid ?? profilePath(flags.profile)), flags, pairs);
+    if (await launchFromCli(spec, flags)) return;
+    await sweep(spec, flags);
   });
 
   /**
