@@ -23,6 +23,7 @@ export interface LauncherFlags {
   mem?: string;
   sbatchArg: string[];
   wait: boolean;
+  pollSeconds: number;
   dryRun: boolean;
   runsDir: string;
   config?: string;
@@ -45,7 +46,8 @@ export function addLauncherOptions(cmd: Command): Command {
     .addOption(new Option('--cpus-per-task <n>', 'slurm: CPUs per task; each task runs this many --jobs').argParser(positive('--cpus-per-task')).default(SLURM_DEFAULTS.cpusPerTask))
     .option('--mem <size>', "slurm: memory per node, e.g. 8G (default: the partition's)")
     .option('--sbatch-arg <option>', 'slurm: a further sbatch option, e.g. --sbatch-arg=--account=lab (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
-    .option('--wait', 'slurm: wait for the array to end, then write summary.csv and the report; exit non-zero if a run failed', false);
+    .option('--wait', 'slurm: wait for the array to end, then write summary.csv and the report; exit non-zero if a run failed', false)
+    .addOption(new Option('--poll-seconds <s>', 'slurm --wait: seconds between two squeue polls').argParser(positive('--poll-seconds')).default(SLURM_DEFAULTS.pollSeconds));
 }
 
 /**
@@ -82,6 +84,7 @@ export async function launchFromCli(spec: SweepSpec, flags: LauncherFlags): Prom
     sbatchArgs: flags.sbatchArg,
     cli: realpathSync(process.argv[1]),
     cwd: process.cwd(),
+    pollSeconds: flags.pollSeconds,
   };
   const outcome = await launchSweep(spec, { ...shardOptions, launcher: slurmLauncher(slurmOptions), wait: flags.wait, log });
   if (outcome.submission) process.stdout.write(`${outcome.submission.jobId}\n`);
