@@ -173,7 +173,6 @@ const retrained = [...epochsByRun('runs-fault', `${secondJob}_`).values()].reduc
 const shardEpochs = plan.shards[victim.shard - 1].runs.length * EPOCHS;
 const before = [...epochsByRun('runs-fault', `${jobId}_${victim.shard}.`).values()].reduce((n, l) => n + l.length, 0);
 log(`the cancelled shard (${shardEpochs} epochs) had trained ${before} epochs when cancelled; the resubmission trained the other ${retrained} (job ${secondJob})`);
-if (before + retrained !== shardEpochs) log(`  ${shardEpochs - before - retrained} epoch(s) cut short by scancel were trained again`);
 const rerun = taskCosts(again.stderr).find((c) => c.shard === victim.shard);
 log(`resubmission: ${again.seconds.toFixed(1)} s for shard ${victim.shard} (task ${rerun?.actual ?? '?'} s, predicted for the whole shard ${rerun?.predicted.toFixed(1)} s); ${resumed.join(', ')}; ${incomplete.length} unfinished run(s) finished`);
 log(`no run trained twice: ${trainedEpochs} epoch lines for ${epochs.size} runs × ${EPOCHS} epochs = ${epochs.size * EPOCHS} (an epoch cut short by scancel is lost, not logged); summary.csv equal again`);

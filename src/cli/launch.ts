@@ -56,6 +56,7 @@ export function addLauncherOptions(cmd: Command): Command {
  */
 export async function launchFromCli(spec: SweepSpec, flags: LauncherFlags): Promise<boolean> {
   const slurm = flags.launcher === 'slurm';
+  if (!slurm && !flags.dryRun && flags.shards !== undefined) throw new UserError('--shards plans a job array: use it with --launcher slurm, or with --dry-run to print the predicted cost of each shard');
   if (!slurm && !(flags.dryRun && flags.shards !== undefined)) return false;
   if (flags.shard && (slurm || flags.shards !== undefined)) throw new UserError('--shard runs one shard by hand; with --launcher slurm or --shards the launcher assigns the shards');
   const runsDir = resolve(flags.runsDir);
@@ -104,8 +105,11 @@ export async function launchFromCli(spec: SweepSpec, flags: LauncherFlags): Prom
   return true;
 }
 
-/** What each array task runs: one shard of a plan the launcher wrote. */
-export function registerShardCommand(program: Command): void {
+/** The launcher options of `benchmark` (registered before), and `run-shard`, what each array task runs. */
+export function registerLauncher(program: Command): void {
+  const benchmark = program.commands.find((c) => c.name() === 'benchmark');
+  if (!benchmark) throw new Error('registerLauncher: register the benchmark command first');
+  addLauncherOptions(benchmark);
   program
     .command('run-shard <plan>')
     .description('Train the runs of one shard of a submitted sweep plan (what each array task of --launcher slurm runs); the runs folder is the folder above the plan’s')

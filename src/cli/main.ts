@@ -8,7 +8,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerCohort } from './cohort.js';
 import { registerDetect } from './detect.js';
 import { registerVisualize } from './visualize.js';
-import { registerShardCommand } from './launch.js';
+import { registerLauncher } from './launch.js';
 
 const program = new Command();
 program
@@ -25,7 +25,7 @@ registerEvaluate(program);
 registerDetect(program);
 registerVisualize(program);
 registerClean(program);
-registerShardCommand(program);
+registerLauncher(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,7 +12,7 @@ import { detectorNames } from '../detectors/registry.js';
 import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { buildReport } from '../report/index.js';
-import { addLauncherOptions, launchFromCli, type LauncherFlags } from './launch.js';
+import { launchFromCli, type LauncherFlags } from './launch.js';
 
 export const DEFAULT_SEEDS = [0, 1, 2];
 export const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
@@ -153,13 +153,11 @@ export function registerRunCommands(program: Command): void {
   addRunOptions(
     addAttackOptions(
       addSweepOptions(
-        addLauncherOptions(
-          program
-            .command('benchmark')
-            .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
-            .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
-            .option('--grid <file>', 'a grid YAML file instead of --profile'),
-        ),
+        program
+          .command('benchmark')
+          .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
+          .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
+          .option('--grid <file>', 'a grid YAML file instead of --profile'),
         false,
       ),
       false,
