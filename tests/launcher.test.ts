@@ -9,6 +9,10 @@ import { balanceShards, shardCosts } from '../src/experiments/cost.js';
 import { selectShard } from '../src/experiments/batch.js';
 import { arraySpec, expandTaskList, parseScontrolTasks, parseSlurmDuration, sbatchScript, type SlurmOptions } from '../src/pipeline/launchers/slurm.js';
 import { UserError } from '../src/util/errors.js';
+import { createProgress } from '../src/util/progress.js';
+import { loadSweepSpec } from '../src/experiments/sweep.js';
+import { launchSweep, taskLines } from '../src/pipeline/launch.js';
+import { localLauncher } from '../src/pipeline/launchers/local.js';
 import { runCli, tempDir } from './helpers.js';
 
 const options: SlurmOptions = {
@@ -189,4 +193,28 @@ test('--dry-run --shards prints the predicted cost of each shard; without sbatch
   const none = runCli(['benchmark', '--grid', grid, '--runs-dir', join(work, 'runs-none'), '--launcher', 'slurm'], work, { PATH: '/nonexistent' });
   assert.equal(none.status, 2);
   assert.match(none.stderr, /squeue not found on PATH: run this on a Slurm login node/);
+});
+
+test('the local launcher runs a plan through the same launch contract: every shard, then nothing left to submit', async () => {
+  const runsDir = join(work, 'runs-local');
+  const lines: string[] = [];
+  const options = {
+    runsDir,
+    shards: 2,
+    planPathFor: (dir: string, id: string) => join(dir, 'local', `${id}.plan.json`),
+    launcher: localLauncher({ jobs: 1, progress: createProgress({ quiet: true }) }),
+    wait: true,
+    log: (line: string) => lines.push(line),
+  };
+  const first = await launchSweep(loadSweepSpec(grid), options);
+  assert.deepEqual(first.submission?.shards, [1, 2]);
+  assert.deepEqual(first.tasks?.map((t) => [t.shard, t.state]), [[1, 'COMPLETED'], [2, 'COMPLETED']]);
+  assert.equal(first.complete.length, 4);
+  assert.deepEqual([first.failed, first.unfinished], [[], []]);
+  assert.ok(existsSync(join(runsDir, 'local', `${first.sweepId}.plan.json`)));
+  assert.match(taskLines(first)[1], /^shard 2: COMPLETED in [\d.]+ s; predicted [\d.]+ s; 2\/2 runs complete$/);
+  const second = await launchSweep(loadSweepSpec(grid), options);
+  assert.equal(second.submission, null);
+  assert.equal(second.sweepId, first.sweepId);
+  assert.match(lines.at(-1)!, /all 4 runs are complete; nothing to submit/);
 });
