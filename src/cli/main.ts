@@ -9,6 +9,7 @@ import { registerCohort } from './cohort.js';
 import { registerDetect } from './detect.js';
 import { registerVisualize } from './visualize.js';
 import { registerPlugins } from './plugins.js';
+import { registerLauncher } from './launch.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerDetect(program);
 registerVisualize(program);
 registerClean(program);
 registerPlugins(program);
+registerLauncher(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,6 +11,7 @@ import { detectorNames } from '../detectors/registry.js';
 import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { applyGridChoices, runAll } from '../pipeline/index.js';
+import { launchFromCli, type LauncherFlags } from './launch.js';
 
 const DEFAULT_SEEDS = [0, 1, 2];
 const DEFAULT_RATES = [0.005, 0.01, 0.05, 0.1];
@@ -146,9 +147,10 @@ export function registerRunCommands(program: Command): void {
       ),
       false,
     ),
-  ).action(async (pairs: string[], flags: SweepFlags & { profile: string; grid?: string }) => {
-    const spec = loadSweepSpec(flags.grid ?? profilePath(flags.profile));
-    await sweep(applyFlags(spec, flags, pairs), flags);
+  ).action(async (pairs: string[], flags: SweepFlags & LauncherFlags & { profile: string; grid?: string }) => {
+    const spec = applyFlags(loadSweepSpec(flags.grid ?? profilePath(flags.profile)), flags, pairs);
+    if (await launchFromCli(spec, flags)) return;
+    await sweep(spec, flags);
   });
 
   addRunOptions(
