@@ -20,8 +20,12 @@ export interface AurocCovariance {
   n_neg: number;
   /** AUROC of each score vector, in the order given. NaN when a class is absent. */
   auroc: number[];
-  /** DeLong covariance matrix of the AUROCs. NaN entries when a class has fewer than 2 rows. */
+  /** DeLong covariance matrix of the AUROCs, S10/m + S01/n. NaN entries when a class has fewer than 2 rows. */
   covariance: number[][];
+  /** Its positives' part S10/m, a sample covariance over the m positives (m − 1 degrees of freedom). */
+  covariance_pos: number[][];
+  /** Its negatives' part S01/n, over the n negatives (n − 1 degrees of freedom). */
+  covariance_neg: number[][];
 }
 
 export interface DelongTest {
@@ -101,22 +105,45 @@ export function delongCovariance(labels: ArrayLike<number>, scoresList: readonly
   const comps = scoresList.map((s) => delongComponents(labels, s));
   const m = comps[0]!.v10.length;
   const n = comps[0]!.v01.length;
-  const k = comps.length;
   const auroc = comps.map((c) => (m === 0 || n === 0 ? NaN : meanOf(c.v10)));
-  const covariance: number[][] = [];
-  for (let r = 0; r < k; r++) {
-    const row: number[] = [];
-    for (let s = 0; s < k; s++) {
-      if (m < 2 || n < 2) row.push(NaN);
-      else {
-        const mean01r = meanOf(comps[r]!.v01);
-        const mean01s = meanOf(comps[s]!.v01);
-        row.push(sampleCov(comps[r]!.v10, auroc[r]!, comps[s]!.v10, auroc[s]!) / m + sampleCov(comps[r]!.v01, mean01r, comps[s]!.v01, mean01s) / n);
-      }
-    }
-    covariance.push(row);
+  const mean01 = comps.map((c) => meanOf(c.v01));
+  const part = (f: (r: number, s: number) => number): number[][] =>
+    comps.map((_, r) => comps.map((__, s) => (m < 2 || n < 2 ? NaN : f(r, s))));
+  const covariancePos = part((r, s) => sampleCov(comps[r]!.v10, auroc[r]!, comps[s]!.v10, auroc[s]!) / m);
+  const covarianceNeg = part((r, s) => sampleCov(comps[r]!.v01, mean01[r]!, comps[s]!.v01, mean01[s]!) / n);
+  const covariance = part((r, s) => covariancePos[r]![s]! + covarianceNeg[r]![s]!);
+  return { n_pos: m, n_neg: n, auroc, covariance, covariance_pos: covariancePos, covariance_neg: covarianceNeg };
+}
+
+/**
+ * Satterthwaite's (1946, Biometrics Bulletin 2:110) approximate degrees of freedom of a sum of independent variance
+ * estimates v_i with df_i each: (Σ v_i)² / Σ (v_i² / df_i). Parts with v_i = 0 drop out; all zero gives ∞.
+ */
+export function satterthwaiteDf(parts: readonly { variance: number; df: number }[]): number {
+  let sum = 0;
+  let denom = 0;
+  for (const { variance, df } of parts) {
+    sum += variance;
+    if (variance !== 0) denom += (variance * variance) / df;
   }
-  return { n_pos: m, n_neg: n, auroc, covariance };
+  return denom === 0 ? Infinity : (sum * sum) / denom;
+}
+
+/**
+ * The two parts of the DeLong variance of w·AUROC (a weighted sum: the mean over seeds, a difference), each with its
+ * degrees of freedom: the positives' part (m − 1) and the negatives' part (n − 1). satterthwaiteDf of them (and of the
+ * parts of other, independent test sets) is the df of the test-set variance.
+ */
+export function delongVarianceParts(c: AurocCovariance, weights: readonly number[]): { variance: number; df: number }[] {
+  const quad = (mat: number[][]): number => {
+    let q = 0;
+    for (let r = 0; r < weights.length; r++) for (let s = 0; s < weights.length; s++) q += weights[r]! * weights[s]! * mat[r]![s]!;
+    return Math.max(0, q);
+  };
+  return [
+    { variance: quad(c.covariance_pos), df: c.n_pos - 1 },
+    { variance: quad(c.covariance_neg), df: c.n_neg - 1 },
+  ];
 }
 
 /** DeLong variance of one AUROC (NaN when a class has fewer than 2 rows). */

@@ -1,17 +1,17 @@
 import { checkBinary, checkSameLength } from './classification.js';
-import { delongCovariance } from './delong.js';
-import { studentTCdf } from './distributions.js';
-import { seedTestInterval } from './intervals.js';
+import { delongCovariance, delongVarianceParts, satterthwaiteDf } from './delong.js';
+import { seedTestInterval, seedTestPValues } from './intervals.js';
 
 /**
  * Equivalence of a paired clean-vs-poisoned difference (e.g. clean AUROC of the poisoned model minus that of the clean
  * model, per seed) within a declared margin ±m, by the two one-sided tests procedure (Schuirmann 1987, J.
  * Pharmacokinetics and Biopharmaceutics 15:657): reject H01: δ ≤ −m and H02: δ ≥ m, each at level α.
  *
- * The mean difference, its standard error and degrees of freedom are those of seedTestInterval (intervals.ts): the
- * variance holds the between-seed variance AND the test-set variance of each difference (DeLong for AUROC), so a
- * difference measured on a small test set cannot look equivalent only because three seeds happened to agree.
- *   t_L = (d̄ + m)/se, p_lower = 1 − F_t(t_L; df);   t_U = (d̄ − m)/se, p_upper = F_t(t_U; df);   p = max.
+ * The mean difference and its intervals are those of seedTestInterval (intervals.ts): their width holds the
+ * between-seed variance AND the test-set variance of each difference (DeLong for AUROC), so a difference measured on a
+ * small test set cannot look equivalent only because three seeds happened to agree. The one-sided p-values invert that
+ * interval (seedTestPValues): p_lower tests H01: δ ≤ −m, p_upper tests H02: δ ≥ m, p = max. Without a shared test set
+ * they are the t-test's: p_lower = 1 − F_t((d̄ + m)/se; df), p_upper = F_t((d̄ − m)/se; df).
  *
  * Verdict, with α = 0.05:
  *   'equivalent'   the 90% (1 − 2α) interval lies strictly inside (−m, m), which is p < α;
@@ -32,7 +32,8 @@ export interface TostResult {
   margin: number;
   estimate: number;
   se: number;
-  df: number;
+  df_seed: number;
+  df_test: number;
   between_seed_variance: number;
   test_set_variance: number;
   /** The 1 − 2α = 90% interval: equivalence holds when it lies inside ±margin. */
@@ -45,36 +46,30 @@ export interface TostResult {
   verdict: EquivalenceVerdict;
 }
 
-function upperTail(t: number, df: number): number {
-  return 1 - studentTCdf(t, df);
-}
-
 /**
  * TOST on per-seed differences with their test-set covariance matrix (or per-seed variances for independent test
- * sets), as in seedTestInterval.
+ * sets) and its degrees of freedom (default ∞), as in seedTestInterval.
  */
-export function tost(differences: readonly number[], within: readonly number[] | readonly (readonly number[])[], margin = DEFAULT_AUROC_MARGIN): TostResult {
+export function tost(
+  differences: readonly number[],
+  within: readonly number[] | readonly (readonly number[])[],
+  margin = DEFAULT_AUROC_MARGIN,
+  testSetDf = Infinity,
+): TostResult {
   if (!(margin > 0 && Number.isFinite(margin))) throw new Error(`tost: margin must be a positive number, got ${margin}`);
-  const i90 = seedTestInterval(differences, within, 1 - 2 * EQUIVALENCE_ALPHA);
-  const i95 = seedTestInterval(differences, within, 1 - EQUIVALENCE_ALPHA);
-  const { estimate, se, df } = i90;
-  let pLower: number;
-  let pUpper: number;
-  if (se === 0) {
-    pLower = estimate > -margin ? 0 : 1;
-    pUpper = estimate < margin ? 0 : 1;
-  } else {
-    pLower = upperTail((estimate + margin) / se, df);
-    pUpper = studentTCdf((estimate - margin) / se, df);
-  }
+  const i90 = seedTestInterval(differences, within, { level: 1 - 2 * EQUIVALENCE_ALPHA, testSetDf });
+  const i95 = seedTestInterval(differences, within, { level: 1 - EQUIVALENCE_ALPHA, testSetDf });
+  const pLower = seedTestPValues(differences, within, -margin, testSetDf).above;
+  const pUpper = seedTestPValues(differences, within, margin, testSetDf).below;
   const equivalent = i90.ci[0] > -margin && i90.ci[1] < margin;
   const different = i95.ci[0] > 0 || i95.ci[1] < 0;
   return {
     n_seeds: differences.length,
     margin,
-    estimate,
-    se,
-    df,
+    estimate: i90.estimate,
+    se: i90.se,
+    df_seed: i90.df_seed,
+    df_test: i90.df_test,
     between_seed_variance: i90.between_seed_variance,
     test_set_variance: i90.test_set_variance,
     ci90: i90.ci,
@@ -100,7 +95,10 @@ export interface PairedScores {
  * set one DeLong matrix over all 2k score vectors gives every covariance, Cov(d_s, d_t) = Σ[p_s,p_t] − Σ[p_s,c_t] −
  * Σ[c_s,p_t] + Σ[c_s,c_t]; with separate test sets each seed's difference has its own DeLong variance and C is diagonal.
  */
-export function pairedAurocDifferences(seeds: readonly PairedScores[], options: { sharedTestSet: boolean }): { differences: number[]; covariance: number[][] } {
+export function pairedAurocDifferences(
+  seeds: readonly PairedScores[],
+  options: { sharedTestSet: boolean },
+): { differences: number[]; covariance: number[][]; test_set_df: number } {
   if (seeds.length === 0) throw new Error('pairedAurocDifferences: no seed given');
   for (const [s, p] of seeds.entries()) {
     checkSameLength(`pairedAurocDifferences (seed ${s} labels vs clean)`, p.labels, p.clean);
@@ -119,20 +117,23 @@ export function pairedAurocDifferences(seeds: readonly PairedScores[], options: 
     const differences = seeds.map((_, s) => c.auroc[s]! - c.auroc[k + s]!);
     const cov = c.covariance;
     const covariance = seeds.map((_, s) => seeds.map((__, t) => cov[s]![t]! - cov[s]![k + t]! - cov[k + s]![t]! + cov[k + s]![k + t]!));
-    return { differences, covariance };
+    const meanDifference = [...seeds.map(() => 1 / k), ...seeds.map(() => -1 / k)];
+    return { differences, covariance, test_set_df: satterthwaiteDf(delongVarianceParts(c, meanDifference)) };
   }
   const differences: number[] = [];
   const covariance: number[][] = seeds.map(() => new Array<number>(k).fill(0));
+  const parts: { variance: number; df: number }[] = [];
   for (const [s, p] of seeds.entries()) {
     const c = delongCovariance(p.labels, [p.poisoned, p.clean]);
     differences.push(c.auroc[0]! - c.auroc[1]!);
     covariance[s]![s] = c.covariance[0]![0]! + c.covariance[1]![1]! - 2 * c.covariance[0]![1]!;
+    parts.push(...delongVarianceParts(c, [1 / k, -1 / k]));
   }
-  return { differences, covariance };
+  return { differences, covariance, test_set_df: satterthwaiteDf(parts) };
 }
 
 /** TOST of clean AUROC, poisoned vs clean model per seed, within ±margin. */
 export function aurocEquivalence(seeds: readonly PairedScores[], options: { sharedTestSet: boolean; margin?: number }): TostResult {
-  const { differences, covariance } = pairedAurocDifferences(seeds, options);
-  return tost(differences, covariance, options.margin ?? DEFAULT_AUROC_MARGIN);
+  const { differences, covariance, test_set_df } = pairedAurocDifferences(seeds, options);
+  return tost(differences, covariance, options.margin ?? DEFAULT_AUROC_MARGIN, test_set_df);
 }

@@ -18,10 +18,10 @@ export type { DetectionMetrics, DetectionNotApplicable, DetectionResult } from '
 export { rankingMetrics, targetClassDetectionMetrics } from './detection.js';
 export type { RankingMetrics, FlagRuleMetrics, TargetClassDetection, TargetClassDetectionInput } from './detection.js';
 export { normalCdf, normalQuantile, studentTCdf, studentTQuantile } from './distributions.js';
-export { midranks, delongComponents, delongCovariance, aurocVariance, delongTest } from './delong.js';
+export { midranks, delongComponents, delongCovariance, delongVarianceParts, satterthwaiteDf, aurocVariance, delongTest } from './delong.js';
 export type { AurocCovariance, DelongTest } from './delong.js';
-export { seedTestInterval, aurocSeedInterval, metricSeedInterval, bootstrapTestSetCovariance, twoStageBootstrap } from './intervals.js';
-export type { SeedPredictions, RowMetric, SeedTestInterval, TwoStageBootstrapInterval, IntervalOptions, BootstrapOptions } from './intervals.js';
+export { seedTestInterval, seedTestPValues, aurocSeedInterval, metricSeedInterval, bootstrapTestSetCovariance, twoStageBootstrap } from './intervals.js';
+export type { SeedPredictions, RowMetric, SeedTestInterval, SeedTestOptions, TwoStageBootstrapInterval, IntervalOptions, BootstrapOptions } from './intervals.js';
 export { EQUIVALENCE_ALPHA, DEFAULT_AUROC_MARGIN, tost, pairedAurocDifferences, aurocEquivalence } from './equivalence.js';
 export type { EquivalenceVerdict, TostResult, PairedScores } from './equivalence.js';
 export { balancedAccuracy, aurocUtilityLoss, defenceEffectivenessRate, defenceEffect } from './defence.js';
