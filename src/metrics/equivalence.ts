@@ -19,6 +19,11 @@ import { seedTestInterval, seedTestPValues } from './intervals.js';
  *   'inconclusive' otherwise: the data can tell neither.
  * A difference can be both statistically non-zero and within the margin; it is then 'equivalent' — the margin says
  * what size of change matters.
+ *
+ * Measured on simulated sweeps (3 seeds sharing one test split of 300 stays / ~40 events, clean AUROC 0.80, 1,000
+ * sweeps; tests/metrics-intervals.test.ts): with margin 0.03 a true difference on the margin is called equivalent in
+ * ~1% of sweeps (≤ α as TOST promises) and a true difference of 0 in only ~4–11%. At the default ±0.01 equivalence is
+ * practically out of reach at this size: expect 'inconclusive', which is the honest answer.
  */
 
 export const EQUIVALENCE_ALPHA = 0.05;
