@@ -78,6 +78,8 @@ test('seedTestInterval: one seed has no between-seed variance estimate, and bad 
   const r = seedTestInterval([0.75], [0.0009]);
   assert.ok(Number.isNaN(r.between_seed_variance));
   close(r.se, 0.03, 1e-15);
+  // An undefined estimate (AUROC without events) gives an undefined interval, not a throw.
+  assert.deepEqual(seedTestInterval([0.7, NaN], [1e-4, NaN]).ci, [NaN, NaN]);
   assert.throws(() => seedTestInterval([0.7, 0.8], [[1e-4]]), /2×2/);
   assert.throws(() => seedTestInterval([], []), /no seed/);
   assert.throws(() => seedTestInterval([0.7], [1e-4], { level: 1 }), /level/);

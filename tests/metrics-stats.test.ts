@@ -240,6 +240,9 @@ test('tost: seeds that agree exactly still carry their test-set noise into the i
   assert.equal(r.verdict, 'equivalent');
   assert.equal(tost([0.003, 0.003, 0.003], [4e-5, 4e-5, 4e-5], 0.005).verdict, 'inconclusive');
   assert.throws(() => tost([0.01], [1e-4], 0), /margin/);
+  const undefinedDifference = tost([0.01, NaN], [1e-4, 1e-4], 0.01);
+  assert.ok(Number.isNaN(undefinedDifference.p));
+  assert.equal(undefinedDifference.verdict, 'inconclusive');
 });
 
 test('seedTestPValues inverts the interval: at level 1 − 2p the bound sits on the tested value (shared test set)', () => {

@@ -159,6 +159,11 @@ function seedTestParts(estimates: readonly number[], within: readonly number[] |
   };
 }
 
+/** False when an estimate or covariance was NaN (e.g. an AUROC on a test split without events): no interval then. */
+function isDefined(p: SeedTestParts): boolean {
+  return Number.isFinite(p.estimate) && Number.isFinite(p.se) && !Number.isNaN(p.df_seed);
+}
+
 /** Signed MOVER half-width at one-sided tail probability `tail`: positive below ½, negative above. */
 function signedHalfWidth(p: SeedTestParts, tail: number): number {
   const qSeed = p.seed_variance === 0 ? 0 : studentTQuantile(1 - tail, p.df_seed);
@@ -175,6 +180,7 @@ export function seedTestInterval(estimates: readonly number[], within: readonly 
   const level = options.level ?? 0.95;
   checkLevel('seedTestInterval', level);
   const parts = seedTestParts(estimates, within, options.testSetDf ?? Infinity);
+  if (!isDefined(parts)) return { method: 'seed_and_test_mover', ...parts, level, ci: [NaN, NaN] };
   const half = parts.se === 0 ? 0 : signedHalfWidth(parts, (1 - level) / 2);
   return { method: 'seed_and_test_mover', ...parts, level, ci: [parts.estimate - half, parts.estimate + half] };
 }
@@ -186,6 +192,7 @@ export function seedTestInterval(estimates: readonly number[], within: readonly 
  */
 export function seedTestPValues(estimates: readonly number[], within: readonly number[] | readonly (readonly number[])[], value: number, testSetDf = Infinity): { above: number; below: number } {
   const parts = seedTestParts(estimates, within, testSetDf);
+  if (!isDefined(parts)) return { above: NaN, below: NaN };
   const gap = parts.estimate - value;
   if (parts.se === 0) return { above: gap > 0 ? 0 : 1, below: gap < 0 ? 0 : 1 };
   // h(a) falls from +∞ (a → 0) through 0 (a = ½) to −∞ (a → 1); solve h(a) = |gap| for a < ½ by bisection.
