@@ -95,7 +95,7 @@ const SWEEPS = 1000;
 
 /**
  * Binormal model: negatives' scores N(0, 1 + σε²), positives' N(μ + δ_s, 1 + σε²), so seed s has AUROC
- * Φ((μ + δ_s)/√(2(1 + σε²))) (Hanley 1988's binormal AUROC). With the seed effect δ_s ~ N(0, τ²) the true value — the
+ * Φ((μ + δ_s)/√(2(1 + σε²))) (P(X > Y) for independent normals). With the seed effect δ_s ~ N(0, τ²) the true value — the
  * AUROC averaged over seeds — is E Φ(a + bZ) = Φ(a/√(1 + b²)) = Φ(μ/√(2(1 + σε²) + τ²)).
  * shared: every seed scores the same stays, score = patient term z_i + seed noise ε_si (the design of fixed splits);
  * otherwise each seed draws its own stays.

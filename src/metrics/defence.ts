@@ -4,7 +4,7 @@ import { confusionAt } from './classification.js';
  * How much a defence (remove flagged rows, retrain) helped: the attack it removed against the clean utility it cost.
  *
  * DER keeps the form of BackdoorBench's Defence Effectiveness Rate (Wu et al. 2022, "BackdoorBench", NeurIPS Datasets
- * & Benchmarks, §4.1):
+ * & Benchmarks; the same form as src/detectors/run-detection.ts's defenceEffectivenessRate):
  *   DER = [max(0, ΔASR) − max(0, ΔU) + 1] / 2,   ΔASR = ASR_before − ASR_after,
  * in [0, 1], 0.5 = no net effect. BackdoorBench's utility loss ΔU is the drop in clean accuracy at p ≥ 0.5; on a 12.5%
  * prevalence outcome a model that calls every patient a survivor keeps accuracy 0.875, so a defence that wrecks the

@@ -111,7 +111,7 @@ export function normalPdf(z: number): number {
   return Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
 }
 
-/** Φ(z) = ½·erfc(−z/√2), with erfc(u) = Q(½, u²) for u ≥ 0 (Abramowitz & Stegun 7.1.2, 6.5.17). */
+/** Φ(z) = ½·erfc(−z/√2), with erfc(u) = Γ(½, u²)/√π = Q(½, u²) for u ≥ 0 (Abramowitz & Stegun ch. 6.5 and 7.1). */
 export function normalCdf(z: number): number {
   if (Number.isNaN(z)) return NaN;
   if (z === Infinity) return 1;

@@ -37,11 +37,12 @@ import { studentTQuantile } from './distributions.js';
  *
  * twoStageBootstrap is the two-stage (hierarchical) percentile bootstrap — resample seeds with replacement, then test
  * stays within each chosen seed, recompute the metric and average (Davison & Hinkley 1997, Bootstrap Methods and their
- * Application, §3.8 "multistage sampling"; Field & Welsh 2007, JRSS B 69:369). At k = 3 seeds it under-covers: 3 seeds
- * give at most 10 distinct seed multisets, the seed stage shrinks the variance by (k − 1)/k, percentiles carry no t
- * correction, and resampling each seed's stays independently treats a shared test set's error as if it averaged out.
- * Measured on the simulation above (300 sweeps × 300 replicates): 0.977 / 0.897 with separate test sets at seed SD
- * 0 / 0.06 AUROC, 0.743 / 0.757 with a shared test set. It is kept for comparison and for designs with many seeds.
+ * Application, §3.8 on hierarchical data; Field & Welsh 2007, "Bootstrapping clustered data", JRSS B 69:369). At
+ * k = 3 seeds it under-covers: 3 seeds give at most 10 distinct seed multisets, the seed stage shrinks the variance by
+ * (k − 1)/k, percentiles carry no t correction, and resampling each seed's stays independently treats a shared test
+ * set's error as if it averaged out. Measured on the simulation of the coverage test (300 sweeps × 300 replicates):
+ * 0.977 / 0.897 with separate test sets at seed SD 0 / 0.06 AUROC, 0.743 / 0.757 with a shared test set. It is kept
+ * for comparison and for designs with many seeds.
  */
 
 export interface SeedPredictions {
