@@ -26,7 +26,6 @@ import { mergeDetectorParams } from '../src/detectors/registry.js';
 import { spectral } from '../src/detectors/spectral.js';
 import { saliency } from '../src/detectors/saliency.js';
 import { detectorNames } from '../src/detectors/registry.js';
-import { defenceEffectivenessRate } from '../src/metrics/defence.js';
 import { detectionSummaryColumnNames, detectionSummaryColumns } from '../src/runs/summary.js';
 import { runDetection } from '../src/experiments/detection.js';
 import type { DetectionInput } from '../src/detectors/types.js';
@@ -197,12 +196,6 @@ describe('integrated gradients', () => {
       model.dispose();
     }
   });
-});
-
-test('DER follows BackdoorBench\'s definition: an accuracy drop is subtracted, an accuracy gain not rewarded', () => {
-  assert.ok(Math.abs(defenceEffectivenessRate(1, 0.1, 0.9, 0.85) - (0.9 - 0.05 + 1) / 2) < 1e-12);
-  assert.equal(defenceEffectivenessRate(1, 1, 0.8, 0.9), 0.5);
-  assert.equal(defenceEffectivenessRate(0.2, 0.5, 0.9, 0.9), 0.5);
 });
 
 describe('detection on tiny runs', () => {

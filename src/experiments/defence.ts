@@ -62,7 +62,7 @@ export async function defend(run: RunContext, method: string, flagged: Uint8Arra
       asr_drop: hasAttack ? before.asr! - after.asr! : null,
       clean_accuracy_change: after.clean_accuracy - before.clean_accuracy,
       clean_auroc_change: after.clean_auroc - before.clean_auroc,
-      der: hasAttack ? defenceEffectivenessRate(before.asr!, after.asr!, before.clean_accuracy, after.clean_accuracy) : null,
+      der: hasAttack ? defenceEffectivenessRate(before.asr!, after.asr!, before.clean_auroc, after.clean_auroc) : null,
     },
     training,
   };
