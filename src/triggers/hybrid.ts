@@ -15,8 +15,10 @@ function resolvePart<P>(trigger: Trigger<P>, key: string, raw: unknown, ctx: Tri
     return trigger.resolve((raw ?? {}) as RawTriggerParams, ctx);
   } catch (err) {
     // Re-root the nested error so it points at hybrid.<part>.<param> in the config.
-    const msg = (err as Error).message;
-    throw new Error(msg.startsWith(key) ? `hybrid.${msg}` : `hybrid.${key}: ${msg}`);
+    // The error keeps its class, so a user error stays one (exit 2, one line).
+    if (!(err instanceof Error)) throw err;
+    err.message = err.message.startsWith(key) ? `hybrid.${err.message}` : `hybrid.${key}: ${err.message}`;
+    throw err;
   }
 }
 

@@ -1,10 +1,23 @@
+/** Longest stretch of a user's value echoed in an error message; a 10 MB config string must not become a 10 MB line. */
+export const MAX_ECHOED_CHARS = 200;
+/** Longest error message as a whole (a long "valid:" list fits; an echoed file does not). */
+const MAX_MESSAGE_CHARS = 2000;
+
+/** Shortens every run of more than MAX_ECHOED_CHARS characters without a space (an echoed value) and the whole. */
+export function capMessage(message: string): string {
+  const line = message.split('\n')[0];
+  const capped = line.replace(new RegExp(`[^\\s,;]{${MAX_ECHOED_CHARS + 1},}`, 'g'), (run) => `${run.slice(0, MAX_ECHOED_CHARS)}…(${run.length} chars)`);
+  return capped.length > MAX_MESSAGE_CHARS ? `${capped.slice(0, MAX_MESSAGE_CHARS)}…(${capped.length} chars)` : capped;
+}
+
 /**
  * An error caused by the user's input (an unknown name, an out-of-range value, a missing or corrupt file).
  * The CLI prints its message as one line and exits with code 2; anything else is a bug and exits 1.
+ * The message is capped at construction (capMessage), so every caller echoes values safely.
  */
 export class UserError extends Error {
   constructor(message: string) {
-    super(message);
+    super(capMessage(String(message)));
     this.name = 'UserError';
   }
 }
