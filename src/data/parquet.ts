@@ -114,15 +114,17 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
   } catch {
     throw new UserError(`corrupt data file ${path}: its "${SCHEMA_KEY}" metadata is not valid JSON`);
   }
-  const named = (list: unknown) => Array.isArray(list) && list.every((e) => typeof (e as { name?: unknown } | null)?.name === 'string');
-  if (typeof schema !== 'object' || schema === null || !Number.isInteger(schema.hours) || schema.hours < 1 || !named(schema.variables) || !named(schema.statics)) {
-    throw new UserError(`corrupt data file ${path}: its "${SCHEMA_KEY}" metadata is not a cohort schema (it needs hours, variables and statics)`);
-  }
+  const columnNames = metadata.schema.slice(1).map((el) => el.name);
   const n = Number(metadata.num_rows);
+  const rowGroupRows = metadata.row_groups.reduce((acc, g) => acc + Number(g.num_rows), 0);
+  if (!Number.isSafeInteger(n) || n < 0 || n !== rowGroupRows) {
+    throw new UserError(`corrupt data file ${path}: it claims ${metadata.num_rows} rows but its row groups hold ${rowGroupRows}`);
+  }
+  schema = checkSchema(path, schema, columnNames, n);
   const T = schema.hours;
   const V = schema.variables.length;
   const S = schema.statics.length;
-  const present = new Set(metadata.schema.slice(1).map((el) => el.name));
+  const present = new Set(columnNames);
   const required = ['stay_id', 'patient_id', 'label', ...schema.statics.map((s) => s.name)];
   for (const variable of schema.variables) for (let t = 0; t < T; t++) required.push(seriesColumnName(variable.name, t));
   const missing = required.filter((c) => !present.has(c));
@@ -138,6 +140,17 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
   });
   const staticTarget = new Map(schema.statics.map((s, si) => [s.name, si]));
   const badLabels: number[] = [];
+  const nonFinite = { count: 0, first: '' };
+  const valueChecked = (x: unknown, column: string, row: number): number => {
+    if (x === null || x === undefined) return NaN;
+    const v = Number(x);
+    // NaN stays "not measured" as before; an infinity is damage, refused below with the count.
+    if (v === Infinity || v === -Infinity) {
+      nonFinite.count++;
+      if (!nonFinite.first) nonFinite.first = `${column}, row ${row} (${String(x)})`;
+    }
+    return v;
+  };
 
   try {
     await parquetRead({
@@ -156,7 +169,7 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
             else badLabels.push(rowStart + k);
           }
         } else if (columnName === 'true_risk') {
-          for (let k = 0; k < len; k++) cohort.trueRisk![rowStart + k] = Number(data[k]);
+          for (let k = 0; k < len; k++) cohort.trueRisk![rowStart + k] = valueChecked(data[k], columnName, rowStart + k);
         } else if (staticTarget.has(columnName)) {
           const s = staticTarget.get(columnName)!;
           const cats = schema.statics[s].categories;
@@ -168,7 +181,7 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
               if (cats && typeof x === 'string') {
                 const c = cats.indexOf(x);
                 value = c < 0 ? NaN : c;
-              } else value = Number(x);
+              } else value = valueChecked(x, columnName, rowStart + k);
             }
             cohort.statics[(rowStart + k) * S + s] = value;
           }
@@ -176,7 +189,7 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
           const [v, t] = seriesTarget.get(columnName)!;
           for (let k = 0; k < len; k++) {
             const x = data[k];
-            cohort.series[((rowStart + k) * T + t) * V + v] = x === null || x === undefined ? NaN : Number(x);
+            cohort.series[((rowStart + k) * T + t) * V + v] = valueChecked(x, columnName, rowStart + k);
           }
         }
       },
@@ -190,5 +203,69 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
       `${path}: label is missing, NaN or not 0/1 in ${badLabels.length} row(s) (first: row ${first}, stay_id ${cohort.stayIds[first]}); every stay needs a 0/1 label`,
     );
   }
+  if (nonFinite.count > 0) {
+    throw new UserError(`${path}: ${nonFinite.count} value(s) are infinite or not numbers (first: ${nonFinite.first}); a cohort holds finite values, null for not measured`);
+  }
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += cohort.labels[i];
+  if (n > 0 && (positives === 0 || positives === n)) {
+    throw new UserError(`${path}: every one of its ${n} stays has label ${positives === 0 ? 0 : 1}; a cohort needs both outcomes to train and evaluate a model`);
+  }
   return cohort;
+}
+
+/** Largest series a cohort file may declare (stays × hours × variables), a 4 GiB Float32Array; larger is damage. */
+const MAX_SERIES_VALUES = 2 ** 30;
+const VARIABLE_KINDS = ['vital', 'lab', 'score'];
+const STATIC_KINDS = ['numeric', 'binary', 'categorical'];
+
+/**
+ * Checks the `backdoor.schema` metadata against the file's real dimensions before anything is allocated: every
+ * size it states is bounded by the columns and rows the file holds, and every field has its type.
+ */
+function checkSchema(path: string, raw: unknown, columnNames: string[], n: number): CohortSchema {
+  const bad = (problem: string) => new UserError(`corrupt data file ${path}: its "${SCHEMA_KEY}" metadata ${problem}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('is not a cohort schema (it needs hours, variables and statics)');
+  const schema = raw as Record<string, unknown>;
+  if (!Array.isArray(schema.variables) || !Array.isArray(schema.statics)) throw bad('is not a cohort schema (it needs hours, variables and statics)');
+  if (schema.variables.length === 0) throw bad('lists no variables; a cohort needs at least one');
+  const hours = schema.hours;
+  if (typeof hours !== 'number' || !Number.isSafeInteger(hours) || hours < 1) throw bad(`has hours ${JSON.stringify(hours)}; it must be an integer ≥ 1`);
+  const names = new Set<string>();
+  const checkName = (entry: unknown, what: string): Record<string, unknown> => {
+    const e = entry as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || typeof e.name !== 'string' || e.name === '') throw bad(`has a ${what} without a name`);
+    if (names.has(e.name)) throw bad(`names "${e.name}" twice`);
+    names.add(e.name);
+    return e;
+  };
+  for (const entry of schema.variables) {
+    const v = checkName(entry, 'variable');
+    if (!VARIABLE_KINDS.includes(v.kind as string)) throw bad(`gives variable "${v.name}" kind ${JSON.stringify(v.kind)}; valid: ${VARIABLE_KINDS.join(', ')}`);
+    if (typeof v.plausibleMin !== 'number' || typeof v.plausibleMax !== 'number' || !(v.plausibleMin <= v.plausibleMax)) {
+      throw bad(`gives variable "${v.name}" no plausible range (plausibleMin ≤ plausibleMax)`);
+    }
+  }
+  for (const entry of schema.statics) {
+    const st = checkName(entry, 'static variable');
+    if (!STATIC_KINDS.includes(st.kind as string)) throw bad(`gives static "${st.name}" kind ${JSON.stringify(st.kind)}; valid: ${STATIC_KINDS.join(', ')}`);
+    if (st.kind === 'categorical' && !(Array.isArray(st.categories) && st.categories.every((c) => typeof c === 'string'))) {
+      throw bad(`gives categorical static "${st.name}" no list of categories`);
+    }
+  }
+  // The real hours: the series columns of the first variable, <name>_hHH; the schema must state exactly those.
+  const first = (schema.variables[0] as { name: string }).name;
+  const hourPattern = new RegExp(`^${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_h(\\d+)$`);
+  let fileHours = 0;
+  for (const c of columnNames) {
+    const m = hourPattern.exec(c);
+    if (m) fileHours = Math.max(fileHours, Number(m[1]) + 1);
+  }
+  if (hours !== fileHours) throw bad(`says ${hours} hours but the file's ${first} columns cover ${fileHours}`);
+  const V = schema.variables.length;
+  if (V * hours + schema.statics.length + 3 > columnNames.length) {
+    throw bad(`declares ${V} variables × ${hours} hours, more columns than the file's ${columnNames.length}`);
+  }
+  if (n * V * hours > MAX_SERIES_VALUES) throw new UserError(`${path}: ${n} stays × ${hours} hours × ${V} variables exceeds the ${MAX_SERIES_VALUES} values a cohort may hold`);
+  return raw as CohortSchema;
 }

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { BuiltModel } from '../models/types.js';
-import { decodeNpyInt64 } from '../util/npy.js';
+import { readNpyInt64 } from '../util/npy.js';
+import { readFeaturizerFile } from '../data/features/index.js';
 import { UserError } from '../util/errors.js';
 import { selectBackend } from '../engine/backend.js';
 import { loadDataset, type Dataset } from './dataset.js';
@@ -48,9 +49,9 @@ export async function loadRun(dir: string, options: LoadRunOptions = {}): Promis
   const config = resolveRunConfig({ overrides: { ...saved, data, ...(options.backend ? { backend: options.backend } : {}) } });
   await selectBackend(config.backend);
   const dataset = await loadDataset(config.data.path, config.data.splits);
-  const featurizerFile = JSON.parse(await readFile(join(dir, RUN_FILES.featurizer), 'utf8')) as { view: string; state: unknown };
+  const featurizerFile = await readFeaturizerFile(join(dir, RUN_FILES.featurizer));
   const prepared = prepareRun(config, dataset, featurizerFile.state);
-  const poisonedIndices = decodeNpyInt64(new Uint8Array(await readFile(join(dir, RUN_FILES.poisoned))));
+  const poisonedIndices = await readNpyInt64(join(dir, RUN_FILES.poisoned));
   const sameData = !options.data && !options.splits;
   if (sameData) {
     const derived = Array.from(prepared.poisoned.poisonedIndices);

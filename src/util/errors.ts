@@ -24,5 +24,5 @@ export class UserError extends Error {
 
 /** `unknown model "x"; valid: a, b, c` */
 export function unknownChoice(what: string, value: string, valid: readonly string[]): UserError {
-  return new UserError(`unknown ${what} "${value}"; valid: ${valid.join(', ')}`);
+  return new UserError(`unknown ${what} "${value}"; valid: ${valid.length > 0 ? valid.join(', ') : 'none (the list is empty)'}`);
 }
