@@ -3,6 +3,8 @@ import { buildMimicCohort, MIMIC_DEFAULT_OUT } from '../data/sources/mimic-iv.js
 import { buildPhysionetCohort, PHYSIONET_DEFAULT_OUT } from '../data/sources/physionet2012.js';
 import { buildTableCohort, TABLE_DEFAULT_OUT } from '../data/sources/table.js';
 import type { CohortReport } from '../data/sources/report.js';
+import { dirname } from 'node:path';
+import { markDataFiles } from '../util/markers.js';
 import { parseIntArg, parseList } from './common.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -24,6 +26,7 @@ export function printCohortReport(r: CohortReport, seconds: number, write: (s: s
 async function run(flags: { json: boolean }, build: () => Promise<CohortReport>): Promise<void> {
   const started = Date.now();
   const report = await build();
+  await markDataFiles(dirname(report.files.cohort), Object.values(report.files));
   if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else printCohortReport(report, (Date.now() - started) / 1000, (s) => process.stdout.write(s));
 }

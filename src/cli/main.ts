@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { UserError, capMessage } from '../util/errors.js';
+import { UserError, capMessage, environmentError } from '../util/errors.js';
 import { registerSetup } from './setup.js';
 import { registerRunCommands } from './runs.js';
 import { registerClean } from './clean.js';
@@ -37,9 +37,10 @@ function fail(err: unknown): never {
     const commanderCode = typeof e?.code === 'string' ? e.code : '';
     if (commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' || commanderCode === 'commander.help') process.exit(0);
     if (commanderCode.startsWith('commander.')) process.exit(2);
-    if (err instanceof UserError) {
+    const userError = err instanceof UserError ? err : environmentError(err);
+    if (userError) {
       code = 2;
-      line = `backdoor: error: ${capMessage(err.message)}\n`;
+      line = `backdoor: error: ${capMessage(userError.message)}\n`;
     } else {
       line = `backdoor: internal error: ${String((err instanceof Error && err.stack) || err)}\n`;
     }

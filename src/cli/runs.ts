@@ -122,7 +122,7 @@ export function registerRunCommands(program: Command): void {
   ).action(async (pairs: string[], flags: RunFlags & { model?: string; trigger?: string; poisonRate?: number; seed?: number; resume?: string }) => {
     const progress = createProgress({ verbose: flags.verbose });
     if (flags.resume) {
-      const target = await resolveResume(flags.resume);
+      const target = await resolveResume(flags.resume, flags.runsDir);
       report(await runBatch([target.config], { runsDir: target.runsDir, progress, resumeFrom: target.checkpoint }), flags.json);
       return;
     }

@@ -1,14 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { rm, writeFile, mkdir } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { mergeConfig, resolveRunConfig, type RunConfig } from './config.js';
 import { partialDirFor, readCompleteRun, runDirFor, runIdFor, type RunResult } from './run.js';
 import { loadDataset } from './dataset.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
-import { ensureWritableDir } from '../util/fs.js';
+import { ensureWritableDir, writeRecordBestEffort } from '../util/fs.js';
 import type { ProgressReporter } from '../util/progress.js';
 import { executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
 
@@ -147,9 +147,9 @@ export function failureFileFor(dir: string): string {
   return join(dirname(dir), `.${basename(dir)}.failed.json`);
 }
 
-async function recordFailure(failure: BatchFailure, config: RunConfig): Promise<void> {
-  await mkdir(dirname(failure.dir), { recursive: true });
-  await writeFile(failureFileFor(failure.dir), JSON.stringify({ ...failure, config, failed_at: new Date().toISOString() }, null, 2) + '\n');
+/** Never throws (it runs while handling a failure): returns why the record could not be written, e.g. ENOSPC. */
+async function recordFailure(failure: BatchFailure, config: RunConfig): Promise<string | null> {
+  return writeRecordBestEffort(failureFileFor(failure.dir), JSON.stringify({ ...failure, config, failed_at: new Date().toISOString() }, null, 2) + '\n');
 }
 
 export function defaultJobs(): number {
@@ -184,8 +184,8 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
   const fail = async (plan: PlannedRun, message: string, stack: string, userError: boolean) => {
     const failure = { dir: plan.dir, runId: plan.runId, error: stack || message, userError };
     failures.push(failure);
-    await recordFailure(failure, plan.config);
-    progress.end(label(plan), `failed: ${message.split('\n')[0]}`, false);
+    const unrecorded = await recordFailure(failure, plan.config);
+    progress.end(label(plan), `failed: ${message.split('\n')[0]}${unrecorded ? `; ${unrecorded}` : ''}`, false);
   };
 
   if (jobs === 1) {

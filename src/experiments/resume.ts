@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
@@ -9,7 +9,7 @@ import { partialDirFor, RUN_FILES } from './run.js';
 
 export interface ResumeTarget {
   config: RunConfig;
-  /** The runs folder the run belongs to (four levels above runs/{model}/{trigger}/{rate}/seed_{seed}). */
+  /** The runs folder the resumed run goes into: the one given (--runs-dir), never one derived from the checkpoint's path. */
   runsDir: string;
   checkpoint: string;
 }
@@ -17,9 +17,9 @@ export interface ResumeTarget {
 /**
  * `--resume` accepts a checkpoint folder (…/checkpoints/epoch_0003), a finished run folder (its latest kept
  * checkpoint), an interrupted run folder (the checkpoints of its hidden `.seed_N.partial` sibling), or that
- * partial folder itself. The config is the one saved beside the checkpoints.
+ * partial folder itself. The config is the one saved beside the checkpoints; the run goes into `runsDir`.
  */
-export async function resolveResume(path: string): Promise<ResumeTarget> {
+export async function resolveResume(path: string, runsDir: string): Promise<ResumeTarget> {
   const full = resolve(path);
   let root: string;
   let checkpoints: string;
@@ -37,9 +37,13 @@ export async function resolveResume(path: string): Promise<ResumeTarget> {
   }
   const configPath = join(root, RUN_FILES.config);
   if (!existsSync(configPath)) throw new UserError(`cannot resume ${path}: ${configPath} is missing`);
-  const saved = YAML.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  const config = resolveRunConfig({ overrides: saved });
-  const runName = basename(root).replace(/^\.(.*)\.partial$/, '$1');
-  const runDir = join(dirname(root), runName);
-  return { config, runsDir: resolve(runDir, '..', '..', '..', '..'), checkpoint: await resolveCheckpointPath(checkpoints) };
+  let saved: unknown;
+  try {
+    saved = YAML.parse(readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    throw new UserError(`cannot resume ${path}: ${configPath} is not valid YAML (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new UserError(`cannot resume ${path}: ${configPath} is not a YAML mapping of key: value`);
+  const config = resolveRunConfig({ overrides: saved as Record<string, unknown> });
+  return { config, runsDir, checkpoint: await resolveCheckpointPath(checkpoints) };
 }

@@ -26,3 +26,21 @@ export class UserError extends Error {
 export function unknownChoice(what: string, value: string, valid: readonly string[]): UserError {
   return new UserError(`unknown ${what} "${value}"; valid: ${valid.length > 0 ? valid.join(', ') : 'none (the list is empty)'}`);
 }
+
+/** File-system failures caused by the machine, not by the program: a full disk, a read-only or forbidden folder. */
+const ENVIRONMENT_CODES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+};
+
+/** The one-line user error for a file-system failure of the environment (ENOSPC, EACCES, ...), else null. */
+export function environmentError(err: unknown): UserError | null {
+  const e = err as NodeJS.ErrnoException | null;
+  if (typeof e !== 'object' || e === null || typeof e.code !== 'string' || !Object.hasOwn(ENVIRONMENT_CODES, e.code)) return null;
+  const where = typeof e.path === 'string' ? ` ${e.path}` : '';
+  return new UserError(`cannot ${e.syscall ?? 'write'}${where}: ${ENVIRONMENT_CODES[e.code]} (${e.code}); free space or choose a writable location`);
+}
