@@ -42,7 +42,9 @@ function fail(err: unknown): never {
       code = 2;
       line = `backdoor: error: ${capMessage(userError.message)}\n`;
     } else {
-      line = `backdoor: internal error: ${String((err instanceof Error && err.stack) || err)}\n`;
+      const stack = String((err instanceof Error && err.stack) || err);
+      const firstLine = stack.indexOf('\n');
+      line = `backdoor: internal error: ${capMessage(stack)}${firstLine < 0 ? '' : stack.slice(firstLine)}\n`;
     }
   } catch {
     // Keep the fallback line.

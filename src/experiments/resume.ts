@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
-import { resolveCheckpointPath } from '../train/checkpoint.js';
+import { readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { resolveRunConfig, type RunConfig } from './config.js';
 import { partialDirFor, RUN_FILES } from './run.js';
 
@@ -45,5 +45,8 @@ export async function resolveResume(path: string, runsDir: string): Promise<Resu
   }
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new UserError(`cannot resume ${path}: ${configPath} is not a YAML mapping of key: value`);
   const config = resolveRunConfig({ overrides: saved as Record<string, unknown> });
-  return { config, runsDir, checkpoint: await resolveCheckpointPath(checkpoints) };
+  const checkpoint = await resolveCheckpointPath(checkpoints);
+  // Validated here, before any run starts, so a damaged checkpoint is one line and nothing is written.
+  await readCheckpoint(checkpoint);
+  return { config, runsDir, checkpoint };
 }

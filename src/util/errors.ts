@@ -3,11 +3,24 @@ export const MAX_ECHOED_CHARS = 200;
 /** Longest error message as a whole (a long "valid:" list fits; an echoed file does not). */
 const MAX_MESSAGE_CHARS = 2000;
 
-/** Shortens every run of more than MAX_ECHOED_CHARS characters without a space (an echoed value) and the whole. */
+/** Shortens every run of more than MAX_ECHOED_CHARS characters without a space or list separator (an echoed value) and the whole. */
 export function capMessage(message: string): string {
-  const line = message.split('\n')[0];
-  const capped = line.replace(new RegExp(`[^\\s,;]{${MAX_ECHOED_CHARS + 1},}`, 'g'), (run) => `${run.slice(0, MAX_ECHOED_CHARS)}…(${run.length} chars)`);
-  return capped.length > MAX_MESSAGE_CHARS ? `${capped.slice(0, MAX_MESSAGE_CHARS)}…(${capped.length} chars)` : capped;
+  const newline = message.indexOf('\n');
+  const line = newline < 0 ? message : message.slice(0, newline);
+  const separator = (code: number) => code === 32 || code === 9 || code === 44 || code === 59;
+  let capped = '';
+  let start = 0;
+  // A scan, not a regular expression: a 10 MB run would exhaust the regex engine's stack.
+  for (let i = 0; i <= line.length; i++) {
+    if (i < line.length && !separator(line.charCodeAt(i))) continue;
+    const run = line.slice(start, i);
+    capped += run.length > MAX_ECHOED_CHARS ? `${run.slice(0, MAX_ECHOED_CHARS - 1)}… (${run.length} chars)` : run;
+    if (i < line.length) capped += line[i];
+    start = i + 1;
+    if (capped.length > MAX_MESSAGE_CHARS + 32) break;
+  }
+  // The slack keeps capping idempotent: a capped message passes through unchanged.
+  return capped.length > MAX_MESSAGE_CHARS + 32 ? `${capped.slice(0, MAX_MESSAGE_CHARS - 1)}… (${line.length} chars)` : capped;
 }
 
 /**
