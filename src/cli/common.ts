@@ -68,7 +68,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--force', 'rerun runs whose folder is already complete', false)
     .option('--json', 'print the results as JSON on stdout', false)
     .option('-v, --verbose', 'print per-epoch progress', false)
-    .argument('[overrides...]', 'config overrides as key=value, e.g. train.batch_size=128 model.hidden_units=[64,32]');
+    .argument('[overrides...]', 'config overrides as key=value, e.g. train.batch_size=128 model.hidden_units=[64,32]; a flag and an override of the same key must agree');
 }
 
 export interface RunFlags {

@@ -13,7 +13,8 @@ import { UserError } from '../util/errors.js';
  *   patient_id   INT32   patient identifier (splits never put one patient in two splits)
  *   label        INT32   outcome, 0 or 1 (no nulls)
  *   <static>     DOUBLE  one column per static variable (null = unknown); categorical as STRING
- *   <var>_hHH    FLOAT   one column per variable and hour of the window, HH = 00..T-1 (null = not measured)
+ *   <var>_hHH    FLOAT   one column per variable and hour of the window, HH = 00..T-1 (null = not measured;
+ *                        an infinity is refused on reading, not taken as missing: it is damage, not a gap)
  *   true_risk    DOUBLE  synthetic cohorts only: the generator's true outcome probability
  *
  * The key-value metadata `backdoor.schema` holds the CohortSchema as JSON (variables, units, plausible
@@ -37,7 +38,7 @@ export function cohortToParquetBuffer(cohort: Cohort): ArrayBuffer {
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const x = values[i];
-      if (!Number.isInteger(x) || Math.abs(x) > 2 ** 31 - 1) throw new Error(`${what} must be 32-bit integers; row ${i} is ${x}`);
+      if (!Number.isInteger(x) || Math.abs(x) > 2 ** 31 - 1) throw new UserError(`${what} must be 32-bit integers (±${2 ** 31 - 1}) in a cohort file; row ${i} is ${x}`);
       out[i] = x;
     }
     return out;
@@ -132,6 +133,7 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
     const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
     throw new UserError(`${path} lacks required columns: ${shown}; a cohort file needs stay_id, patient_id, label, the static columns and <variable>_hHH series columns`);
   }
+  checkHours(path, schema, columnNames);
 
   const cohort = allocateCohort(schema, n, { trueRisk: present.has('true_risk') });
   const seriesTarget = new Map<string, [number, number]>();
@@ -216,6 +218,8 @@ export async function readCohortParquet(path: string): Promise<Cohort> {
 
 /** Largest series a cohort file may declare (stays × hours × variables), a 4 GiB Float32Array; larger is damage. */
 const MAX_SERIES_VALUES = 2 ** 30;
+/** How many absent series columns a file may lack before its schema is taken as forged rather than the file as incomplete. */
+const MAX_MISSING_LISTED = 10_000;
 const VARIABLE_KINDS = ['vital', 'lab', 'score'];
 const STATIC_KINDS = ['numeric', 'binary', 'categorical'];
 
@@ -228,7 +232,7 @@ function checkSchema(path: string, raw: unknown, columnNames: string[], n: numbe
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('is not a cohort schema (it needs hours, variables and statics)');
   const schema = raw as Record<string, unknown>;
   if (!Array.isArray(schema.variables) || !Array.isArray(schema.statics)) throw bad('is not a cohort schema (it needs hours, variables and statics)');
-  if (schema.variables.length === 0) throw bad('lists no variables; a cohort needs at least one');
+  if (schema.variables.length === 0) throw bad('is not a cohort schema: it lists no variables (a cohort needs at least one)');
   const hours = schema.hours;
   if (typeof hours !== 'number' || !Number.isSafeInteger(hours) || hours < 1) throw bad(`has hours ${JSON.stringify(hours)}; it must be an integer ≥ 1`);
   const names = new Set<string>();
@@ -253,19 +257,25 @@ function checkSchema(path: string, raw: unknown, columnNames: string[], n: numbe
       throw bad(`gives categorical static "${st.name}" no list of categories`);
     }
   }
-  // The real hours: the series columns of the first variable, <name>_hHH; the schema must state exactly those.
-  const first = (schema.variables[0] as { name: string }).name;
-  const hourPattern = new RegExp(`^${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_h(\\d+)$`);
-  let fileHours = 0;
-  for (const c of columnNames) {
-    const m = hourPattern.exec(c);
-    if (m) fileHours = Math.max(fileHours, Number(m[1]) + 1);
-  }
-  if (hours !== fileHours) throw bad(`says ${hours} hours but the file's ${first} columns cover ${fileHours}`);
   const V = schema.variables.length;
-  if (V * hours + schema.statics.length + 3 > columnNames.length) {
-    throw bad(`declares ${V} variables × ${hours} hours, more columns than the file's ${columnNames.length}`);
+  // A bound, not the exact check (readCohortParquet names missing columns): no file-sized list is built from a forged size.
+  if (V * hours > columnNames.length + MAX_MISSING_LISTED) {
+    throw bad(`declares ${V} variables × ${hours} hours, far more series columns than the file's ${columnNames.length} columns`);
   }
   if (n * V * hours > MAX_SERIES_VALUES) throw new UserError(`${path}: ${n} stays × ${hours} hours × ${V} variables exceeds the ${MAX_SERIES_VALUES} values a cohort may hold`);
   return raw as CohortSchema;
+}
+
+/** The hours the file's columns cover: its first variable's <name>_hHH columns; the schema must state exactly those. */
+function checkHours(path: string, schema: CohortSchema, columnNames: string[]): void {
+  const first = schema.variables[0].name;
+  const prefix = `${first}_h`;
+  let fileHours = 0;
+  for (const c of columnNames) {
+    if (!c.startsWith(prefix) || !/^\d+$/.test(c.slice(prefix.length))) continue;
+    fileHours = Math.max(fileHours, Number(c.slice(prefix.length)) + 1);
+  }
+  if (schema.hours !== fileHours) {
+    throw new UserError(`corrupt data file ${path}: its "${SCHEMA_KEY}" metadata says ${schema.hours} hours but the file's ${first} columns cover ${fileHours}`);
+  }
 }

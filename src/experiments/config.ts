@@ -161,7 +161,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
   const mode = poisonRaw.mode;
   if (!POISON_MODES.includes(mode as PoisonMode)) throw unknownChoice('poison mode', String(mode), POISON_MODES);
   const seed = tree.seed;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new UserError(`seed must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(seed)}`);
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new UserError(`seed must be an integer ≥ 0, got ${JSON.stringify(seed)}; the largest seed is ${Number.MAX_SAFE_INTEGER}`);
   const backend = tree.backend;
   if (!(BACKEND_CHOICES as readonly string[]).includes(backend as string)) throw unknownChoice('backend', String(backend), BACKEND_CHOICES);
   const trainRaw = isTree(tree.train) ? tree.train : {};
