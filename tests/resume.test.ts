@@ -76,11 +76,11 @@ test('checkpoint policy best_last keeps the best and the last epoch; --resume fr
   const best = pruned.metrics.training.best_epoch;
   assert.deepEqual(keptPruned, [...new Set([best, 7])].sort((a, b) => a - b));
 
-  // Resume from epoch 2 of the keep-all run through the CLI, into a copy of that run folder.
+  // Resume from epoch 2 of the keep-all run through the CLI, into a copy of that run folder given by --runs-dir.
   const copyRuns = join(work, 'cli-resume');
   cpSync(join(work, 'all'), copyRuns, { recursive: true });
   const copyDir = join(copyRuns, 'mlp', 'rare_value', '0.05', 'seed_4');
-  const r = runCli(['train', '--resume', join(copyDir, 'checkpoints', 'epoch_0002'), '--json'], work);
+  const r = runCli(['train', '--resume', join(copyDir, 'checkpoints', 'epoch_0002'), '--runs-dir', copyRuns, '--json'], work);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(readFileSync(join(copyDir, RUN_FILES.metrics)).equals(readFileSync(join(whole.dir, RUN_FILES.metrics))));
 });

@@ -12,19 +12,21 @@ export function parseList(value: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-export function parseNumberList(what: string) {
+export function parseNumberList(what: string, { integers = false }: { integers?: boolean } = {}) {
   return (value: string): number[] =>
     parseList(value).map((s) => {
       const x = Number(s);
       if (!Number.isFinite(x)) throw new UserError(`${what} must be numbers separated by commas, got "${s}"`);
+      if (integers && (!/^[-+]?\d+$/.test(s) || !Number.isSafeInteger(x))) throw new UserError(`${what} must be integers separated by commas, got "${s}"`);
       return x;
     });
 }
 
-export function parseIntArg(what: string) {
+export function parseIntArg(what: string, { min = Number.MIN_SAFE_INTEGER }: { min?: number } = {}) {
   return (value: string): number => {
     const x = Number(value);
-    if (!Number.isInteger(x)) throw new UserError(`${what} must be an integer, got "${value}"`);
+    if (!/^\s*[-+]?\d+\s*$/.test(value) || !Number.isSafeInteger(x)) throw new UserError(`${what} must be an integer, got "${value}"`);
+    if (x < min) throw new UserError(`${what} must be an integer ≥ ${min}, got "${value}"`);
     return x;
   };
 }
@@ -68,7 +70,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--force', 'rerun runs whose folder is already complete', false)
     .option('--json', 'print the results as JSON on stdout', false)
     .option('-v, --verbose', 'print per-epoch progress', false)
-    .argument('[overrides...]', 'config overrides as key=value, e.g. train.batch_size=128 model.hidden_units=[64,32]');
+    .argument('[overrides...]', 'config overrides as key=value, e.g. train.batch_size=128 model.hidden_units=[64,32]; a flag and an override of the same key must agree');
 }
 
 export interface RunFlags {
@@ -85,15 +87,30 @@ export interface RunFlags {
   verbose: boolean;
 }
 
-/** Flags become overrides on top of key=value pairs, so `--epochs 5` beats `train.epochs=9`. */
-export function flagOverrides(flags: RunFlags, pairs: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Flags become overrides on top of key=value pairs. A flag and a pair that set one key to different values
+ * (`--seed 4 seed=5`) are refused, not silently resolved.
+ */
+export function flagOverrides(flags: RunFlags & { seed?: number }, pairs: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, any> = structuredClone(pairs);
   const section = (key: string) => (out[key] = typeof out[key] === 'object' && out[key] !== null ? out[key] : {});
-  if (flags.data) Object.assign(section('data'), resolveDataArg(flags.data, flags.splits));
-  else if (flags.splits) section('data').splits = flags.splits;
-  if (flags.epochs !== undefined) section('train').epochs = flags.epochs;
-  if (flags.target !== undefined) section('poison').target = flags.target;
-  if (flags.mode) section('poison').mode = flags.mode;
-  if (flags.backend) out.backend = flags.backend;
+  const set = (flag: string, node: Record<string, unknown>, key: string, path: string, value: unknown) => {
+    if (Object.hasOwn(node, key) && JSON.stringify(node[key]) !== JSON.stringify(value)) {
+      throw new UserError(`${flag} ${JSON.stringify(value)} conflicts with the override ${path}=${JSON.stringify(node[key])}; give one of them`);
+    }
+    node[key] = value;
+  };
+  if (flags.data) {
+    const resolved = resolveDataArg(flags.data, flags.splits);
+    set('--data', section('data'), 'path', 'data.path', resolved.path);
+    const data = section('data');
+    if (flags.splits) set('--splits', data, 'splits', 'data.splits', flags.splits);
+    else if (resolved.splits !== undefined && !Object.hasOwn(data, 'splits')) data.splits = resolved.splits;
+  } else if (flags.splits) set('--splits', section('data'), 'splits', 'data.splits', flags.splits);
+  if (flags.epochs !== undefined) set('--epochs', section('train'), 'epochs', 'train.epochs', flags.epochs);
+  if (flags.target !== undefined) set('--target', section('poison'), 'target', 'poison.target', flags.target);
+  if (flags.mode) set('--mode', section('poison'), 'mode', 'poison.mode', flags.mode);
+  if (flags.backend) set('--backend', out, 'backend', 'backend', flags.backend);
+  if (flags.seed !== undefined) set('--seed', out, 'seed', 'seed', flags.seed);
   return out;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { UserError } from '../util/errors.js';
+import { UserError, capMessage, environmentError } from '../util/errors.js';
 import { registerSetup } from './setup.js';
 import { registerRunCommands } from './runs.js';
 import { registerClean } from './clean.js';
@@ -29,18 +29,45 @@ registerClean(program);
 registerPlugins(program);
 registerLauncher(program);
 
+/**
+ * The one failure path: a user error is one capped line and exit 2, anything else a bug report and exit 1. It must
+ * not itself throw (a thrown non-Error, a getter that throws, a closed stderr), so every step is guarded.
+ */
+function fail(err: unknown): never {
+  let code = 1;
+  let line = 'backdoor: internal error: (unprintable error)\n';
+  try {
+    const e = err as { code?: unknown; message?: unknown; stack?: unknown } | null;
+    const commanderCode = typeof e?.code === 'string' ? e.code : '';
+    if (commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' || commanderCode === 'commander.help') process.exit(0);
+    if (commanderCode.startsWith('commander.')) process.exit(2);
+    const userError = err instanceof UserError ? err : environmentError(err);
+    if (userError) {
+      code = 2;
+      line = `backdoor: error: ${capMessage(userError.message)}\n`;
+    } else {
+      const stack = String((err instanceof Error && err.stack) || err);
+      const firstLine = stack.indexOf('\n');
+      line = `backdoor: internal error: ${capMessage(stack)}${firstLine < 0 ? '' : stack.slice(firstLine)}\n`;
+    }
+  } catch {
+    // Keep the fallback line.
+  }
+  try {
+    process.stderr.write(line);
+  } catch {
+    // Nowhere left to report; the exit code still tells.
+  }
+  process.exit(code);
+}
+
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const e = err as Error & { code?: string; exitCode?: number };
-  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
-  if (e.code?.startsWith('commander.')) process.exit(2);
-  if (err instanceof UserError) {
-    process.stderr.write(`backdoor: error: ${e.message.split('\n')[0]}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`backdoor: internal error: ${e.stack ?? e.message}\n`);
-  process.exit(1);
+  fail(err);
 }
 
 export { Option };

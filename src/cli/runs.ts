@@ -59,7 +59,7 @@ function addSweepOptions(cmd: Command, withDefaults: boolean): Command {
     .addOption(listOption('--seeds <list>', 'seeds, comma-separated', parseNumberList('--seeds'), d(DEFAULT_SEEDS)))
     .addOption(listOption('--detectors <list>', `detectors run on each finished run (valid: ${detectorNames().join(', ')})`, parseList, d([])))
     .option('--defend', 'retrain without the rows each detector flags and record ASR and AUROC after the defence')
-    .addOption(new Option('--jobs <n>', 'parallel worker processes (one TF.js engine each)').argParser(parseIntArg('--jobs')).default(defaultJobs(), `${defaultJobs()}, the number of cores`))
+    .addOption(new Option('--jobs <n>', 'parallel worker processes (one TF.js engine each)').argParser(parseIntArg('--jobs', { min: 1 })).default(defaultJobs(), `${defaultJobs()}, the number of cores`))
     .addOption(new Option('--shard <i/n>', 'run only shard i of n of the grid (for job arrays sharing one runs folder)').argParser(parseShard))
     .option('--dry-run', 'list the runs and whether each is complete, resumable or to do; train nothing', false);
 }
@@ -108,7 +108,7 @@ export function registerRunCommands(program: Command): void {
   ).action(async (pairs: string[], flags: RunFlags & { model?: string; trigger?: string; poisonRate?: number; seed?: number; resume?: string }) => {
     const progress = createProgress({ verbose: flags.verbose });
     if (flags.resume) {
-      const target = await resolveResume(flags.resume);
+      const target = await resolveResume(flags.resume, flags.runsDir);
       report(await runBatch([target.config], { runsDir: target.runsDir, progress, resumeFrom: target.checkpoint }), flags.json);
       return;
     }

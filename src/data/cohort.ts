@@ -3,6 +3,7 @@
  * Every source (synthetic, MIMIC-IV, PhysioNet 2012, a user table) produces a Cohort, Parquet stores one,
  * triggers edit one, and featurizers read one.
  */
+import { UserError, unknownChoice } from '../util/errors.js';
 
 export interface VariableSpec {
   name: string;
@@ -75,7 +76,7 @@ export function stayView(cohort: Cohort, i: number): StayView {
 export function variableIndex(schema: CohortSchema, name: string): number {
   const idx = schema.variables.findIndex((v) => v.name === name);
   if (idx < 0) {
-    throw new Error(`unknown variable "${name}"; valid: ${schema.variables.map((v) => v.name).join(', ')}`);
+    throw unknownChoice('variable', name, schema.variables.map((v) => v.name));
   }
   return idx;
 }
@@ -83,7 +84,7 @@ export function variableIndex(schema: CohortSchema, name: string): number {
 export function staticIndex(schema: CohortSchema, name: string): number {
   const idx = schema.statics.findIndex((v) => v.name === name);
   if (idx < 0) {
-    throw new Error(`unknown static variable "${name}"; valid: ${schema.statics.map((v) => v.name).join(', ')}`);
+    throw unknownChoice('static variable', name, schema.statics.map((v) => v.name));
   }
   return idx;
 }

@@ -1,3 +1,4 @@
+import { UserError } from '../util/errors.js';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 
 /** An in-memory DuckDB database for one build; close() releases it. */
@@ -14,12 +15,23 @@ export interface DuckOptions {
   threads?: number;
 }
 
+/** DuckDB's size syntax, e.g. 8GB, 512 MiB, 1.5TB. */
+const MEMORY_LIMIT_PATTERN = /^\d+(\.\d+)?\s*(B|[KMGT]i?B)$/i;
+
 export async function openDuck(options: DuckOptions = {}): Promise<DuckSession> {
+  if (options.memoryLimit !== undefined && !MEMORY_LIMIT_PATTERN.test(options.memoryLimit.trim())) {
+    throw new UserError(`--memory-limit must be a size such as 8GB, 512MB or 2GiB, got "${options.memoryLimit}"`);
+  }
   const config: Record<string, string> = {};
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
   if (options.memoryLimit) config.memory_limit = options.memoryLimit;
   if (options.threads) config.threads = String(options.threads);
-  const instance = await DuckDBInstance.create(':memory:', config);
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(':memory:', config);
+  } catch (err) {
+    throw new UserError(`cannot start DuckDB with ${JSON.stringify(config)}: ${(err as Error).message.split('\n')[0]}`);
+  }
   const connection = await instance.connect();
   return {
     connection,

@@ -5,7 +5,8 @@ import { makeSplits, devSubsetRows, splitRows, writeSplits, SPLIT_NAMES } from '
 import { subsetCohort, type Cohort } from './cohort.js';
 import { writeCohortParquet } from './parquet.js';
 import { auroc } from '../metrics/classification.js';
-import { ensureWritableDir, writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { markDataFiles } from '../util/markers.js';
 import { UserError } from '../util/errors.js';
 
 export interface SetupOptions {
@@ -74,7 +75,8 @@ export async function setupData(options: SetupOptions): Promise<SetupReport> {
       // No finished setup: generate.
     }
   }
-  await ensureWritableDir(dataDir, 'data folder');
+  // Marked before writing, so even an interrupted setup's files are known to be the project's (clean removes them).
+  await markDataFiles(dataDir, Object.values(paths));
   let cohort: Cohort;
   try {
     cohort = generateSynthetic({ nStays: settings.nStays, hours: settings.hours, seed: settings.seed }).cohort;

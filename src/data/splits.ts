@@ -86,16 +86,38 @@ export async function readSplits(path: string): Promise<Splits> {
   } catch {
     throw new UserError(`splits file not found: ${path} (run \`backdoor setup\`)`);
   }
-  let parsed: Splits;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(text) as Splits;
+    parsed = JSON.parse(text);
   } catch {
     throw new UserError(`corrupt splits file ${path}: not valid JSON`);
   }
-  for (const name of SPLIT_NAMES) {
-    if (!Array.isArray(parsed[name])) throw new UserError(`corrupt splits file ${path}: no "${name}" list of stay ids`);
+  return checkSplits(path, parsed);
+}
+
+/**
+ * A splits file as it enters: an object whose train, val and test lists hold integer stay ids, each id in one
+ * split only. Overlapping or junk ids are refused, never silently re-assigned.
+ */
+export function checkSplits(path: string, parsed: unknown): Splits {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UserError(`corrupt splits file ${path}: it must be a JSON object with train, val and test lists of stay ids`);
   }
-  return parsed;
+  const record = parsed as Record<string, unknown>;
+  const owner = new Map<number, SplitName>();
+  for (const name of SPLIT_NAMES) {
+    const list = Object.hasOwn(record, name) ? record[name] : undefined;
+    if (!Array.isArray(list)) throw new UserError(`corrupt splits file ${path}: no "${name}" list of stay ids`);
+    for (const id of list) {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id)) {
+        throw new UserError(`corrupt splits file ${path}: the ${name} list holds ${JSON.stringify(id) ?? String(id)}, not an integer stay id`);
+      }
+      const other = owner.get(id);
+      if (other !== undefined && other !== name) throw new UserError(`corrupt splits file ${path}: stay_id ${id} is in both ${other} and ${name}; a stay belongs to one split`);
+      owner.set(id, name);
+    }
+  }
+  return record as unknown as Splits;
 }
 
 /**

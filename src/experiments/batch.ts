@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { rm, writeFile, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
 import { mergeConfig, resolveRunConfig, type RunConfig } from './config.js';
 import { runIdFor, type RunResult } from './run.js';
 import { CHECKPOINTS_DIR, failureFileFor, partialDirFor, runDirFor } from '../runs/layout.js';
@@ -10,7 +10,7 @@ import { readCompleteRun } from '../runs/records.js';
 import { loadDataset } from './dataset.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
-import { ensureWritableDir } from '../util/fs.js';
+import { ensureWritableDir, writeRecordBestEffort } from '../util/fs.js';
 import type { ProgressReporter } from '../util/progress.js';
 import { detectionToDo, executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
 
@@ -146,9 +146,9 @@ function detectionFor(options: BatchOptions, config: RunConfig): DetectionStep |
   return typeof options.detection === 'function' ? options.detection(config) : options.detection;
 }
 
-async function recordFailure(failure: BatchFailure, config: RunConfig): Promise<void> {
-  await mkdir(dirname(failure.dir), { recursive: true });
-  await writeFile(failureFileFor(failure.dir), JSON.stringify({ ...failure, config, failed_at: new Date().toISOString() }, null, 2) + '\n');
+/** Never throws (it runs while handling a failure): returns why the record could not be written, e.g. ENOSPC. */
+async function recordFailure(failure: BatchFailure, config: RunConfig): Promise<string | null> {
+  return writeRecordBestEffort(failureFileFor(failure.dir), JSON.stringify({ ...failure, config, failed_at: new Date().toISOString() }, null, 2) + '\n');
 }
 
 export function defaultJobs(): number {
@@ -183,8 +183,8 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
   const fail = async (plan: PlannedRun, message: string, stack: string, userError: boolean) => {
     const failure = { dir: plan.dir, runId: plan.runId, error: stack || message, userError };
     failures.push(failure);
-    await recordFailure(failure, plan.config);
-    progress.end(label(plan), `failed: ${message.split('\n')[0]}`, false);
+    const unrecorded = await recordFailure(failure, plan.config);
+    progress.end(label(plan), `failed: ${message.split('\n')[0]}${unrecorded ? `; ${unrecorded}` : ''}`, false);
   };
 
   if (jobs === 1) {

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { resolveCheckpointPath } from '../train/checkpoint.js';
+import { readCheckpoint, resolveCheckpointPath } from '../train/checkpoint.js';
 import { resolveRunConfig, type RunConfig } from './config.js';
-import { CHECKPOINTS_DIR, partialDirFor, RUN_FILES, runNameOfPartial } from '../runs/layout.js';
+import { CHECKPOINTS_DIR, partialDirFor, RUN_FILES } from '../runs/layout.js';
 import { readConfigRecord } from '../runs/records.js';
 
 export interface ResumeTarget {
   config: RunConfig;
-  /** The runs folder the run belongs to (four levels above runs/{model}/{trigger}/{rate}/seed_{seed}). */
+  /** The runs folder the resumed run goes into: the one given (--runs-dir), never one derived from the checkpoint's path. */
   runsDir: string;
   checkpoint: string;
 }
@@ -16,9 +16,9 @@ export interface ResumeTarget {
 /**
  * `--resume` accepts a checkpoint folder (…/checkpoints/epoch_0003), a finished run folder (its latest kept
  * checkpoint), an interrupted run folder (the checkpoints of its hidden `.seed_N.partial` sibling), or that
- * partial folder itself. The config is the one saved beside the checkpoints.
+ * partial folder itself. The config is the one saved beside the checkpoints; the run goes into `runsDir`.
  */
-export async function resolveResume(path: string): Promise<ResumeTarget> {
+export async function resolveResume(path: string, runsDir: string): Promise<ResumeTarget> {
   const full = resolve(path);
   let root: string;
   let checkpoints: string;
@@ -36,8 +36,9 @@ export async function resolveResume(path: string): Promise<ResumeTarget> {
   }
   const configPath = join(root, RUN_FILES.config);
   if (!existsSync(configPath)) throw new UserError(`cannot resume ${path}: ${configPath} is missing`);
-  const saved = await readConfigRecord(root);
-  const config = resolveRunConfig({ overrides: saved });
-  const runDir = join(dirname(root), runNameOfPartial(root) ?? basename(root));
-  return { config, runsDir: resolve(runDir, '..', '..', '..', '..'), checkpoint: await resolveCheckpointPath(checkpoints) };
+  const config = resolveRunConfig({ overrides: await readConfigRecord(root) });
+  const checkpoint = await resolveCheckpointPath(checkpoints);
+  // Validated here, before any run starts, so a damaged checkpoint is one line and nothing is written.
+  await readCheckpoint(checkpoint);
+  return { config, runsDir, checkpoint };
 }

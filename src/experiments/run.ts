@@ -8,7 +8,8 @@ import { listCheckpoints, readCheckpoint, resolveCheckpointPath, type Checkpoint
 import { auroc } from '../metrics/classification.js';
 import { selectBackend, backendVersions } from '../engine/backend.js';
 import { UserError } from '../util/errors.js';
-import { ensureWritableDir, temporarySibling } from '../util/fs.js';
+import { temporarySibling } from '../util/fs.js';
+import { markRunsFolder } from '../util/markers.js';
 import { loadDataset } from './dataset.js';
 import { prepareRun, evaluateModel } from './prepare.js';
 import { PACKAGE_ROOT, type RunConfig } from './config.js';
@@ -83,7 +84,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   const started = Date.now();
   const log = options.log ?? (() => {});
   const dir = runDirFor(options.runsDir, config);
-  await ensureWritableDir(options.runsDir, 'runs folder');
+  await markRunsFolder(options.runsDir);
   const dataset = await loadDataset(config.data.path, config.data.splits);
   const runId = runIdFor(config, dataset.sha256, dataset.splitsSha256);
 

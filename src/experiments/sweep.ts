@@ -55,9 +55,9 @@ export function loadSweepSpec(file: string): SweepSpec {
     triggers: names('triggers', triggerNames().filter((t) => t !== 'none')),
     poison_rates: list(file, 'poison_rates', raw.poison_rates ?? [], isNumber),
     seeds: list(file, 'seeds', raw.seeds ?? [0], isNumber),
-    baseline: raw.baseline === undefined ? true : Boolean(raw.baseline),
+    baseline: (raw.baseline ?? true) as boolean,
     detectors: names('detectors', detectorNames()),
-    defend: Boolean(raw.defend),
+    defend: (raw.defend ?? false) as boolean,
     overrides: (raw.overrides as Record<string, unknown>) ?? {},
     per_model: perModel(file, raw.per_model),
     extra_detectors: extraDetectors(file, raw.extra_detectors),
@@ -94,6 +94,8 @@ function validateSpec(spec: SweepSpec): void {
   for (const t of spec.triggers) if (!triggerNames().includes(t)) throw unknownChoice('trigger', t, triggerNames());
   for (const d of [...spec.detectors, ...Object.values(spec.extra_detectors).flat()]) if (!detectorNames().includes(d)) throw unknownChoice('detector', d, detectorNames());
   for (const r of spec.poison_rates) if (!(r >= 0 && r < 1)) throw new UserError(`poison rate must be in [0, 1), got ${r}`);
+  for (const key of ['baseline', 'defend'] as const) if (typeof spec[key] !== 'boolean') throw new UserError(`${key} must be true or false, got ${JSON.stringify(spec[key])}`);
+  for (const s of spec.seeds) if (!Number.isSafeInteger(s) || s < 0) throw new UserError(`seeds must be integers ≥ 0 (at most ${Number.MAX_SAFE_INTEGER}), got ${s}`);
   if (spec.defend && spec.detectors.length === 0) throw new UserError('--defend needs at least one detector (--detectors)');
 }
 

@@ -1,3 +1,4 @@
+import { isTemporaryName, processAlive } from '../util/fs.js';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -91,22 +92,7 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Whether a process of this host is alive (EPERM: alive, owned by another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Temporary names made by util/fs temporarySibling: ".<name>.tmp-<pid>-<hex>", and ".old" leftovers of a swap. */
-const TEMPORARY = /^\..+\.tmp-\d+-[0-9a-f]{8}(\.old)?$/;
-
-export function isTemporaryName(name: string): boolean {
-  return TEMPORARY.test(name);
-}
+export { isTemporaryName, processAlive };
 
 /**
  * Removes what killed attempts at this run left behind: temporary siblings of the run folder and temporary files

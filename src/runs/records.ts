@@ -7,6 +7,8 @@ import type { ReliabilityBin } from '../metrics/calibration.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { EpochRecord } from '../train/trainer.js';
 import { encodeNpyInt64, decodeNpyInt64 } from '../util/npy.js';
+import { loadYamlFile } from '../util/config-files.js';
+import { readFeaturizerFile } from '../data/features/index.js';
 import { UserError } from '../util/errors.js';
 import { RUN_FILES } from './layout.js';
 import { RUN_FORMAT_VERSION, checkFormatVersion } from './format.js';
@@ -92,16 +94,9 @@ export async function writeConfigRecord(dir: string, config: unknown): Promise<v
   await writeFile(join(dir, RUN_FILES.config), YAML.stringify(config));
 }
 
-/** The saved config as written (unresolved: the caller validates it). */
+/** The saved config as written (unresolved: the caller validates it); prototype-named keys are refused. */
 export async function readConfigRecord(dir: string): Promise<Record<string, unknown>> {
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(await readFile(join(dir, RUN_FILES.config), 'utf8'));
-  } catch {
-    throw new UserError(`${dir}/${RUN_FILES.config} is missing or not valid YAML`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UserError(`${dir}/${RUN_FILES.config} is not a mapping`);
-  return parsed as Record<string, unknown>;
+  return loadYamlFile(join(dir, RUN_FILES.config), 'run config');
 }
 
 export async function writeMetricsRecord(dir: string, metrics: RunMetrics): Promise<void> {
@@ -164,8 +159,9 @@ export async function writeFeaturizerRecord(dir: string, record: FeaturizerRecor
   await writeFile(join(dir, RUN_FILES.featurizer), JSON.stringify(record) + '\n');
 }
 
+/** featurizer.json, its view and fitted state checked (a damaged file is one UserError). */
 export async function readFeaturizerRecord(dir: string): Promise<FeaturizerRecord> {
-  return parseJson<FeaturizerRecord>(await readText(dir, RUN_FILES.featurizer), dir, RUN_FILES.featurizer);
+  return readFeaturizerFile(join(dir, RUN_FILES.featurizer));
 }
 
 /**

@@ -112,16 +112,112 @@ export async function writeCheckpoint(dir: string, runId: string, state: Checkpo
   return target;
 }
 
-/** Reads and verifies a checkpoint; a corrupt, truncated or foreign one gets a one-line error. */
+const TENSOR_GROUPS: readonly TensorEntry['group'][] = ['weights', 'best_weights', 'adam_m', 'adam_v'];
+/** Bounds on what a checkpoint may state, far above any model here; beyond them the file is damaged or forged. */
+const MAX_TENSORS_PER_GROUP = 100_000;
+const MAX_FLOATS = 2 ** 30;
+
+/**
+ * Validates a parsed checkpoint.json field by field and copies it into fresh structures, so no key of the file
+ * reaches an object's prototype (a `"group": "__proto__"` entry is an unknown group, not a write to Object.prototype).
+ */
+export function parseCheckpointJson(path: string, raw: unknown): CheckpointJson {
+  const bad = (problem: string) => new UserError(`corrupt checkpoint: ${path}/${JSON_FILE} ${problem}`);
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const own = (o: Record<string, unknown>, key: string) => (Object.hasOwn(o, key) ? o[key] : undefined);
+  const count = (o: Record<string, unknown>, key: string, max = Number.MAX_SAFE_INTEGER): number => {
+    const x = own(o, key);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw bad(`has ${key} ${JSON.stringify(x)}; expected an integer from 0 to ${max}`);
+    return x;
+  };
+  const num = (o: Record<string, unknown>, key: string, nullable = false): number => {
+    const x = own(o, key);
+    // JSON has no infinity: a best AUROC of -Infinity (no epoch yet) is saved as null.
+    if (nullable && x === null) return -Infinity;
+    if (typeof x !== 'number') throw bad(`has ${key} ${JSON.stringify(x)}; expected a number`);
+    return x;
+  };
+  const str = (o: Record<string, unknown>, key: string): string => {
+    const x = own(o, key);
+    if (typeof x !== 'string') throw bad(`has ${key} ${JSON.stringify(x)}; expected a string`);
+    return x;
+  };
+  if (!isObject(raw)) throw bad('is not a JSON object');
+  const format = own(raw, 'format');
+  if (format !== CHECKPOINT_FORMAT) throw new UserError(`unsupported checkpoint format ${JSON.stringify(format)} in ${path}; expected ${CHECKPOINT_FORMAT}`);
+  const optimizer = own(raw, 'optimizer');
+  const rng = own(raw, 'rng');
+  const binary = own(raw, 'binary');
+  const history = own(raw, 'history');
+  const tensors = own(raw, 'tensors');
+  if (!isObject(optimizer)) throw bad('has no optimizer state');
+  if (!isObject(rng) || own(rng, 'scheme') !== 'derived-per-epoch') throw bad('has no rng state of scheme derived-per-epoch');
+  if (!isObject(binary)) throw bad('names no binary file');
+  if (!Array.isArray(history) || !history.every(isObject)) throw bad('has no history list');
+  if (!Array.isArray(tensors)) throw bad('has no tensors list');
+
+  const file = str(binary, 'file');
+  // A plain file name inside the checkpoint folder: no separator, no `..`, no hidden tricks.
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(file) || file.includes('..')) throw bad(`names binary file ${JSON.stringify(file)}; it must be a plain file name inside the checkpoint folder`);
+  const bytes = count(binary, 'bytes', MAX_FLOATS * 4);
+  if (bytes % 4 !== 0) throw bad(`states ${bytes} binary bytes, not a whole number of float32 values`);
+  const sha256 = str(binary, 'sha256');
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw bad('has no SHA-256 of its binary file');
+
+  const totalFloats = bytes / 4;
+  const seen: Record<TensorEntry['group'], number[]> = { weights: [], best_weights: [], adam_m: [], adam_v: [] };
+  const entries: TensorEntry[] = tensors.map((entry, k) => {
+    if (!isObject(entry)) throw bad(`tensor entry ${k} is not an object`);
+    const group = own(entry, 'group');
+    if (typeof group !== 'string' || !TENSOR_GROUPS.includes(group as TensorEntry['group'])) {
+      throw bad(`tensor entry ${k} has unknown group ${JSON.stringify(group)}; valid: ${TENSOR_GROUPS.join(', ')}`);
+    }
+    const index = count(entry, 'index', MAX_TENSORS_PER_GROUP);
+    const offset = count(entry, 'offset', totalFloats);
+    const length = count(entry, 'length', totalFloats);
+    const shape = own(entry, 'shape');
+    if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) throw bad(`tensor entry ${k} has no shape list`);
+    const size = (shape as number[]).reduce((a, d) => a * d, 1);
+    if (size !== length) throw bad(`tensor entry ${k} has length ${length}, but its shape [${shape.join(', ')}] holds ${size} values`);
+    if (offset + length > totalFloats) throw bad(`tensor entry ${k} reaches past the end of the binary file`);
+    const g = group as TensorEntry['group'];
+    if (seen[g].includes(index)) throw bad(`has tensor ${g}[${index}] twice`);
+    seen[g].push(index);
+    return { group: g, index, shape: [...(shape as number[])], offset, length };
+  });
+  for (const g of TENSOR_GROUPS) {
+    if (seen[g].some((index) => index >= seen[g].length)) throw bad(`has gaps in its ${g} tensors`);
+  }
+  return {
+    format: CHECKPOINT_FORMAT,
+    runId: str(raw, 'runId'),
+    epoch: count(raw, 'epoch'),
+    bestEpoch: count(raw, 'bestEpoch'),
+    bestValAuroc: num(raw, 'bestValAuroc', true),
+    epochsSinceBest: count(raw, 'epochsSinceBest'),
+    history: history.map((r) => ({ ...(r as unknown as EpochRecord) })),
+    optimizer: {
+      iterations: count(optimizer, 'iterations'),
+      accBeta1: num(optimizer, 'accBeta1'),
+      accBeta2: num(optimizer, 'accBeta2'),
+      learningRate: num(optimizer, 'learningRate'),
+    },
+    rng: { scheme: 'derived-per-epoch', seed: str(rng, 'seed'), nextEpoch: count(rng, 'nextEpoch') },
+    tensors: entries,
+    binary: { file, bytes, sha256 },
+  };
+}
+
+/** Reads and verifies a checkpoint; a corrupt, truncated, forged or foreign one gets a one-line error. */
 export async function readCheckpoint(path: string): Promise<CheckpointState & { runId: string; path: string }> {
-  let json: CheckpointJson;
+  let parsed: unknown;
   try {
-    json = JSON.parse(await readFile(join(path, JSON_FILE), 'utf8')) as CheckpointJson;
+    parsed = JSON.parse(await readFile(join(path, JSON_FILE), 'utf8'));
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     throw new UserError(`${missing ? 'not a checkpoint' : 'corrupt checkpoint'}: ${path} (${missing ? `no ${JSON_FILE}` : `${JSON_FILE} is not valid JSON`})`);
   }
-  if (json.format !== CHECKPOINT_FORMAT) throw new UserError(`unsupported checkpoint format "${json.format}" in ${path}; expected ${CHECKPOINT_FORMAT}`);
+  const json = parseCheckpointJson(path, parsed);
   let bytes: Buffer;
   try {
     bytes = await readFile(join(path, json.binary.file));

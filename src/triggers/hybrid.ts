@@ -20,10 +20,11 @@ function resolvePart<P>(trigger: Trigger<P>, key: string, raw: unknown, ctx: Tri
   try {
     return trigger.resolve(raw as RawTriggerParams, ctx);
   } catch (err) {
-    if (!(err instanceof UserError)) throw err;
-    // Re-root the nested error so it points at hybrid.<part>.<param> in the config, keeping it a user error.
-    const msg = err.message;
-    throw new UserError(msg.startsWith(key) ? `hybrid.${msg}` : `hybrid.${key}: ${msg}`);
+    // Re-root the nested error so it points at hybrid.<part>.<param> in the config.
+    // The error keeps its class, so a user error stays one (exit 2, one line).
+    if (!(err instanceof Error)) throw err;
+    err.message = err.message.startsWith(key) ? `hybrid.${err.message}` : `hybrid.${key}: ${err.message}`;
+    throw err;
   }
 }
 

@@ -1,3 +1,4 @@
+import { UserError } from '../../util/errors.js';
 import type { Cohort } from '../cohort.js';
 import { meanSd, type Featurizer, type Features } from './types.js';
 
@@ -36,7 +37,7 @@ export const sequenceFeaturizer: Featurizer<SequenceState> = {
   transform(state: SequenceState, cohort: Cohort): Features {
     const T = cohort.schema.hours;
     const V = cohort.schema.variables.length;
-    if (V !== state.variables.length) throw new Error(`sequence featurizer was fitted on ${state.variables.length} variables but this cohort has ${V}`);
+    if (V !== state.variables.length) throw new UserError(`sequence featurizer was fitted on ${state.variables.length} variables but this cohort has ${V}`);
     const C = 2 * V;
     const x = new Float32Array(cohort.n * T * C);
     for (let i = 0; i < cohort.n; i++) {

@@ -1,3 +1,4 @@
+import { UserError } from '../../util/errors.js';
 import type { Cohort } from '../cohort.js';
 import { quantile } from '../cohort.js';
 import { meanSd, type Featurizer, type Features } from './types.js';
@@ -119,7 +120,7 @@ export const tabularFeaturizer: Featurizer<TabularState> = {
   transform(state: TabularState, cohort: Cohort): Features {
     const raw = rawTabular(cohort);
     const F = state.columns.length;
-    if (raw.F !== F) throw new Error(`tabular featurizer was fitted on ${F} features but this cohort yields ${raw.F}`);
+    if (raw.F !== F) throw new UserError(`tabular featurizer was fitted on ${F} features but this cohort yields ${raw.F}`);
     const x = new Float32Array(cohort.n * F);
     for (let i = 0; i < cohort.n; i++) {
       for (let j = 0; j < F; j++) {

@@ -138,6 +138,24 @@ async function createSourceViews(session: DuckSession, tables: LocatedTable[]): 
   }
 }
 
+/**
+ * Checks, as the tables are read and before the build, what the cohort file cannot hold: ids beyond 32 bits (its
+ * stay_id and patient_id columns are INT32) and an in-hospital death flag other than 0 or 1.
+ */
+async function checkIdsAndLabels(session: DuckSession): Promise<void> {
+  const INT32_MAX = 2 ** 31 - 1;
+  for (const column of ['stay_id', 'subject_id']) {
+    const [[lo, hi]] = await rows(session, `SELECT min(${column})::DOUBLE, max(${column})::DOUBLE FROM icustays`);
+    if (lo !== null && hi !== null && (Number(lo) < -INT32_MAX || Number(hi) > INT32_MAX)) {
+      throw new UserError(`icustays.${column} ranges over ${lo}..${hi}, beyond the 32-bit ids a cohort file holds (±${INT32_MAX})`);
+    }
+  }
+  const bad = await rows(session, 'SELECT hadm_id::DOUBLE, hospital_expire_flag FROM admissions WHERE hospital_expire_flag NOT IN (0, 1) LIMIT 1');
+  if (bad.length > 0) {
+    throw new UserError(`admissions.hospital_expire_flag is ${bad[0][1]} for hadm_id ${bad[0][0]}; it must be 0 or 1`);
+  }
+}
+
 async function checkGzipMagic(tables: LocatedTable[]): Promise<void> {
   for (const table of tables) {
     if (table.gzip && !(await hasGzipMagic(table.path))) throw new UserError(`corrupt gzip file ${table.path}: it is not gzip data`);
@@ -210,6 +228,7 @@ export async function buildMimicCohort(options: MimicOptions): Promise<CohortRep
   let checks: Record<string, number> = {};
   try {
     await createSourceViews(session, tables);
+    await checkIdsAndLabels(session);
     await session.connection.run(`SET VARIABLE obs_hours = ${hours}`);
     // Insertion order is irrelevant here (outputs are ordered explicitly) and keeping it costs memory on full MIMIC-IV.
     await session.connection.run('SET preserve_insertion_order = false');
@@ -276,6 +295,7 @@ export async function buildMimicCohort(options: MimicOptions): Promise<CohortRep
       const [stayId, subjectId, age, sexFemale, weight, type, label] = r;
       cohort.stayIds[i] = Number(stayId);
       cohort.patientIds[i] = Number(subjectId);
+      if (label !== 0 && label !== 1) throw new UserError(`stay_id ${stayId} has label ${label}; hospital_expire_flag must be 0 or 1`);
       cohort.labels[i] = Number(label);
       const num = (x: unknown) => (x === null || x === undefined ? NaN : Number(x));
       cohort.statics[i * S + 0] = num(age);

@@ -91,6 +91,8 @@ export async function readOutcomes(path: string): Promise<Map<number, number>> {
     const label = Number(fields[labelCol]);
     if (!Number.isInteger(id)) throw new UserError(`outcomes file ${path} line ${k + 1}: RecordID "${fields[idCol]}" is not an integer`);
     if (label !== 0 && label !== 1) throw new UserError(`outcomes file ${path} line ${k + 1}: In-hospital_death of RecordID ${id} is "${fields[labelCol]}", not 0 or 1`);
+    const earlier = out.get(id);
+    if (earlier !== undefined && earlier !== label) throw new UserError(`outcomes file ${path} line ${k + 1}: RecordID ${id} is listed twice with opposite In-hospital_death labels (${earlier} and ${label})`);
     out.set(id, label);
   }
   return out;

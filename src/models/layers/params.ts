@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readModelArtifacts } from '../io.js';
 import { join } from 'node:path';
 
 import { deriveIntSeed, deriveRng } from '../../engine/rng.js';
@@ -142,13 +143,12 @@ export async function saveParams<C>(dir: string, name: string, config: C, params
 }
 
 export async function loadParams<C>(dir: string, expectedName: string): Promise<SavedWeights<C>> {
-  const modelJson = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-  const name = modelJson?.modelTopology?.name;
-  if (modelJson?.format !== 'backdoor-weights' || name !== expectedName) {
-    throw new UserError(`${join(dir, 'model.json')} is not a saved ${expectedName} model (format ${JSON.stringify(modelJson?.format)}, name ${JSON.stringify(name)})`);
+  const { modelJson, weightSpecs, weightData } = await readModelArtifacts(dir);
+  const topology = modelJson.modelTopology as { name?: unknown; config?: unknown } | undefined;
+  const name = topology?.name;
+  if (modelJson.format !== 'backdoor-weights' || name !== expectedName || typeof topology?.config !== 'object' || topology.config === null) {
+    throw new UserError(`${join(dir, 'model.json')} is not a saved ${expectedName} model (format ${JSON.stringify(modelJson.format)}, name ${JSON.stringify(name)})`);
   }
-  const bin = await readFile(join(dir, 'weights.bin'));
-  const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
-  const decoded = tf.io.decodeWeights(buffer, modelJson.weightsManifest[0].weights);
-  return { topology: modelJson.modelTopology, tensors: new Map(Object.entries(decoded)) };
+  const decoded = tf.io.decodeWeights(weightData, weightSpecs);
+  return { topology: topology as SavedWeights<C>['topology'], tensors: new Map(Object.entries(decoded)) };
 }
