@@ -1,3 +1,5 @@
+import { FEATURIZERS } from '../src/data/features/index.js';
+import { generateSynthetic } from '../src/data/sources/synthetic.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -84,8 +86,9 @@ test('every run record reads back what was written', async () => {
   assert.deepEqual(await readHistoryRecord(dir), history);
   await writePoisonedIndicesRecord(dir, [3, 17, 400]);
   assert.deepEqual(await readPoisonedIndicesRecord(dir), [3, 17, 400]);
-  await writeFeaturizerRecord(dir, { view: 'tabular', state: { means: [1.5, 2] } });
-  assert.deepEqual(await readFeaturizerRecord(dir), { view: 'tabular', state: { means: [1.5, 2] } });
+  const fitted = JSON.parse(JSON.stringify(FEATURIZERS.tabular.fit(generateSynthetic({ nStays: 60, seed: 3 }).cohort)));
+  await writeFeaturizerRecord(dir, { view: 'tabular', state: fitted });
+  assert.deepEqual(await readFeaturizerRecord(dir), { view: 'tabular', state: fitted });
   await writeExperimentSummary(dir, metrics, 'abc123');
   const row = await readExperimentSummary(dir);
   assert.deepEqual(Object.keys(row), [...SUMMARY_COLUMNS]);

@@ -3,8 +3,8 @@ import { executeRun, type RunOptions, type RunResult } from './run.js';
 import { runDetectionLocked } from './detection.js';
 import { missingDetection } from '../runs/detection-records.js';
 import { removeOrphans, runDirFor } from '../runs/layout.js';
+import { markRunsFolder } from '../util/markers.js';
 import { acquireRunLock } from '../runs/lock.js';
-import { ensureWritableDir } from '../util/fs.js';
 
 export interface DetectionStep {
   detectors: string[];
@@ -29,7 +29,7 @@ export async function detectionToDo(dir: string, step: DetectionStep | undefined
  */
 export async function executeRunWithDetection(config: RunConfig, options: RunOptions, detection?: DetectionStep): Promise<RunResult> {
   const dir = runDirFor(options.runsDir, config);
-  await ensureWritableDir(options.runsDir, 'runs folder');
+  await markRunsFolder(options.runsDir);
   const lock = await acquireRunLock(dir, options.notice ?? options.log);
   try {
     await removeOrphans(dir);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { planRuns } from '../experiments/batch.js';
 import { failureFileFor } from '../runs/layout.js';
+import { markRunsFolder } from '../util/markers.js';
 import { writeRunsSummary } from '../runs/summary.js';
 import { detectorsFor, sweepConfigs, type SweepSpec } from '../experiments/sweep.js';
 import { buildShardPlan, readShardPlan, sweepIdFor, writeShardPlan, type ShardPlan, type SweepRun } from '../experiments/shard-plan.js';
@@ -85,7 +86,10 @@ export interface LaunchOutcome {
 export async function launchSweep(spec: SweepSpec, options: LaunchOptions): Promise<LaunchOutcome> {
   const { plan, planPath, frozen, runs } = await sweepShards(spec, options);
   const ctx = { plan, planPath, runsDir: options.runsDir, log: options.log };
-  if (!frozen) await writeShardPlan(planPath, plan);
+  if (!frozen) {
+    await markRunsFolder(options.runsDir);
+    await writeShardPlan(planPath, plan);
+  }
   let submission = await options.launcher.active(ctx);
   const attached = submission !== null;
   if (submission) {

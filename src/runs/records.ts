@@ -6,7 +6,7 @@ import type { AttackMetrics } from '../metrics/attack.js';
 import type { ReliabilityBin } from '../metrics/calibration.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { EpochRecord } from '../train/trainer.js';
-import { encodeNpyInt64, decodeNpyInt64 } from '../util/npy.js';
+import { encodeNpyInt64, readNpyInt64 } from '../util/npy.js';
 import { loadYamlFile } from '../util/config-files.js';
 import { readFeaturizerFile } from '../data/features/index.js';
 import { UserError } from '../util/errors.js';
@@ -145,14 +145,9 @@ export async function writePoisonedIndicesRecord(dir: string, indices: ArrayLike
   await writeFile(join(dir, RUN_FILES.poisoned), encodeNpyInt64(indices));
 }
 
+/** poisoned_indices.npy, its header, dtype and size checked (a damaged file is one UserError naming it). */
 export async function readPoisonedIndicesRecord(dir: string): Promise<number[]> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(join(dir, RUN_FILES.poisoned));
-  } catch {
-    throw new UserError(`${dir} lacks ${RUN_FILES.poisoned}; is it a run folder?`);
-  }
-  return decodeNpyInt64(new Uint8Array(bytes));
+  return readNpyInt64(join(dir, RUN_FILES.poisoned));
 }
 
 export async function writeFeaturizerRecord(dir: string, record: FeaturizerRecord): Promise<void> {
