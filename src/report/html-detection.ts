@@ -50,7 +50,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     parts.push(
       '<h3>Defences beside their random-removal controls</h3>' +
         '<p class="note">Each defence retrains without its detector\'s flagged rows; its control retrains without as many rows drawn at random with the same class mix (same config and seed). ' +
-        'DER = [max(0, ΔASR) − ΔU + 1]/2 with ΔU the share of above-chance clean AUROC lost (README "Defences"); 0.5 = no net effect. ' +
+        'DER = [max(0, ΔASR) − ΔU + 1]/2 with ΔU the share of above-chance clean AUROC lost (README "Detection and defence"); 0.5 = no net effect. ' +
         `A defence beats its control when ${h.esc(section.beats_control_rule)}; ${h.esc(section.effective_rule)}. <strong>${h.esc(verdict)}</strong></p>`,
     );
     parts.push(
