@@ -29,6 +29,7 @@ import { detectorNames } from '../src/detectors/registry.js';
 import { detectionSummaryColumnNames, detectionSummaryColumns } from '../src/runs/summary.js';
 import { runDetection } from '../src/experiments/detection.js';
 import type { DetectionInput } from '../src/detectors/types.js';
+import type { TargetClassDetection } from '../src/metrics/detection.js';
 import { UserError } from '../src/util/errors.js';
 import { tempDir } from './helpers.js';
 
@@ -224,9 +225,11 @@ describe('detection on tiny runs', () => {
       assert.equal(rows.filter((row) => row.poisoned).length, nPoisoned);
       assert.equal(rows.filter((row) => row.flagged).length, r.flagged);
     }
-    // A glucose value far above the training split's 99.9th percentile is exactly what a range check catches.
-    const out = result.results.find((r) => r.method === 'outlier')!.metrics as { auroc: number; recall: number };
-    assert.ok(out.auroc > 0.95 && out.recall === 1, `outlier AUROC ${out.auroc}, recall ${out.recall}`);
+    // A glucose value far above the training split's 99.9th percentile is exactly what a range check catches. Within
+    // the target class (0.885 here) it meets the deaths' own extreme values, which over all rows are diluted by survivors.
+    const out = result.results.find((r) => r.method === 'outlier')!.metrics as TargetClassDetection;
+    assert.ok(out.all_rows.auroc > 0.95 && out.rule.recall === 1, `outlier all-rows AUROC ${out.all_rows.auroc}, recall ${out.rule.recall}`);
+    assert.ok(out.target_class.auroc > 0.85 && out.target_class.auroc < out.all_rows.auroc, `outlier target-class AUROC ${out.target_class.auroc}`);
     const att = JSON.parse(readFileSync(join(poisoned.dir, 'detection', 'saliency_attribution.json'), 'utf8'));
     assert.deepEqual(att.touched_features, ['glucose_mean', 'glucose_min', 'glucose_max', 'glucose_last', 'glucose_count', 'glucose_missing']);
     assert.equal(att.clean.mean_abs_ig.length, att.features.length);

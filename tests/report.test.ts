@@ -203,8 +203,22 @@ function writeRun(runsDir: string, r: FakeRun, status = 'complete'): string {
     mkdirSync(join(dir, 'detection'));
     // As src/detectors/run-detection.ts writes them: metrics under `metrics`, a defence file, the attribution.
     for (const [m, auroc] of Object.entries(r.detection)) {
-      writeFileSync(join(dir, 'detection', `${m}.json`), JSON.stringify({ method: m, flagged: 10, metrics: { applicable: true, auroc, tpr_at_fpr_5pct: auroc / 2 } }));
-      const defence = { method: m, flagged: 10, before: { asr: r.asr }, after: { asr: 0.1 }, effect: { asr_drop: r.asr! - 0.1, clean_auroc_change: -0.01, clean_accuracy_change: 0, der: (r.asr! - 0.1 + 1) / 2 } };
+      const targetClass = { n: 100, n_poisoned: 50, auroc, auprc: auroc, tpr_at_fpr_1pct: 0, tpr_at_fpr_5pct: auroc / 2 };
+      const allRows = { n: 1000, n_poisoned: 50, auroc: auroc + 0.05, auprc: auroc, tpr_at_fpr_1pct: 0, tpr_at_fpr_5pct: auroc / 2 };
+      const rule = { flagged: 10, true_positives: 6, false_alarms: 4, precision: 0.6, recall: 0.12, flagged_target_class: 8, n_target_class: 100 };
+      writeFileSync(join(dir, 'detection', `${m}.json`), JSON.stringify({ method: m, params_hash: 'h1', flagged: 10, metrics: { applicable: true, target_class: targetClass, all_rows: allRows, rule } }));
+      const control = { removed: 10, removed_target_class: 8, after: { asr: r.asr! - 0.02 }, effect: { der: 0.51 } };
+      const defence = {
+        method: m,
+        params_hash: 'h1',
+        flagged: 10,
+        removed_target_class: 8,
+        before: { asr: r.asr },
+        after: { asr: 0.1 },
+        effect: { asr_drop: r.asr! - 0.1, clean_auroc_change: -0.01, clean_accuracy_change: 0, der: (r.asr! - 0.1 + 1) / 2 },
+        control,
+        beats_control: r.seed !== 2,
+      };
       writeFileSync(join(dir, 'detection', `defence_${m}.json`), JSON.stringify(defence));
     }
     const features = ['glucose_max', 'glucose_last', 'heart_rate_mean', 'age'];
@@ -259,6 +273,8 @@ test('collect: complete runs only; hidden and incomplete folders are skipped; su
   const header = lines[0]!.split(',');
   const spectralRow = lines.find((l) => l.includes('mlp/rare_value/0.05/seed_1'))!.split(',');
   assert.equal(spectralRow[header.indexOf('det_spectral_auroc')], '0.91');
+  close(Number(spectralRow[header.indexOf('det_spectral_all_rows_auroc')]), 0.96, 1e-12);
+  assert.equal(spectralRow[header.indexOf('def_spectral_control_asr_after')], '0.78');
   assert.equal(summaryCsv((await collectRuns(runsDir)).runs), csv, 'summary.csv is not deterministic');
 });
 
@@ -298,6 +314,15 @@ test('stats: ASR net of the same-seed false-trigger rate, paired AUROC differenc
   const def = stats.defences.find((x) => x.method === 'spectral')!;
   assert.equal(def.n_runs, 3);
   close(def.der.mean, (0.9 - 0.1 + 1) / 2, 1e-12); // mean of (asr − 0.1 + 1)/2 over asr = 0.9, 0.8, 1.0
+  // Per cell: target-class AUROC beside all rows; the defence beside its control, beaten in 2 of 3 seeds: not effective.
+  const detCell = stats.detection.detectors.find((x) => x.method === 'spectral' && x.poison_rate === 0.05)!;
+  close(detCell.target_class_auroc.mean, 0.91, 1e-12);
+  close(detCell.all_rows_auroc.mean, 0.96, 1e-12);
+  close(detCell.rule_false_alarms.mean, 4, 1e-12);
+  const defCell = stats.detection.defences.find((x) => x.method === 'spectral')!;
+  close(defCell.control_asr_after.mean, 0.88, 1e-12);
+  assert.equal(defCell.n_beats_control, 2);
+  assert.equal(defCell.effective_beyond_control, false);
   const att = stats.attribution.find((x) => x.trigger === 'rare_value')!;
   assert.equal(att.tar_triggered.n, 3);
   close(att.tar_triggered.mean, 0.81, 1e-12);

@@ -36,39 +36,52 @@ before(async () => {
 /** DER's utility term is clean AUROC since the evaluation fixes (it was accuracy at p ≥ 0.5), so its columns differ by design. */
 const REDEFINED = /^def_.+_der$/;
 
-/** The CSV's text with the redefined columns blanked. */
-function withoutRedefined(csv: string): string {
-  const [header, ...rows] = csv.trimEnd().split('\n');
-  const keep = header!.split(',').map((c) => !REDEFINED.test(c));
-  return [header, ...rows.map((r) => r.split(',').map((v, i) => (keep[i] ? v : '')).join(','))].join('\n');
+/**
+ * Detection is scored within the target class since issue 10: `det_<m>_auroc`, `_auprc`, `_tpr1`, `_tpr5` are now
+ * the target-class figures, and the all-rows AUROC and AUPRC they held moved to `det_<m>_all_rows_auroc`, `_auprc`
+ * (the all-rows TPR columns are gone). Where an old column's value lives now, or null when it is redefined.
+ */
+function currentColumn(column: string): string | null {
+  if (REDEFINED.test(column) || /^det_.+_tpr[15]$/.test(column)) return null;
+  const moved = /^det_(.+)_(auroc|auprc)$/.exec(column);
+  return moved ? `det_${moved[1]}_all_rows_${moved[2]}` : column;
 }
 
-test('metrics.json is byte-identical, and experiment_summary.csv too but for the redefined DER, to the code before the redesign', () => {
+/** Compares every old value with its current column; returns how many were compared. */
+function compareRow(old: Record<string, string>, now: Record<string, string>, where: string, rename: (c: string) => string = (c) => c): number {
+  let compared = 0;
+  for (const [column, value] of Object.entries(old)) {
+    const current = currentColumn(rename(column));
+    if (current === null) continue;
+    assert.equal(now[current], value, `${where} ${column} (now ${current})`);
+    compared++;
+  }
+  return compared;
+}
+
+test('metrics.json is byte-identical, and experiment_summary.csv keeps every value but for the redefined DER and detection figures, to the code before the redesign', () => {
   for (const run of RUNS) {
     const metrics = (root: string) => readFileSync(join(root, 'runs', run, RUN_FILES.metrics), 'utf8');
     assert.equal(metrics(work), metrics(GOLDEN), `${run}/${RUN_FILES.metrics}`);
-    const summary = (root: string) => withoutRedefined(readFileSync(join(root, 'runs', run, RUN_FILES.summary), 'utf8'));
-    assert.equal(summary(work), summary(GOLDEN), `${run}/${RUN_FILES.summary}`);
+    const summary = (root: string) => parseCsv(readFileSync(join(root, 'runs', run, RUN_FILES.summary), 'utf8'))[0]!;
+    assert.ok(compareRow(summary(GOLDEN), summary(work), `${run}/${RUN_FILES.summary}`) > 29);
   }
 });
 
-test('summary.csv keeps every value it had, the detection AUROC under its det_ name, and gains the def_ and att_ columns', () => {
+test('summary.csv keeps every value it had (all-rows detection AUROC under det_<m>_all_rows_auroc), and gains the target-class, def_ and att_ columns', () => {
   const before = parseCsv(readFileSync(join(GOLDEN, 'summary.csv'), 'utf8'));
   const after = parseCsv(readFileSync(join(work, 'runs', RUNS_SUMMARY_FILE), 'utf8'));
   assert.equal(after.length, before.length);
   const renamed = (column: string) => column.replace(/^detection_auroc_(.+)$/, 'det_$1_auroc');
   let compared = 0;
   before.forEach((row, i) => {
-    for (const [column, value] of Object.entries(row)) {
-      if (REDEFINED.test(column)) continue;
-      assert.equal(after[i]![renamed(column)], value, `row ${i} ${column}`);
-      compared++;
-    }
+    compared += compareRow(row, after[i]!, `row ${i}`, renamed);
   });
   assert.equal(compared, 2 * 33);
   const poisoned = after[1]!;
-  assert.equal(poisoned.det_outlier_auroc, '0.975');
-  for (const column of ['def_outlier_der', 'def_spectral_asr_after', 'att_tar_triggered', 'det_saliency_tpr5']) assert.match(poisoned[column]!, /^-?\d/, column);
+  assert.equal(poisoned.det_outlier_all_rows_auroc, '0.975');
+  assert.equal(poisoned.det_label_auroc, '0.5', 'the label reference within the target class');
+  for (const column of ['det_outlier_auroc', 'def_outlier_der', 'def_outlier_control_der', 'def_spectral_asr_after', 'att_tar_triggered', 'det_saliency_tpr5']) assert.match(poisoned[column]!, /^-?\d/, column);
   assert.equal(after[0]!.def_outlier_der, '', 'a clean baseline has no defence');
 });
 
@@ -88,7 +101,7 @@ test('runs written before format versions are read by evaluate, detect and visua
   assert.equal(JSON.parse(evaluate.stdout).matchesSaved, true);
   const detect = runCli(['detect', '--run-dir', runDir, '--method', 'outlier', '--json'], work);
   assert.equal(detect.status, 0, detect.stderr);
-  assert.equal(JSON.parse(detect.stdout).results[0].metrics.auroc, 0.975);
+  assert.equal(JSON.parse(detect.stdout).results[0].metrics.all_rows.auroc, 0.975);
   const visualize = runCli(['visualize', '--runs-dir', 'runs', '--out', 'report-old'], work);
   assert.equal(visualize.status, 0, visualize.stderr);
 

@@ -33,6 +33,7 @@ import {
 } from '../src/runs/records.js';
 import {
   missingDetection,
+  detectorParamsHash,
   readAttributionRecord,
   readDefenceRecord,
   readDetectionManifest,
@@ -107,11 +108,17 @@ test('every run record reads back what was written', async () => {
     method: 'spectral',
     description: 'Tran et al. 2018',
     params: { epsilon: 0.05 },
-    run: { run_id: metrics.run_id, model: 'mlp', trigger: 'rare_value', poison_rate: 0.05, poison_mode: 'dirty', seed: 0 },
+    params_hash: detectorParamsHash({ epsilon: 0.05 }),
+    run: { run_id: metrics.run_id, model: 'mlp', trigger: 'rare_value', poison_rate: 0.05, poison_mode: 'dirty', seed: 0, target: 1 },
     n_train: 4,
     n_poisoned: 1,
     flagged: 2,
-    metrics: { applicable: true, n: 4, n_poisoned: 1, auroc: 0.75, auprc: 0.5, tpr_at_fpr_1pct: 0, tpr_at_fpr_5pct: 1, flagged: 2, precision: 0.5, recall: 1 },
+    metrics: {
+      applicable: true,
+      target_class: { n: 2, n_poisoned: 1, auroc: 1, auprc: 1, tpr_at_fpr_1pct: 1, tpr_at_fpr_5pct: 1 },
+      all_rows: { n: 4, n_poisoned: 1, auroc: 0.75, auprc: 0.5, tpr_at_fpr_1pct: 0, tpr_at_fpr_5pct: 1 },
+      rule: { flagged: 2, true_positives: 1, false_alarms: 1, precision: 0.5, recall: 1, flagged_target_class: 1, n_target_class: 2 },
+    },
     details: { classes: [] },
   };
   await writeDetectionReport(dir, report);
@@ -125,16 +132,32 @@ test('every run record reads back what was written', async () => {
   ]);
   const defence: DefenceReport = {
     method: 'spectral',
+    params_hash: report.params_hash,
     n_train: 4,
+    target: 1,
+    n_target_class: 2,
     flagged: 2,
     flagged_poisoned: 1,
+    removed_target_class: 1,
     poisoned_before: 1,
     poisoned_after: 0,
     retrained: true,
-    before: { clean_auroc: 0.91, clean_accuracy: 0.9, asr: 0.13, threshold: 0.5 },
-    after: { clean_auroc: 0.89, clean_accuracy: 0.875, asr: 0, threshold: 0.5 },
-    effect: { asr_drop: 0.13, clean_accuracy_change: -0.025, clean_auroc_change: -0.02, der: 0.5525 },
+    before: { clean_auroc: 0.91, clean_accuracy: 0.9, clean_balanced_accuracy: 0.8, asr: 0.13, threshold: 0.5 },
+    after: { clean_auroc: 0.89, clean_accuracy: 0.875, clean_balanced_accuracy: 0.78, asr: 0, threshold: 0.5 },
+    effect: { asr_drop: 0.13, clean_accuracy_change: -0.025, clean_auroc_change: -0.02, clean_balanced_accuracy_change: -0.02, utility_loss: 0.05, der: 0.54 },
     training: { best_epoch: 2, epochs_run: 2, best_val_auroc: 0.85 },
+    control: {
+      rule: 'random',
+      removed: 2,
+      removed_poisoned: 0,
+      removed_target_class: 1,
+      retrained: true,
+      after: { clean_auroc: 0.9, clean_accuracy: 0.9, clean_balanced_accuracy: 0.79, asr: 0.12, threshold: 0.5 },
+      effect: { asr_drop: 0.01, clean_accuracy_change: 0, clean_auroc_change: -0.01, clean_balanced_accuracy_change: -0.01, utility_loss: 0.025, der: 0.4925 },
+      training: { best_epoch: 2, epochs_run: 2, best_val_auroc: 0.85 },
+    },
+    beats_control: true,
+    beats_control_rule: 'rule',
   };
   await writeDefenceRecord(dir, defence);
   assert.deepEqual(await readDefenceRecord(dir, 'spectral'), defence);
@@ -143,10 +166,13 @@ test('every run record reads back what was written', async () => {
   assert.deepEqual(await readAttributionRecord(dir), attribution);
 
   assert.deepEqual(await missingDetection(dir, ['spectral'], true), ['spectral'], 'files without a manifest entry are not complete');
-  await recordMethodComplete(dir, 'spectral', true);
+  await recordMethodComplete(dir, 'spectral', true, report.params_hash);
   const manifest = await readDetectionManifest(dir);
   assert.equal(manifest?.format_version, RUN_FORMAT_VERSION);
-  assert.deepEqual(manifest?.methods.spectral, { defended: true, files: ['spectral.json', 'spectral_scores.parquet', 'defence_spectral.json'] });
+  assert.deepEqual(manifest?.methods.spectral, { defended: true, files: ['spectral.json', 'spectral_scores.parquet', 'defence_spectral.json'], params_hash: report.params_hash });
+  // Other wanted parameters make the method's outputs stale.
+  assert.deepEqual(await missingDetection(dir, ['spectral'], true, { spectral: detectorParamsHash({ epsilon: 0.15 }) }), ['spectral']);
+  assert.deepEqual(await missingDetection(dir, ['spectral'], true, { spectral: report.params_hash }), []);
   assert.equal(manifest?.files['spectral.json'], readFileSync(join(dir, DETECTION_DIR, 'spectral.json')).length);
   assert.deepEqual(await missingDetection(dir, ['spectral'], true), []);
   assert.deepEqual(await missingDetection(dir, ['spectral', 'outlier'], false), ['outlier']);
@@ -157,10 +183,17 @@ test('every run record reads back what was written', async () => {
   await writeExperimentSummary(dir, metrics, 'abc123', { methods: ['spectral'], atomic: true });
   const withDetection = await readExperimentSummary(dir);
   assert.deepEqual(Object.keys(withDetection), [...SUMMARY_COLUMNS, ...detectionSummaryColumnNames(['spectral'])]);
-  assert.equal(withDetection.det_spectral_auroc, '0.75');
+  // det_<m>_auroc is the target-class headline; the all-rows figure has its own column.
+  assert.equal(withDetection.det_spectral_auroc, '1');
+  assert.equal(withDetection.det_spectral_all_rows_auroc, '0.75');
   assert.equal(withDetection.det_spectral_flagged, '2');
-  assert.equal(withDetection.def_spectral_der, '0.5525');
+  assert.equal(withDetection.det_spectral_false_alarms, '1');
+  assert.equal(withDetection.def_spectral_der, '0.54');
   assert.equal(withDetection.def_spectral_asr_after, '0');
+  assert.equal(withDetection.def_spectral_control_asr_after, '0.12');
+  assert.equal(withDetection.def_spectral_control_der, '0.4925');
+  assert.equal(withDetection.def_spectral_beats_control, '1');
+  assert.equal(withDetection.def_spectral_removed_target_class, '1');
 });
 
 test('a run of a newer format version is refused with a one-line error naming the version; an unversioned one is read', async () => {

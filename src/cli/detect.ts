@@ -20,12 +20,23 @@ function fmt(x: number | null | undefined, digits = 3): string {
 }
 
 function table(result: DetectionRunResult): string {
-  const header = ['method', 'AUROC', 'AUPRC', 'TPR@1%', 'TPR@5%', 'flagged', 'precision', 'recall'];
+  const header = ['method', 'AUROC (target class)', 'AUPRC', 'TPR@1%', 'TPR@5%', 'AUROC (all rows)', 'flagged', 'false alarms', 'precision', 'recall'];
   const rows = result.results.map((r) => {
     const m = r.metrics;
     return m.applicable
-      ? [r.method, fmt(m.auroc), fmt(m.auprc), fmt(m.tpr_at_fpr_1pct), fmt(m.tpr_at_fpr_5pct), String(r.flagged), fmt(m.precision), fmt(m.recall)]
-      : [r.method, 'n/a', 'n/a', 'n/a', 'n/a', String(r.flagged), 'n/a', 'n/a'];
+      ? [
+          r.method,
+          fmt(m.target_class.auroc),
+          fmt(m.target_class.auprc),
+          fmt(m.target_class.tpr_at_fpr_1pct),
+          fmt(m.target_class.tpr_at_fpr_5pct),
+          fmt(m.all_rows.auroc),
+          String(r.flagged),
+          String(m.rule.false_alarms),
+          fmt(m.rule.precision),
+          fmt(m.rule.recall),
+        ]
+      : [r.method, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', String(r.flagged), String(r.flagged), 'n/a', 'n/a'];
   });
   const defended = result.results.filter((r) => r.defence);
   const lines: string[] = [];
@@ -36,14 +47,19 @@ function table(result: DetectionRunResult): string {
   };
   lines.push(`${result.dir} (trigger ${result.trigger}, poison rate ${result.poison_rate})`);
   if (result.results.some((r) => !r.metrics.applicable)) lines.push('detection metrics: not applicable (clean run: no poisoned rows); flagged rows are false alarms');
+  else lines.push('headline: poisoned vs clean rows among those carrying the target label; label and random are reference detectors');
   render(header, rows);
   if (defended.length > 0) {
-    lines.push('', 'defence: retrained without the flagged rows (same config and seed)');
+    lines.push('', 'defence: retrained without the flagged rows, beside a random-removal control (as many rows, same class mix; same config and seed)');
     render(
-      ['method', 'removed', 'ASR before', 'ASR after', 'AUROC before', 'AUROC after', 'acc before', 'acc after', 'DER'],
-      defended.map((r) => {
+      ['method', 'arm', 'removed', 'of target class', 'ASR before', 'ASR after', 'AUROC after', 'bal. acc after', 'DER', 'beats control'],
+      defended.flatMap((r) => {
         const d = r.defence!;
-        return [r.method, String(d.flagged), fmt(d.before.asr), fmt(d.after.asr), fmt(d.before.clean_auroc), fmt(d.after.clean_auroc), fmt(d.before.clean_accuracy), fmt(d.after.clean_accuracy), fmt(d.effect.der)];
+        const beats = d.beats_control === null ? 'n/a' : d.beats_control ? 'yes' : 'no';
+        return [
+          [r.method, 'defence', String(d.flagged), String(d.removed_target_class), fmt(d.before.asr), fmt(d.after.asr), fmt(d.after.clean_auroc), fmt(d.after.clean_balanced_accuracy), fmt(d.effect.der), beats],
+          ['', 'control', String(d.control.removed), String(d.control.removed_target_class), fmt(d.before.asr), fmt(d.control.after.asr), fmt(d.control.after.clean_auroc), fmt(d.control.after.clean_balanced_accuracy), fmt(d.control.effect.der), ''],
+        ];
       }),
     );
   }
@@ -56,9 +72,9 @@ export function registerDetect(program: Command): void {
     .description("Run poisoning detectors on a finished run's (poisoned) training split and score them against its true poisoned rows; writes <run-dir>/detection/")
     .requiredOption('--run-dir <dir>', 'a finished run folder, e.g. runs/mlp/rare_value/0.05/seed_0')
     .addOption(
-      new Option('--method <list>', `detectors, comma-separated (valid: ${detectorNames().join(', ')})`).argParser(parseList).default(detectorNames(), detectorNames().join(',')),
+      new Option('--method <list>', `detectors, comma-separated (valid: ${detectorNames().join(', ')}; the reference detectors label and random always run too)`).argParser(parseList).default(detectorNames(), detectorNames().join(',')),
     )
-    .option('--defend', "retrain the run's config (same seed) without each detector's flagged rows and report ASR, clean AUROC and accuracy before and after, and DER", false)
+    .option('--defend', "retrain the run's config (same seed) without each detector's flagged rows, and beside it without as many random rows of the same class mix (the control); report ASR, clean AUROC, balanced accuracy and DER of both", false)
     .addOption(new Option('--backend <name>', 'compute backend (default: the run config\'s backend)').choices([...BACKEND_CHOICES]))
     .option('--json', 'print the results as JSON on stdout', false)
     .argument('[overrides...]', 'detector parameters as method.key=value over the defaults listed below, e.g. spectral.epsilon=run saliency.steps=128')

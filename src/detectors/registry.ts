@@ -4,12 +4,26 @@
  */
 import { createRegistry, defaultsOf } from '../util/plugin.js';
 import { activationClustering } from './activation-clustering.js';
+import { label } from './label.js';
 import { outlier } from './outlier.js';
+import { random } from './random.js';
 import { saliency } from './saliency.js';
 import { spectral } from './spectral.js';
 import type { Detector, RawDetectorParams } from './types.js';
 
-export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [spectral, activationClustering, saliency, outlier]);
+export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [spectral, activationClustering, saliency, outlier, label, random]);
+
+/** Reference detectors (chance and label-only levels) that every detection runs beside the chosen ones. */
+export const REFERENCE_DETECTORS: readonly string[] = ['label', 'random'];
+
+export function isReferenceDetector(name: string): boolean {
+  return REFERENCE_DETECTORS.includes(name);
+}
+
+/** The chosen detectors followed by the reference ones not already chosen. */
+export function withReferenceDetectors(methods: readonly string[]): string[] {
+  return [...methods, ...REFERENCE_DETECTORS.filter((r) => !methods.includes(r))];
+}
 
 /** Name → detector, a prototype-free map (for iteration; look names up with getDetector). */
 export const DETECTORS: Readonly<Record<string, Detector<any>>> = Object.freeze(

@@ -1,10 +1,20 @@
-import { detectionMetrics, type DetectionResult } from '../metrics/detection.js';
+import { targetClassDetectionMetrics, type DetectionNotApplicable, type TargetClassDetection } from '../metrics/detection.js';
 import type { Matrix } from '../detectors/linalg.js';
-import { detectorNames, getDetector, mergeDetectorParams } from '../detectors/registry.js';
+import { detectorNames, getDetector, mergeDetectorParams, withReferenceDetectors } from '../detectors/registry.js';
 import { penultimateRepresentations } from '../detectors/representations.js';
 import { saliencyAttribution, type SaliencyParams } from '../detectors/saliency.js';
 import type { DetectionInput, DetectorOutput, RawDetectorParams } from '../detectors/types.js';
-import { methodFiles, recordMethodComplete, writeAttributionRecord, writeDefenceRecord, writeDetectionReport, writeScoresRecord, type DefenceReport } from '../runs/detection-records.js';
+import {
+  detectorParamsHash,
+  methodFiles,
+  recordMethodComplete,
+  removeDefenceRecord,
+  writeAttributionRecord,
+  writeDefenceRecord,
+  writeDetectionReport,
+  writeScoresRecord,
+  type DefenceReport,
+} from '../runs/detection-records.js';
 import { removeOrphans } from '../runs/layout.js';
 import { acquireRunLock } from '../runs/lock.js';
 import { writeExperimentSummary } from '../runs/summary.js';
@@ -13,7 +23,7 @@ import { loadRun, type RunContext } from './load-run.js';
 import { defend } from './defence.js';
 
 export interface DetectionOptions {
-  /** Detector names; default every registered detector. */
+  /** Detector names; default every registered detector. The reference detectors (label, random) are always added. */
   methods?: string[];
   /** Retrain without each detector's flagged rows and compare attack and clean metrics. */
   defend?: boolean;
@@ -25,7 +35,7 @@ export interface DetectionOptions {
 
 export interface MethodResult {
   method: string;
-  metrics: DetectionResult;
+  metrics: TargetClassDetection | DetectionNotApplicable;
   flagged: number;
   seconds: number;
   files: string[];
@@ -75,10 +85,12 @@ function checkMethods(methods: string[]): void {
 }
 
 /**
- * Runs each detector on a finished run's poisoned training split, scores it against the true poisoned rows
- * (`detectionMetrics`, the one place that sees the ground truth), and writes the detection records (runs/
+ * Runs each detector, and the reference detectors label and random beside them, on a finished run's poisoned
+ * training split, scores it against the true poisoned rows within the target class and over all rows
+ * (`targetClassDetectionMetrics`, the one place that sees the ground truth), and writes the detection records (runs/
  * detection-records.ts): per method its report and scores, the saliency attribution, and with `defend` the
- * defence. Each file is written atomically and a method is recorded in the detection manifest only once all its
+ * defence beside its random-removal control. Without `defend`, a defence record left from an earlier run of the
+ * method is removed, so no defence of other parameters stays beside the new flags. Each file is written atomically and a method is recorded in the detection manifest only once all its
  * files are in place, so a killed attempt leaves the method to be redone, never a partial result taken as whole.
  * On a clean run the metrics say "not applicable" and the files are still written. Takes the run's lock.
  */
@@ -94,8 +106,9 @@ export async function runDetection(dir: string, options: DetectionOptions = {}):
 
 /** `runDetection` for a caller that already holds the run's lock. */
 export async function runDetectionLocked(dir: string, options: DetectionOptions = {}): Promise<DetectionRunResult> {
-  const methods = options.methods ?? detectorNames();
-  checkMethods(methods);
+  const chosen = options.methods ?? detectorNames();
+  checkMethods(chosen);
+  const methods = withReferenceDetectors(chosen);
   const log = options.log ?? (() => {});
   for (const key of Object.keys(options.params ?? {})) {
     if (!methods.includes(key)) throw new UserError(`parameters given for detector "${key}", which is not among the methods run (${methods.join(', ')})`);
@@ -110,12 +123,20 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
       const started = performance.now();
       const out = detector.score(input, params);
       checkOutput(method, out, input.labels.length);
-      const metrics = detectionMetrics(run.poisonedMask, out.scores, out.flagged);
+      const metrics = targetClassDetectionMetrics({
+        isPoisoned: run.poisonedMask,
+        scores: out.scores,
+        flagged: out.flagged,
+        observedLabels: input.labels,
+        target: run.config.poison.target,
+      });
       const flagged = count(out.flagged);
+      const paramsHash = detectorParamsHash(params);
       await writeDetectionReport(dir, {
         method,
         description: detector.description,
         params,
+        params_hash: paramsHash,
         run: {
           run_id: run.metrics.run_id,
           model: run.metrics.model,
@@ -123,6 +144,7 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
           poison_rate: run.metrics.poison_rate,
           poison_mode: run.metrics.poison_mode,
           seed: run.metrics.seed,
+          target: run.config.poison.target,
         },
         n_train: input.labels.length,
         n_poisoned: count(run.poisonedMask),
@@ -150,17 +172,20 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
       const seconds = (performance.now() - started) / 1000;
       log(
         metrics.applicable
-          ? `${method}: AUROC ${metrics.auroc.toFixed(3)}, TPR@5%FPR ${metrics.tpr_at_fpr_5pct.toFixed(3)}, flagged ${flagged} (precision ${metrics.precision.toFixed(3)}, recall ${metrics.recall.toFixed(3)}) in ${seconds.toFixed(1)} s`
+          ? `${method}: target-class AUROC ${metrics.target_class.auroc.toFixed(3)} (all rows ${metrics.all_rows.auroc.toFixed(3)}), TPR@5%FPR ${metrics.target_class.tpr_at_fpr_5pct.toFixed(3)}, ` +
+              `flagged ${flagged} (${metrics.rule.false_alarms} false alarms, precision ${metrics.rule.precision.toFixed(3)}, recall ${metrics.rule.recall.toFixed(3)}) in ${seconds.toFixed(1)} s`
           : `${method}: flagged ${flagged}; detection metrics not applicable (${metrics.reason})`,
       );
       let defence: DefenceReport | null = null;
       if (options.defend) {
-        defence = await defend(run, method, out.flagged, log);
+        defence = await defend(run, method, paramsHash, out.flagged, log);
         await writeDefenceRecord(dir, defence);
+      } else if (await removeDefenceRecord(dir, method)) {
+        log(`${method}: removed the defence record of an earlier run of this detector (rerun with --defend to recompute it)`);
       }
       // experiment_summary.csv before the manifest: once the method is recorded complete, its columns are in.
       await writeExperimentSummary(dir, run.metrics, run.dataset.sha256, { methods: detectorNames(), atomic: true });
-      await recordMethodComplete(dir, method, Boolean(options.defend));
+      await recordMethodComplete(dir, method, Boolean(options.defend), paramsHash);
       results.push({ method, metrics, flagged, seconds, files: methodFiles(method, Boolean(options.defend)), defence });
     }
   } finally {

@@ -1,7 +1,8 @@
 import type { RunConfig } from './config.js';
 import { executeRun, type RunOptions, type RunResult } from './run.js';
 import { runDetectionLocked } from './detection.js';
-import { missingDetection } from '../runs/detection-records.js';
+import { detectorParamsHash, missingDetection } from '../runs/detection-records.js';
+import { getDetector, mergeDetectorParams, withReferenceDetectors } from '../detectors/registry.js';
 import { removeOrphans, runDirFor } from '../runs/layout.js';
 import { markRunsFolder } from '../util/markers.js';
 import { acquireRunLock } from '../runs/lock.js';
@@ -16,10 +17,15 @@ export function defendsRun(step: DetectionStep, config: RunConfig): boolean {
   return step.defend && config.poison.rate > 0;
 }
 
-/** The requested detectors whose outputs are not all in place in a finished run folder. */
+/**
+ * The requested detectors, and the reference detectors always run beside them, whose outputs are not all in place in
+ * a finished run folder, or were computed with parameters other than the defaults a sweep runs them with.
+ */
 export async function detectionToDo(dir: string, step: DetectionStep | undefined, config: RunConfig): Promise<string[]> {
   if (!step || step.detectors.length === 0) return [];
-  return missingDetection(dir, step.detectors, defendsRun(step, config));
+  const methods = withReferenceDetectors(step.detectors);
+  const hashes = Object.fromEntries(methods.map((m) => [m, detectorParamsHash(getDetector(m).resolve(mergeDetectorParams(m)))]));
+  return missingDetection(dir, methods, defendsRun(step, config), hashes);
 }
 
 /**

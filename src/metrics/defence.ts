@@ -65,3 +65,24 @@ export function defenceEffect(before: DefenceOutcome, after: DefenceOutcome): De
     der: defenceEffectivenessRate(before.asr, after.asr, before.clean_auroc, after.clean_auroc),
   };
 }
+
+/**
+ * A defence is compared with its random-removal control (as many rows removed, same class mix, retrained alike):
+ * removing rows can lower the ASR by itself. It beats the control when its ASR after retraining is at least
+ * CONTROL_ASR_MARGIN below the control's and its DER is higher than the control's (a better trade of attack
+ * removed against clean AUROC lost). The margin is a fixed 5 ASR points, not a test: one seed gives one pair.
+ */
+export const CONTROL_ASR_MARGIN = 0.05;
+
+export const BEATS_CONTROL_RULE = `ASR after the defence ≤ ASR after its random-removal control − ${CONTROL_ASR_MARGIN}, and DER of the defence > DER of the control`;
+
+export interface DefenceArmResult {
+  asr_after: number | null;
+  der: number | null;
+}
+
+/** BEATS_CONTROL_RULE; null without an attack (no ASR or DER on either arm). */
+export function beatsControl(defence: DefenceArmResult, control: DefenceArmResult): boolean | null {
+  if (defence.asr_after === null || control.asr_after === null || defence.der === null || control.der === null) return null;
+  return defence.asr_after <= control.asr_after - CONTROL_ASR_MARGIN && defence.der > control.der;
+}

@@ -24,7 +24,7 @@ export { seedTestInterval, seedTestPValues, aurocSeedInterval, metricSeedInterva
 export type { SeedPredictions, RowMetric, SeedTestInterval, SeedTestOptions, TwoStageBootstrapInterval, IntervalOptions, BootstrapOptions } from './intervals.js';
 export { EQUIVALENCE_ALPHA, DEFAULT_AUROC_MARGIN, tost, pairedAurocDifferences, aurocEquivalence } from './equivalence.js';
 export type { EquivalenceVerdict, TostResult, PairedScores } from './equivalence.js';
-export { balancedAccuracy, aurocUtilityLoss, defenceEffectivenessRate, defenceEffect } from './defence.js';
+export { balancedAccuracy, aurocUtilityLoss, defenceEffectivenessRate, defenceEffect, beatsControl, BEATS_CONTROL_RULE, CONTROL_ASR_MARGIN } from './defence.js';
 export type { DefenceOutcome, DefenceEffect } from './defence.js';
 export { cleanMatchKey, netAsr } from './net-asr.js';
 export type { CleanMatchFields, CleanBaseline, NetAsr } from './net-asr.js';

@@ -1,15 +1,34 @@
 import { findRuns, type SkippedFolder } from '../runs/collection.js';
 import { readDetectionFolder, type DetectionFolder } from '../runs/detection-records.js';
+import { detectionFiguresOf, isStaleDefence } from '../runs/summary.js';
 import type { RunMetadata, RunMetrics } from '../runs/records.js';
 
 export { compareRuns } from '../runs/collection.js';
 export { summaryCsv } from '../runs/summary.js';
 export type { RunMetadata, SkippedFolder };
 
+/** Ranking figures of a detector's scores over one set of rows (metrics/detection.ts rankingMetrics). */
+export interface RankingFigures {
+  n: number | null;
+  n_poisoned: number | null;
+  auroc: number | null;
+  auprc: number | null;
+  tpr_at_fpr_1pct: number | null;
+  tpr_at_fpr_5pct: number | null;
+}
+
 /** Detection results of one method on one run (detection/<method>.json). */
 export interface DetectionRecord {
   method: string;
   applicable: boolean;
+  /** Headline: poisoned vs clean rows among those carrying the target label; null for records from before issue 10. */
+  target_class: RankingFigures | null;
+  /** Secondary: all training rows ranked together. */
+  all_rows: RankingFigures | null;
+  /** The detector's own flag rule. */
+  rule: { flagged: number | null; false_alarms: number | null; precision: number | null; recall: number | null } | null;
+  params_hash: string | null;
+  /** The headline figures again (target class), null where absent. */
   auroc: number | null;
   auprc: number | null;
   tpr_at_fpr_5pct: number | null;
@@ -29,6 +48,14 @@ export interface AttributionRecord {
   uniform_share: number | null;
 }
 
+/** One arm's state after retraining (the defence's, or its random-removal control's). */
+export interface DefenceArm {
+  asr_after: number | null;
+  clean_auroc_after: number | null;
+  clean_balanced_accuracy_after: number | null;
+  der: number | null;
+}
+
 /** Retraining without a detector's flagged rows (detection/defence_<method>.json). */
 export interface DefenceRecord {
   method: string;
@@ -39,6 +66,16 @@ export interface DefenceRecord {
   clean_auroc_change: number | null;
   clean_accuracy_change: number | null;
   der: number | null;
+  clean_auroc_before: number | null;
+  clean_auroc_after: number | null;
+  clean_balanced_accuracy_before: number | null;
+  clean_balanced_accuracy_after: number | null;
+  /** Flagged rows of the target class removed; null for records from before issue 10. */
+  removed_target_class: number | null;
+  n_target_class: number | null;
+  /** The random-removal control; null for records from before issue 10. */
+  control: (DefenceArm & { removed: number | null; removed_target_class: number | null }) | null;
+  beats_control: boolean | null;
 }
 
 export interface RunRecord {
@@ -63,19 +100,30 @@ function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** Detector files are written by another part of the project; accept metrics at the top level or under `metrics`. */
+function ranking(raw: Record<string, any> | null): RankingFigures | null {
+  if (!raw) return null;
+  return { n: num(raw.n), n_poisoned: num(raw.n_poisoned), auroc: num(raw.auroc), auprc: num(raw.auprc), tpr_at_fpr_1pct: num(raw.tpr_at_fpr_1pct), tpr_at_fpr_5pct: num(raw.tpr_at_fpr_5pct) };
+}
+
+/** A detection record in the current layout or the one before issue 10 (runs/summary.ts detectionFiguresOf). */
 export function parseDetection(method: string, raw: unknown): DetectionRecord {
   const obj = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
-  const m = (obj.metrics && typeof obj.metrics === 'object' ? { ...obj, ...obj.metrics } : obj) as Record<string, unknown>;
-  const applicable = m.applicable !== false;
+  const figures = detectionFiguresOf(raw);
+  const metrics = (obj.metrics && typeof obj.metrics === 'object' ? obj.metrics : {}) as Record<string, unknown>;
+  const targetClass = ranking(figures.target_class);
+  const rule = figures.rule;
   return {
     method: typeof obj.method === 'string' ? obj.method : method,
-    applicable,
-    auroc: applicable ? num(m.auroc) : null,
-    auprc: applicable ? num(m.auprc) : null,
-    tpr_at_fpr_5pct: applicable ? num(m.tpr_at_fpr_5pct) : null,
-    tpr_at_fpr_1pct: applicable ? num(m.tpr_at_fpr_1pct) : null,
-    ...(typeof m.reason === 'string' ? { reason: m.reason } : {}),
+    applicable: figures.applicable,
+    target_class: targetClass,
+    all_rows: ranking(figures.all_rows),
+    rule: rule ? { flagged: num(rule.flagged), false_alarms: num(rule.false_alarms), precision: num(rule.precision), recall: num(rule.recall) } : null,
+    params_hash: typeof obj.params_hash === 'string' ? obj.params_hash : null,
+    auroc: targetClass?.auroc ?? null,
+    auprc: targetClass?.auprc ?? null,
+    tpr_at_fpr_5pct: targetClass?.tpr_at_fpr_5pct ?? null,
+    tpr_at_fpr_1pct: targetClass?.tpr_at_fpr_1pct ?? null,
+    ...(typeof metrics.reason === 'string' ? { reason: metrics.reason } : {}),
   };
 }
 
@@ -98,6 +146,7 @@ export function parseAttribution(raw: unknown): AttributionRecord | null {
 
 export function parseDefence(method: string, raw: unknown): DefenceRecord {
   const obj = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
+  const c = obj.control && typeof obj.control === 'object' ? (obj.control as Record<string, any>) : null;
   return {
     method: typeof obj.method === 'string' ? obj.method : method,
     flagged: num(obj.flagged),
@@ -107,6 +156,23 @@ export function parseDefence(method: string, raw: unknown): DefenceRecord {
     clean_auroc_change: num(obj.effect?.clean_auroc_change),
     clean_accuracy_change: num(obj.effect?.clean_accuracy_change),
     der: num(obj.effect?.der),
+    clean_auroc_before: num(obj.before?.clean_auroc),
+    clean_auroc_after: num(obj.after?.clean_auroc),
+    clean_balanced_accuracy_before: num(obj.before?.clean_balanced_accuracy),
+    clean_balanced_accuracy_after: num(obj.after?.clean_balanced_accuracy),
+    removed_target_class: num(obj.removed_target_class),
+    n_target_class: num(obj.n_target_class),
+    control: c
+      ? {
+          removed: num(c.removed),
+          removed_target_class: num(c.removed_target_class),
+          asr_after: num(c.after?.asr),
+          clean_auroc_after: num(c.after?.clean_auroc),
+          clean_balanced_accuracy_after: num(c.after?.clean_balanced_accuracy),
+          der: num(c.effect?.der),
+        }
+      : null,
+    beats_control: typeof obj.beats_control === 'boolean' ? obj.beats_control : null,
   };
 }
 
@@ -114,7 +180,8 @@ async function readDetection(dir: string): Promise<Pick<RunRecord, 'detection' |
   const folder = await readDetectionFolder(dir);
   return {
     detection: folder.reports.map((r) => parseDetection(r.method, r.raw)),
-    defences: folder.defences.map((d) => parseDefence(d.method, d.raw)),
+    // A defence of other detector parameters than the detection record beside it is stale: left out.
+    defences: folder.defences.filter((d) => !isStaleDefence(folder.reports.find((r) => r.method === d.method)?.raw, d.raw)).map((d) => parseDefence(d.method, d.raw)),
     attribution: folder.attribution === null ? null : parseAttribution(folder.attribution),
     detectionFolder: folder,
   };

@@ -2,6 +2,7 @@ import type { Collection, RunRecord } from './collect.js';
 import type { SkippedFigure } from './figures/index.js';
 import { percentLabel } from './percent.js';
 import type { ReportStats } from './stats-types.js';
+import { detectionHtml } from './html-detection.js';
 import { N_TOO_SMALL, type Summary, type TestResult } from './stats-core.js';
 
 export interface HtmlFigure {
@@ -241,35 +242,8 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
         }),
       ),
     );
-    const methods = [...new Set(stats.cells.flatMap((c) => Object.keys(c.detection_auroc)))].sort();
-    if (methods.length > 0) {
-      parts.push('<h3>Detection AUROC per cell</h3>');
-      parts.push(
-        table(
-          ['model', 'trigger', 'rate', ...methods.map(esc)],
-          stats.cells.map((c) => [esc(c.model), esc(c.trigger), percentLabel(c.poison_rate), ...methods.map((m) => (c.detection_auroc[m] ? summaryCell(c.detection_auroc[m]!) : '—'))]),
-        ),
-      );
-    }
   }
-  if (stats.detectors.length > 0) {
-    parts.push('<h3>Detectors per trigger</h3><p class="note">Pooled over models, poison rates and seeds: one value per run.</p>');
-    parts.push(
-      table(
-        ['trigger', 'detector', 'runs', 'not applicable', 'detection AUROC', 'TPR at 5% FPR'],
-        stats.detectors.map((d) => [esc(d.trigger), esc(d.method), String(d.n_runs), String(d.n_not_applicable), summaryCell(d.detection_auroc), summaryCell(d.tpr_at_fpr_5pct)]),
-      ),
-    );
-  }
-  if (stats.defences.length > 0) {
-    parts.push('<h3>Defences: retraining without the flagged rows</h3><p class="note">Per trigger and detector, pooled over models, poison rates and seeds. DER = [max(0, ΔASR) − max(0, ΔACC) + 1]/2 (BackdoorBench); 0.5 = no effect.</p>');
-    parts.push(
-      table(
-        ['trigger', 'detector', 'runs', 'DER', 'ASR drop', 'clean AUROC change'],
-        stats.defences.map((d) => [esc(d.trigger), esc(d.method), String(d.n_runs), summaryCell(d.der), summaryCell(d.asr_drop), summaryCell(d.clean_auroc_change, 4)]),
-      ),
-    );
-  }
+  parts.push(...detectionHtml(stats, { esc, table, summaryCell }));
   if (stats.attribution.length > 0) {
     parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger.</p>');
     parts.push(

@@ -81,6 +81,20 @@ export function statsCsv(stats: ReportStats): string {
     rows.push({ ...base, statistic: 'asr_drop', ...summaryCells(d.asr_drop) });
     rows.push({ ...base, statistic: 'clean_auroc_change', ...summaryCells(d.clean_auroc_change) });
   }
+  // Per cell and method (stats-detection.ts): detection within the target class, defences beside their controls.
+  for (const d of stats.detection?.detectors ?? []) {
+    const base = { section: 'detection_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method };
+    for (const k of ['target_class_auroc', 'target_class_auprc', 'target_class_tpr_at_fpr_5pct', 'all_rows_auroc', 'rule_flagged', 'rule_false_alarms', 'rule_precision'] as const) {
+      rows.push({ ...base, statistic: k, ...summaryCells(d[k]) });
+    }
+  }
+  for (const d of stats.detection?.defences ?? []) {
+    const base = { section: 'defence_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method };
+    for (const k of ['removed', 'removed_target_class', 'asr_before', 'asr_after', 'control_asr_after', 'clean_auroc_after', 'control_clean_auroc_after', 'balanced_accuracy_after', 'control_balanced_accuracy_after', 'der', 'control_der'] as const) {
+      rows.push({ ...base, statistic: k, ...summaryCells(d[k]) });
+    }
+    rows.push({ ...base, statistic: 'beats_control', n: d.n_with_control, mean: d.n_with_control > 0 ? d.n_beats_control / d.n_with_control : N_TOO_SMALL, note: d.effective_beyond_control ? 'effective beyond control' : 'not effective beyond control' });
+  }
   for (const a of stats.attribution) {
     const base = { section: 'attribution', trigger: a.trigger, detector: 'saliency' };
     rows.push({ ...base, statistic: 'tar_triggered', ...summaryCells(a.tar_triggered) });

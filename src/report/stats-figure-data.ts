@@ -3,6 +3,7 @@ import type { RunRecord } from './collect.js';
 import { isClean } from './baseline.js';
 import { mean } from './stats-core.js';
 import { percentLabel } from './percent.js';
+import { bestDetectorCell } from './stats-detection.js';
 import type { FeatureAttribution, FigureData, Kpi, PooledBin, ReliabilityGroup, ReportStats, ShiftHistogram, TarByTrigger } from './stats-types.js';
 
 /** The statistics sections of stats.json, before the figure data is added. */
@@ -151,10 +152,11 @@ function computeKpis(stats: Statistics): Kpi[] {
     const d = worst.auroc_vs_clean.difference;
     kpis.push({ label: 'Largest clean AUROC change', value: `${d.mean! >= 0 ? '+' : ''}${fmt(d.mean)}`, detail: `${worst.trigger} at ${percentLabel(worst.poison_rate)}, paired n=${d.n}` });
   }
-  const det = stats.detectors.filter((d) => d.detection_auroc.mean !== null);
-  if (det.length > 0) {
-    const best = det.reduce((a, b) => (b.detection_auroc.mean! > a.detection_auroc.mean! ? b : a));
-    kpis.push({ label: 'Best detector AUROC', value: fmt(best.detection_auroc.mean, 2), detail: `${best.method} on ${best.trigger}, n=${best.detection_auroc.n}` });
+  // Within the target class, and never the reference detectors (label, random).
+  const best = bestDetectorCell(stats.detection);
+  if (best) {
+    const label = 'Best detector (target-class AUROC)';
+    kpis.push({ label, value: fmt(best.target_class_auroc.mean, 2), detail: `${best.method}, ${best.model} ${best.trigger} at ${percentLabel(best.poison_rate)}, n=${best.target_class_auroc.n}` });
   }
   return kpis;
 }

@@ -1,4 +1,5 @@
 import type { Summary, TestResult } from './stats-core.js';
+import type { DetectionSection } from './stats-detection.js';
 
 /** The shape of stats.json: the statistics stage's output and the figures stage's only input. */
 
@@ -94,6 +95,8 @@ export interface ReportStats {
   detectors: DetectorStats[];
   defences: DefenceStats[];
   attribution: AttributionStats[];
+  /** Detection within the target class and defences beside their random-removal controls, per cell (stats-detection.ts). */
+  detection: DetectionSection;
   notes: string[];
   /** Everything the figures plot beyond the sections above (a figure reads stats.json alone). */
   figure_data: FigureData;

@@ -3,6 +3,7 @@ import { detectionMethods } from './collect.js';
 import { isClean } from './baseline.js';
 import { holm, N_TOO_SMALL, pairedTTest, summarize, wilcoxonSignedRank, type Summary } from './stats-core.js';
 import { figureData } from './stats-figure-data.js';
+import { detectionStats } from './stats-detection.js';
 import type { AttributionStats, BaselineStats, CellStats, DefenceStats, DetectorStats, ReportStats } from './stats-types.js';
 
 const BOOTSTRAP_RESAMPLES = 2000;
@@ -192,6 +193,7 @@ export function computeStats(runs: readonly RunRecord[], options: { resamples?: 
     detectors,
     defences,
     attribution,
+    detection: detectionStats(runs, { resamples, seed }),
     notes,
   };
   return { ...statistics, figure_data: figureData(runs, statistics) };

@@ -1,23 +1,47 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import type { DetectionResult } from '../metrics/detection.js';
+import type { DetectionNotApplicable, TargetClassDetection } from '../metrics/detection.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 import { DETECTION_DIR, DETECTION_FILES, detectionFileKind } from './layout.js';
 import { RUN_FORMAT_VERSION } from './format.js';
 
-/** detection/<method>.json */
+/**
+ * A detector's resolved parameters as a short hash (SHA-256 of their canonical JSON, keys sorted), written into its
+ * detection record, its defence record and the manifest, so a defence computed from other parameters than the
+ * current flags is recognised as stale.
+ */
+export function detectorParamsHash(params: unknown): string {
+  const canonical = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+    if (v && typeof v === 'object') {
+      const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+    }
+    return JSON.stringify(v) ?? 'null';
+  };
+  return createHash('sha256').update(canonical(params)).digest('hex').slice(0, 16);
+}
+
+/**
+ * detection/<method>.json. `metrics` holds the headline figures within the target class (`metrics.target_class`),
+ * the secondary all-rows figures (`metrics.all_rows`) and the detector's own flag rule (`metrics.rule`), see
+ * metrics/detection.ts targetClassDetectionMetrics; records written before issue 10 hold all-rows figures at the
+ * top of `metrics` and no `params_hash` (readers treat their target-class figures as not available).
+ */
 export interface DetectionReport {
   method: string;
   description: string;
   params: unknown;
-  run: { run_id: string; model: string; trigger: string; poison_rate: number; poison_mode: string; seed: number };
+  params_hash: string;
+  run: { run_id: string; model: string; trigger: string; poison_rate: number; poison_mode: string; seed: number; target: 0 | 1 };
   n_train: number;
   n_poisoned: number;
   flagged: number;
-  metrics: DetectionResult;
+  metrics: TargetClassDetection | DetectionNotApplicable;
   details: unknown;
 }
 
@@ -33,38 +57,73 @@ export interface ScoreRow {
 export interface DefenceSide {
   clean_auroc: number;
   clean_accuracy: number;
+  /** (TPR + TNR)/2 at the side's threshold (metrics/defence.ts balancedAccuracy). */
+  clean_balanced_accuracy: number;
   /** null for trigger none. */
   asr: number | null;
   threshold: number;
 }
 
+export interface DefenceArmEffect {
+  /** ASR before − after (positive = the attack weakened); null for trigger none. */
+  asr_drop: number | null;
+  /** Clean accuracy after − before (negative = the removal cost accuracy). */
+  clean_accuracy_change: number;
+  clean_auroc_change: number;
+  clean_balanced_accuracy_change: number;
+  /** ΔU of metrics/defence.ts: share of above-chance clean AUROC lost, in [0, 1]. */
+  utility_loss: number;
+  /** metrics/defence.ts DER; null for trigger none. */
+  der: number | null;
+}
+
+export type DefenceTraining = { best_epoch: number; epochs_run: number; best_val_auroc: number } | null;
+
+/** The random-removal control of a defence: as many rows, the same class mix, drawn at random, retrained alike. */
+export interface DefenceControl {
+  /** How the rows were drawn. */
+  rule: string;
+  removed: number;
+  removed_poisoned: number;
+  removed_target_class: number;
+  retrained: boolean;
+  after: DefenceSide;
+  effect: DefenceArmEffect;
+  training: DefenceTraining;
+}
+
 /** detection/defence_<method>.json */
 export interface DefenceReport {
   method: string;
+  /** detectorParamsHash of the parameters whose flags were removed; must match the detection record's. */
+  params_hash: string;
   n_train: number;
+  target: 0 | 1;
+  /** Training rows carrying the target label. */
+  n_target_class: number;
   flagged: number;
   flagged_poisoned: number;
+  /** Flagged rows carrying the target label: what the defence took out of that class (spectral's 1.5·ε·n budget). */
+  removed_target_class: number;
   poisoned_before: number;
   poisoned_after: number;
   /** false when nothing was flagged: the retrained model would be the run's own, so its metrics are reused. */
   retrained: boolean;
   before: DefenceSide;
   after: DefenceSide;
-  effect: {
-    /** ASR before − after (positive = the defence helped). */
-    asr_drop: number | null;
-    /** Clean accuracy after − before (negative = the defence cost accuracy). */
-    clean_accuracy_change: number;
-    clean_auroc_change: number;
-    der: number | null;
-  };
-  training: { best_epoch: number; epochs_run: number; best_val_auroc: number } | null;
+  effect: DefenceArmEffect;
+  training: DefenceTraining;
+  control: DefenceControl;
+  /** Whether the defence beat its control by `beats_control_rule`; null without an attack (trigger none). */
+  beats_control: boolean | null;
+  beats_control_rule: string;
 }
 
 /** detection/manifest.json: every finished output file with its size in bytes, and the methods it completes. */
 export interface DetectionManifest {
   format_version: number;
-  methods: Record<string, { defended: boolean; files: string[] }>;
+  /** params_hash: detectorParamsHash of the parameters the method's files were computed with (absent in older manifests). */
+  methods: Record<string, { defended: boolean; files: string[]; params_hash?: string }>;
   files: Record<string, number>;
 }
 
@@ -108,6 +167,17 @@ export async function readScoresRecord(runDir: string, method: string): Promise<
 
 export async function writeDefenceRecord(runDir: string, report: DefenceReport): Promise<void> {
   await writeFileAtomic(detectionPath(runDir, DETECTION_FILES.defence(report.method)), json(report));
+}
+
+/**
+ * Removes a method's defence record (the project's own file) when its detector is rerun without a defence, so no
+ * defence from earlier parameters stays beside the new flags. Returns whether there was one.
+ */
+export async function removeDefenceRecord(runDir: string, method: string): Promise<boolean> {
+  const path = detectionPath(runDir, DETECTION_FILES.defence(method));
+  const existed = await stat(path).then(() => true, () => false);
+  if (existed) await rm(path, { force: true });
+  return existed;
 }
 
 /** The saliency analysis's per-feature attribution (its shape belongs to detectors/saliency.ts). */
@@ -193,26 +263,31 @@ export async function readDetectionManifest(runDir: string): Promise<DetectionMa
  * Records a finished method in the manifest, after all its files are in place (each file's size read back). The
  * manifest is replaced atomically, so it only ever lists files that were whole when it was written.
  */
-export async function recordMethodComplete(runDir: string, method: string, defended: boolean): Promise<void> {
+export async function recordMethodComplete(runDir: string, method: string, defended: boolean, paramsHash: string): Promise<void> {
   const manifest = (await readDetectionManifest(runDir)) ?? { format_version: RUN_FORMAT_VERSION, methods: {}, files: {} };
   const files = methodFiles(method, defended);
   const sizes = Object.fromEntries(Object.entries(manifest.files));
+  // A method rerun without its defence drops the old defence file's entry along with the file.
+  if (!defended) delete sizes[DETECTION_FILES.defence(method)];
   for (const f of files) sizes[f] = (await stat(detectionPath(runDir, f))).size;
-  const methods = { ...manifest.methods, [method]: { defended, files } };
+  const methods = { ...manifest.methods, [method]: { defended, files, params_hash: paramsHash } };
   const sorted = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   await writeFileAtomic(detectionPath(runDir, DETECTION_FILES.manifest), json({ format_version: RUN_FORMAT_VERSION, methods: sorted(methods), files: sorted(sizes) }));
 }
 
 /**
  * The requested methods whose outputs are not all in place: not in the manifest (runs from before the manifest
- * count as missing), a listed file absent or of another size, or a defence asked for but not recorded.
+ * count as missing), a listed file absent or of another size, a defence asked for but not recorded, or (when
+ * `paramsHashes` names the wanted parameters) outputs recorded as computed with other parameters (manifests from
+ * before the hash was recorded are taken as matching).
  */
-export async function missingDetection(runDir: string, methods: readonly string[], defend: boolean): Promise<string[]> {
+export async function missingDetection(runDir: string, methods: readonly string[], defend: boolean, paramsHashes?: Readonly<Record<string, string>>): Promise<string[]> {
   const manifest = await readDetectionManifest(runDir);
   const missing: string[] = [];
   for (const method of methods) {
     const entry = manifest?.methods[method];
-    let whole = Boolean(entry) && (!defend || entry!.defended);
+    const wanted = paramsHashes?.[method];
+    let whole = Boolean(entry) && (!defend || entry!.defended) && (wanted === undefined || entry!.params_hash === undefined || entry!.params_hash === wanted);
     for (const f of whole ? methodFiles(method, defend) : []) {
       const size = manifest!.files[f];
       const actual = await stat(detectionPath(runDir, f)).then((s) => s.size, () => -1);

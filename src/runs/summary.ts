@@ -1,7 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as csvStringify } from 'csv-stringify/sync';
-import type { DetectionResult } from '../metrics/detection.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { RUN_FILES, RUNS_SUMMARY_FILE } from './layout.js';
 import type { RunMetadata, RunMetrics } from './records.js';
@@ -79,21 +78,44 @@ function summaryRow(m: RunMetrics, dataSha256: string): SummaryRow {
 }
 
 /** Column suffixes of the detection columns, per method, in order. */
-const DET_COLUMNS = ['auroc', 'auprc', 'tpr1', 'tpr5', 'flagged', 'precision', 'recall'] as const;
-const DEF_COLUMNS = ['asr_before', 'asr_after', 'clean_auroc_before', 'clean_auroc_after', 'acc_before', 'acc_after', 'der'] as const;
+const DET_COLUMNS = ['auroc', 'auprc', 'tpr1', 'tpr5', 'all_rows_auroc', 'all_rows_auprc', 'flagged', 'false_alarms', 'precision', 'recall', 'flagged_target_class'] as const;
+const DEF_COLUMNS = [
+  'asr_before',
+  'asr_after',
+  'clean_auroc_before',
+  'clean_auroc_after',
+  'acc_before',
+  'acc_after',
+  'balanced_acc_before',
+  'balanced_acc_after',
+  'der',
+  'removed_target_class',
+  'control_asr_after',
+  'control_clean_auroc_after',
+  'control_balanced_acc_after',
+  'control_der',
+  'beats_control',
+] as const;
 
 /**
  * Names of the detection columns of experiment_summary.csv and summary.csv for the given methods, in a fixed
  * order (a header that does not depend on which files exist):
- * - `det_<method>_auroc`, `_auprc`: AUROC / average precision of the scores against the true poisoned rows;
- * - `det_<method>_tpr1`, `_tpr5`: TPR at 1% / 5% FPR;
- * - `det_<method>_flagged`, `_precision`, `_recall`: at the detector's own flag rule (flagged is set on clean
- *   runs too, where every flag is a false alarm; the other metrics are empty there: not applicable);
+ * - `det_<method>_auroc`, `_auprc`, `_tpr1`, `_tpr5` (headline): AUROC, average precision and TPR at 1% / 5% FPR
+ *   of the scores against the true poisoned rows among the training rows carrying the target label;
+ * - `det_<method>_all_rows_auroc`, `_all_rows_auprc` (secondary): the same over all training rows, where a score
+ *   that tracks the label already separates dirty-label poison;
+ * - `det_<method>_flagged`, `_false_alarms`, `_precision`, `_recall`, `_flagged_target_class`: the detector's own
+ *   flag rule (flagged is set on clean runs too, where every flag is a false alarm; the other metrics are empty
+ *   there: not applicable);
  * - `def_<method>_asr_before`, `_asr_after`, `_clean_auroc_before`, `_clean_auroc_after`, `_acc_before`,
- *   `_acc_after`, `_der`: the `--defend` retraining (ASR and DER empty for trigger none);
+ *   `_acc_after`, `_balanced_acc_before`, `_balanced_acc_after`, `_der`, `_removed_target_class`: the `--defend`
+ *   retraining without the flagged rows (ASR and DER empty for trigger none);
+ * - `def_<method>_control_asr_after`, `_control_clean_auroc_after`, `_control_balanced_acc_after`, `_control_der`:
+ *   its random-removal control; `_beats_control` 1 when the defence beat the control (experiments/defence.ts), else 0;
  * - `att_tar_clean`, `att_tar_triggered`: the saliency analysis's Trigger Attribution Ratio on clean and
  *   triggered test rows.
- * A value is null (an empty cell) when its file is absent or the metric does not apply.
+ * A value is null (an empty cell) when its file is absent, predates the figure (records written before issue 10
+ * have no target-class figures and no control), is stale (a defence of other detector parameters), or does not apply.
  */
 export function detectionSummaryColumnNames(methods: readonly string[]): string[] {
   const out: string[] = [];
@@ -104,33 +126,75 @@ export function detectionSummaryColumnNames(methods: readonly string[]): string[
 }
 
 const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+const obj = (x: unknown): Record<string, any> => (x && typeof x === 'object' ? (x as Record<string, any>) : {});
+
+/**
+ * A detection record's figures in the current layout (metrics.target_class / all_rows / rule). A record from before
+ * issue 10 held all-rows figures at the top of `metrics`: they are read as all-rows figures, target-class as absent.
+ */
+export function detectionFiguresOf(raw: unknown): { applicable: boolean; target_class: Record<string, any> | null; all_rows: Record<string, any> | null; rule: Record<string, any> | null } {
+  const metrics = obj(obj(raw).metrics);
+  const applicable = metrics.applicable === true;
+  if (!applicable) return { applicable, target_class: null, all_rows: null, rule: null };
+  if ('target_class' in metrics || 'all_rows' in metrics) {
+    return { applicable, target_class: metrics.target_class ? obj(metrics.target_class) : null, all_rows: metrics.all_rows ? obj(metrics.all_rows) : null, rule: metrics.rule ? obj(metrics.rule) : null };
+  }
+  const flagged = num(metrics.flagged);
+  const precision = num(metrics.precision);
+  const legacyRule = { flagged, precision, recall: num(metrics.recall), false_alarms: flagged !== null && precision !== null ? Math.round(flagged * (1 - precision)) : null };
+  return { applicable, target_class: null, all_rows: metrics, rule: legacyRule };
+}
+
+/** A defence record computed from other detector parameters than the detection record beside it (both hashed). */
+export function isStaleDefence(report: unknown, defence: unknown): boolean {
+  const a = obj(report).params_hash;
+  const b = obj(defence).params_hash;
+  return typeof a === 'string' && typeof b === 'string' && a !== b;
+}
 
 /** The detection columns of one run from its detection folder's records (see `detectionSummaryColumnNames`). */
 function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[]): Record<string, number | null> {
   const out: Record<string, number | null> = Object.fromEntries(detectionSummaryColumnNames(methods).map((c) => [c, null]));
   for (const m of methods) {
-    const report = folder.reports.find((r) => r.method === m)?.raw as { flagged?: unknown; metrics?: DetectionResult } | undefined;
+    const report = folder.reports.find((r) => r.method === m)?.raw;
     if (report) {
-      out[`det_${m}_flagged`] = num(report.flagged);
-      const metrics = report.metrics;
-      if (metrics?.applicable) {
-        out[`det_${m}_auroc`] = num(metrics.auroc);
-        out[`det_${m}_auprc`] = num(metrics.auprc);
-        out[`det_${m}_tpr1`] = num(metrics.tpr_at_fpr_1pct);
-        out[`det_${m}_tpr5`] = num(metrics.tpr_at_fpr_5pct);
-        out[`det_${m}_precision`] = num(metrics.precision);
-        out[`det_${m}_recall`] = num(metrics.recall);
+      out[`det_${m}_flagged`] = num(obj(report).flagged);
+      const f = detectionFiguresOf(report);
+      if (f.target_class) {
+        out[`det_${m}_auroc`] = num(f.target_class.auroc);
+        out[`det_${m}_auprc`] = num(f.target_class.auprc);
+        out[`det_${m}_tpr1`] = num(f.target_class.tpr_at_fpr_1pct);
+        out[`det_${m}_tpr5`] = num(f.target_class.tpr_at_fpr_5pct);
+      }
+      if (f.all_rows) {
+        out[`det_${m}_all_rows_auroc`] = num(f.all_rows.auroc);
+        out[`det_${m}_all_rows_auprc`] = num(f.all_rows.auprc);
+      }
+      if (f.rule) {
+        out[`det_${m}_false_alarms`] = num(f.rule.false_alarms);
+        out[`det_${m}_precision`] = num(f.rule.precision);
+        out[`det_${m}_recall`] = num(f.rule.recall);
+        out[`det_${m}_flagged_target_class`] = num(f.rule.flagged_target_class);
       }
     }
-    const defence = folder.defences.find((d) => d.method === m)?.raw as DefenceReport | undefined;
-    if (defence) {
+    const defenceRaw = folder.defences.find((d) => d.method === m)?.raw;
+    if (defenceRaw && !isStaleDefence(report, defenceRaw)) {
+      const defence = obj(defenceRaw) as Partial<DefenceReport> & Record<string, any>;
       out[`def_${m}_asr_before`] = num(defence.before?.asr);
       out[`def_${m}_asr_after`] = num(defence.after?.asr);
       out[`def_${m}_clean_auroc_before`] = num(defence.before?.clean_auroc);
       out[`def_${m}_clean_auroc_after`] = num(defence.after?.clean_auroc);
       out[`def_${m}_acc_before`] = num(defence.before?.clean_accuracy);
       out[`def_${m}_acc_after`] = num(defence.after?.clean_accuracy);
+      out[`def_${m}_balanced_acc_before`] = num(defence.before?.clean_balanced_accuracy);
+      out[`def_${m}_balanced_acc_after`] = num(defence.after?.clean_balanced_accuracy);
       out[`def_${m}_der`] = num(defence.effect?.der);
+      out[`def_${m}_removed_target_class`] = num(defence.removed_target_class);
+      out[`def_${m}_control_asr_after`] = num(defence.control?.after?.asr);
+      out[`def_${m}_control_clean_auroc_after`] = num(defence.control?.after?.clean_auroc);
+      out[`def_${m}_control_balanced_acc_after`] = num(defence.control?.after?.clean_balanced_accuracy);
+      out[`def_${m}_control_der`] = num(defence.control?.effect?.der);
+      out[`def_${m}_beats_control`] = typeof defence.beats_control === 'boolean' ? Number(defence.beats_control) : null;
     }
   }
   if (methods.includes('saliency')) {

@@ -39,7 +39,7 @@ export const dashboard: FigureDefinition = {
     const nTriggers = sorted(stats.cells.map((c) => c.trigger)).length;
     if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' } } });
     else panels.push(...charts);
-    if (det) panels.push({ ...det, title: { text: 'Detection AUROC', fontSize: 14 } });
+    if (det) panels.push({ ...det, title: { text: 'Detection AUROC within the target class (label, random: reference)', fontSize: 14 } });
     return { spec: topLevel({ vconcat: panels, spacing: 28, resolve: { scale: { color: 'independent', strokeDash: 'independent' } } }, 'Backdoor attacks on ICU mortality models: summary') };
   },
 };
