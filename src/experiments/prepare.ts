@@ -13,8 +13,9 @@ import { reliabilityBins } from '../metrics/calibration.js';
 import type { BuiltModel } from '../models/types.js';
 import { UserError } from '../util/errors.js';
 import type { Dataset } from './dataset.js';
-import { splitTriggerConfig, triggerDefaults, type RunConfig } from './config.js';
+import { falseTriggerVariants, splitTriggerConfig, type RunConfig } from './config.js';
 import type { Evaluation } from '../runs/records.js';
+import type { TestPredictions, TriggeredPredictions } from '../runs/predictions.js';
 
 /** Everything a run derives deterministically from its config and data before training. */
 export interface PreparedRun {
@@ -110,17 +111,31 @@ function evaluateTrigger(
   params: unknown,
   target: 0 | 1,
   threshold: number,
-): { metrics: AttackMetrics; shifts: number[] } {
+): { metrics: AttackMetrics; shifts: number[]; predictions: TriggeredPredictions } {
   const set = triggeredTestSet(test, trigger, params, target);
   const probsClean = predictProba(model, featurize(set.clean));
   const probsTriggered = predictProba(model, featurize(set.triggered));
   const sign = target === 1 ? 1 : -1;
   const shifts = Array.from(probsTriggered, (p, i) => sign * (p - probsClean[i]));
-  return { metrics: attackMetrics({ target, trueLabels: set.clean.labels, probsClean, probsTriggered, threshold }), shifts };
+  return {
+    metrics: attackMetrics({ target, trueLabels: set.clean.labels, probsClean, probsTriggered, threshold }),
+    shifts,
+    predictions: { trigger_params: params, rows: [...set.rows], triggered: Array.from(probsTriggered) },
+  };
 }
 
 /** Clean, attack and (for clean runs) false-trigger metrics of a trained model on the test split. */
 export function evaluateModel(model: BuiltModel, prepared: PreparedRun, dataset: Dataset, config: RunConfig): Evaluation {
+  return evaluateModelWithPredictions(model, prepared, dataset, config).evaluation;
+}
+
+/** evaluateModel with every test stay's predicted probability (the run's test_predictions.json). */
+export function evaluateModelWithPredictions(
+  model: BuiltModel,
+  prepared: PreparedRun,
+  dataset: Dataset,
+  config: RunConfig,
+): { evaluation: Evaluation; predictions: TestPredictions } {
   const valProbs = predictProba(model, prepared.valFeatures);
   const threshold = chooseThreshold(dataset.val.labels, valProbs, config.evaluation.threshold);
   const testProbs = predictProba(model, prepared.featurize(dataset.test));
@@ -130,15 +145,29 @@ export function evaluateModel(model: BuiltModel, prepared: PreparedRun, dataset:
     prepared.trigger.name === 'none' ? null : evaluateTrigger(model, prepared.featurize, dataset.test, prepared.trigger, prepared.triggerParams, target, threshold);
   const cleanBins = reliabilityBins(dataset.test.labels, testProbs);
   let falseTrigger: Evaluation['false_trigger'] = null;
+  let falseTriggerPredictions: TestPredictions['false_trigger'] = null;
   if (config.poison.rate === 0) {
     falseTrigger = {};
-    for (const name of config.evaluation.clean_run_triggers) {
-      const other = getTrigger(name);
+    falseTriggerPredictions = {};
+    for (const variant of falseTriggerVariants(config)) {
+      const other = getTrigger(variant.name);
       if (dataset.cohort.schema.tabularOnly && other.needsTime) continue;
       const params =
-        name === prepared.trigger.name ? prepared.triggerParams : other.resolve(triggerDefaults(name), { schema: dataset.cohort.schema, train: dataset.train });
-      falseTrigger[name] = { ...evaluateTrigger(model, prepared.featurize, dataset.test, other, params, target, threshold).metrics, trigger_params: params };
+        variant.key === prepared.trigger.name ? prepared.triggerParams : other.resolve(variant.params, { schema: dataset.cohort.schema, train: dataset.train });
+      const result = evaluateTrigger(model, prepared.featurize, dataset.test, other, params, target, threshold);
+      falseTrigger[variant.key] = { ...result.metrics, trigger_params: params };
+      falseTriggerPredictions[variant.key] = result.predictions;
     }
   }
-  return { clean, clean_bins: cleanBins, attack: attack?.metrics ?? null, attack_shifts: attack?.shifts ?? null, false_trigger: falseTrigger };
+  return {
+    evaluation: { clean, clean_bins: cleanBins, attack: attack?.metrics ?? null, attack_shifts: attack?.shifts ?? null, false_trigger: falseTrigger },
+    predictions: {
+      threshold,
+      target,
+      labels: Array.from(dataset.test.labels),
+      clean: Array.from(testProbs),
+      attack: attack?.predictions ?? null,
+      false_trigger: falseTriggerPredictions,
+    },
+  };
 }
