@@ -3,7 +3,7 @@ import { delongTest } from '../metrics/delong.js';
 import type { RunRecord } from './collect.js';
 import { isClean } from './baseline.js';
 import type { Summary } from './stats-core.js';
-import { aurocSummary, CI_METHODS, rateSummary, seedsOnly, targetHits } from './stats-intervals.js';
+import { aurocSummary, CI_METHODS, DIFFERENCE, rateSummary, seedsOnly, targetHits } from './stats-intervals.js';
 import { aurocPairKey, falseTriggerBaselines, netAsrKey, type FalseTriggerBaseline } from './stats-pairing.js';
 import { falseTriggerName } from '../experiments/config.js';
 import type { BaselineStats, CellStats, StealthComparison } from './stats-types.js';
@@ -30,6 +30,8 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   }
   return out;
 }
+
+const seedList = (seeds: readonly number[]) => `seed${seeds.length === 1 ? '' : 's'} ${seeds.join(', ')}`;
 
 const allHave = <T>(list: readonly (T | null)[]): list is T[] => list.every((x) => x !== null);
 
@@ -71,7 +73,7 @@ function stealth(group: readonly RunRecord[], cleanByKey: Map<string, RunRecord>
   }
   const scored = pairs.every((p) => p.poisoned.predictions && p.clean.predictions);
   if (!scored) {
-    const difference = aurocSummary(differences, null);
+    const difference = seedsOnly(differences, CI_METHODS.seedsOnly, DIFFERENCE);
     return { ...base, difference, tost: null, verdict: null, label: 'not assessed: the runs lack test_predictions.json, so the test-set variance is unknown', delong: [] };
   }
   const paired = pairs.map((p) => ({ labels: p.clean.predictions!.labels, clean: p.clean.predictions!.clean, poisoned: p.poisoned.predictions!.clean }));
@@ -120,7 +122,7 @@ function netAsr(group: readonly RunRecord[], baselines: Map<string, FalseTrigger
   });
   const scored = allHave(rows);
   return {
-    asr_net: rateSummary(scored ? rows.map((x) => x.net) : null, matched.map((m) => m.run.metrics.attack!.asr - m.baseline.rate), [...purpose, 'asr_net']),
+    asr_net: rateSummary(scored ? rows.map((x) => x.net) : null, matched.map((m) => m.run.metrics.attack!.asr - m.baseline.rate), [...purpose, 'asr_net'], DIFFERENCE),
     false_trigger_asr: rateSummary(scored ? rows.map((x) => x.clean) : null, matched.map((m) => m.baseline.rate), [...purpose, 'false_trigger']),
     net_asr_pairing: pairing,
   };
@@ -194,10 +196,10 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
       detection_auroc: detection,
     });
     if (net.net_asr_pairing.unmatched_seeds.length > 0) {
-      notes.push(`${model}/${trigger}/${poison_rate}: seeds ${net.net_asr_pairing.unmatched_seeds.join(', ')} have ${NO_MATCHING_CLEAN_RUN} (same model and training config, data, splits, seed, target and trigger parameters); their net ASR is not reported`);
+      notes.push(`${model}/${trigger}/${poison_rate}: ${seedList(net.net_asr_pairing.unmatched_seeds)} ${net.net_asr_pairing.unmatched_seeds.length === 1 ? 'has' : 'have'} ${NO_MATCHING_CLEAN_RUN} (same model and training config, data, splits, seed, target and trigger parameters); its net ASR is not reported`);
     }
     if (comparison.unmatched_seeds.length > 0) {
-      notes.push(`${model}/${trigger}/${poison_rate}: seeds ${comparison.unmatched_seeds.join(', ')} have ${NO_MATCHING_CLEAN_RUN} for the clean-AUROC comparison`);
+      notes.push(`${model}/${trigger}/${poison_rate}: ${seedList(comparison.unmatched_seeds)} ${comparison.unmatched_seeds.length === 1 ? 'has' : 'have'} ${NO_MATCHING_CLEAN_RUN} for the clean-AUROC comparison`);
     }
   }
   cells.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || (a.trigger < b.trigger ? -1 : a.trigger > b.trigger ? 1 : 0) || a.poison_rate - b.poison_rate);

@@ -29,14 +29,23 @@ function sameLabels(seeds: readonly SeedPredictions[]): boolean {
   return seeds.every((s) => s.labels.length === first.length && Array.prototype.every.call(first, (y: number, i: number) => s.labels[i] === y));
 }
 
-function fromInterval(values: readonly number[], iv: SeedTestInterval, method: string): Summary {
+/** The values a statistic can take: an interval is clipped to them (a rate's t interval can cross 0 with few seeds). */
+export type Range = readonly [number, number];
+export const PROBABILITY: Range = [0, 1];
+export const DIFFERENCE: Range = [-1, 1];
+
+function clip(ci: readonly [number, number], range: Range): [number, number] {
+  return [Math.max(range[0], ci[0]), Math.min(range[1], ci[1])];
+}
+
+function fromInterval(values: readonly number[], iv: SeedTestInterval, method: string, range: Range): Summary {
   const n = values.length;
   const ok = Number.isFinite(iv.ci[0]) && Number.isFinite(iv.ci[1]);
   return {
     n,
     mean: Number.isFinite(iv.estimate) ? iv.estimate : null,
     sd: n >= 2 ? sampleSd(values) : null,
-    ci95: ok ? [iv.ci[0], iv.ci[1]] : null,
+    ci95: ok ? clip(iv.ci, range) : null,
     ci_method: method,
     se: Number.isFinite(iv.se) ? iv.se : null,
     few_seeds: n < FEW_SEEDS,
@@ -45,13 +54,13 @@ function fromInterval(values: readonly number[], iv: SeedTestInterval, method: s
   };
 }
 
-export function seedsOnly(values: readonly number[], method: string = CI_METHODS.seedsOnly): Summary {
+export function seedsOnly(values: readonly number[], method: string = CI_METHODS.seedsOnly, range: Range = PROBABILITY): Summary {
   const finite = values.filter((v) => Number.isFinite(v));
   const n = finite.length;
   if (n === 0) return { n, mean: null, sd: null, ci95: null, note: `${N_TOO_SMALL} (n = 0)` };
   if (n === 1) return { n, mean: finite[0]!, sd: null, ci95: null, few_seeds: true, note: `${N_TOO_SMALL} for SD and CI (n = 1, and no test predictions)` };
   const iv = seedTestInterval(finite, finite.map(() => 0));
-  return { n, mean: mean(finite), sd: sampleSd(finite), ci95: iv.ci, ci_method: method, se: iv.se, few_seeds: n < FEW_SEEDS };
+  return { n, mean: mean(finite), sd: sampleSd(finite), ci95: clip(iv.ci, range), ci_method: method, se: iv.se, few_seeds: n < FEW_SEEDS };
 }
 
 /**
@@ -61,7 +70,7 @@ export function seedsOnly(values: readonly number[], method: string = CI_METHODS
 export function aurocSummary(values: readonly number[], seeds: readonly SeedPredictions[] | null): Summary {
   if (!seeds || seeds.length === 0) return seedsOnly(values);
   const iv = aurocSeedInterval(seeds, { sharedTestSet: sameLabels(seeds) });
-  return fromInterval(values, iv, seeds.length === 1 ? CI_METHODS.oneSeedAuroc : CI_METHODS.auroc);
+  return fromInterval(values, iv, seeds.length === 1 ? CI_METHODS.oneSeedAuroc : CI_METHODS.auroc, PROBABILITY);
 }
 
 const rowMean = (_labels: ArrayLike<number>, scores: ArrayLike<number>): number => {
@@ -75,13 +84,13 @@ const rowMean = (_labels: ArrayLike<number>, scores: ArrayLike<number>): number 
  * predicted as the target; or a difference of two such indicators for net ASR), with its interval. Rows of one seed
  * are the same test stays as every other seed's when they have the same count (the shared test split).
  */
-export function rateSummary(rowValues: readonly (readonly number[])[] | null, fallback: readonly number[], purpose: readonly (string | number)[]): Summary {
-  if (!rowValues || rowValues.length === 0) return seedsOnly(fallback);
+export function rateSummary(rowValues: readonly (readonly number[])[] | null, fallback: readonly number[], purpose: readonly (string | number)[], range: Range = PROBABILITY): Summary {
+  if (!rowValues || rowValues.length === 0) return seedsOnly(fallback, CI_METHODS.seedsOnly, range);
   if (rowValues.some((v) => v.length === 0)) return { n: rowValues.length, mean: null, sd: null, ci95: null, note: 'no triggered test rows' };
   const seeds = rowValues.map((scores) => ({ labels: new Uint8Array(scores.length), scores }));
   const shared = rowValues.every((v) => v.length === rowValues[0]!.length);
   const iv = metricSeedInterval(seeds, rowMean, { sharedTestSet: shared, rng: deriveRng(0, 'report', 'interval', ...purpose), replicates: ROW_BOOTSTRAP_REPLICATES });
-  return fromInterval(rowValues.map((v) => rowMean([], v)), iv, rowValues.length === 1 ? CI_METHODS.oneSeedRate : CI_METHODS.rate);
+  return fromInterval(rowValues.map((v) => rowMean([], v)), iv, rowValues.length === 1 ? CI_METHODS.oneSeedRate : CI_METHODS.rate, range);
 }
 
 /** Per triggered row: 1 when the model predicts the target (target 1: p ≥ threshold; target 0: p < threshold). */
