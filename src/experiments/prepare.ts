@@ -41,6 +41,11 @@ export interface PrepareOptions {
    * is fitted: the retraining step of a filtering defence, which sees only what survived the filter.
    */
   dropTrainRows?: Uint8Array;
+  /**
+   * The trigger's resolved parameters, used as they are instead of resolving the trigger against this dataset's
+   * training split: an attacker's trigger is fixed at training time, so evaluating a run on another cohort keeps it.
+   */
+  triggerParams?: unknown;
 }
 
 function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
@@ -63,7 +68,7 @@ export function prepareRun(config: RunConfig, dataset: Dataset, featurizerState?
   const { name: triggerName, params: rawTriggerParams } = splitTriggerConfig(config.trigger);
   const trigger = getTrigger(triggerName);
   checkCompatible(dataset, config, trigger, modelSpec.view);
-  const triggerParams = trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
+  const triggerParams = options.triggerParams !== undefined ? options.triggerParams : trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
   let poisoned = poisonTrainingSet(dataset.train, trigger, triggerParams, config.poison, config.seed);
   let keptTrainRows: Int32Array | undefined;
   if (options.dropTrainRows) {
@@ -135,9 +140,10 @@ export function evaluateModelWithPredictions(
   prepared: PreparedRun,
   dataset: Dataset,
   config: RunConfig,
+  fixedThreshold?: number,
 ): { evaluation: Evaluation; predictions: TestPredictions } {
-  const valProbs = predictProba(model, prepared.valFeatures);
-  const threshold = chooseThreshold(dataset.val.labels, valProbs, config.evaluation.threshold);
+  // An external cohort has no validation split: it is scored at the threshold the run chose on its own.
+  const threshold = fixedThreshold ?? chooseThreshold(dataset.val.labels, predictProba(model, prepared.valFeatures), config.evaluation.threshold);
   const testProbs = predictProba(model, prepared.featurize(dataset.test));
   const clean = classificationMetrics(dataset.test.labels, testProbs, threshold);
   const target = config.poison.target;

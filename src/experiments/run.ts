@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { trainModel, type EpochRecord } from '../train/trainer.js';
 import { listCheckpoints, readCheckpoint, resolveCheckpointPath, type CheckpointState } from '../train/checkpoint.js';
 import { auroc } from '../metrics/classification.js';
@@ -187,7 +187,17 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     package: { name: 'backdoor', version: packageVersion() },
     git_commit: gitCommit(),
     backend: { ...backend, versions: backendInfo },
-    data: { path: dataset.path, sha256: dataset.sha256, splits_path: dataset.splitsPath, splits_sha256: dataset.splitsSha256, source: dataset.cohort.schema.source },
+    data: {
+      path: dataset.path,
+      sha256: dataset.sha256,
+      splits_path: dataset.splitsPath,
+      splits_sha256: dataset.splitsSha256,
+      source: dataset.cohort.schema.source,
+      file_from_run: relative(dir, resolve(dataset.path)),
+      file_absolute: resolve(dataset.path),
+      splits_from_run: relative(dir, resolve(dataset.splitsPath)),
+      splits_absolute: resolve(dataset.splitsPath),
+    },
     started_at: new Date(started).toISOString(),
     finished_at: new Date(finished).toISOString(),
     timings: { ...timings, total_s: (finished - started) / 1000 },

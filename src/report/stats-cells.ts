@@ -14,6 +14,8 @@ import type { BaselineStats, CellStats, StealthComparison } from './stats-types.
  */
 
 export const NO_MATCHING_CLEAN_RUN = 'no matching clean run';
+/** A test split with fewer events (deaths) than this gets a warning (as `evaluate` prints). */
+export const MIN_TEST_EVENTS = 10;
 
 export interface CellOptions {
   /** Equivalence margin for clean AUROC, poisoned − clean (default ±0.01). */
@@ -204,6 +206,11 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
   }
   cells.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || (a.trigger < b.trigger ? -1 : a.trigger > b.trigger ? 1 : 0) || a.poison_rate - b.poison_rate);
   if (cleanRuns.length === 0) notes.push(`no clean runs (trigger none, rate 0): net ASR and the clean-AUROC comparison say "${NO_MATCHING_CLEAN_RUN}"`);
+  const fewEvents = runs.filter((r) => r.metrics.clean.n_pos < MIN_TEST_EVENTS);
+  if (fewEvents.length > 0) {
+    const list = fewEvents.slice(0, 5).map((r) => `${r.path} (${r.metrics.clean.n_pos})`).join(', ');
+    notes.push(`${fewEvents.length} run${fewEvents.length === 1 ? '' : 's'} scored on a test split with fewer than ${MIN_TEST_EVENTS} events, so AUROC and rates are unreliable: ${list}${fewEvents.length > 5 ? ', …' : ''}`);
+  }
   const unscored = runs.filter((r) => r.predictions === null).length;
   if (unscored > 0) notes.push(`${unscored} of ${runs.length} runs lack test_predictions.json (written before it existed): their intervals cover seeds only, and stealth is not assessed`);
   return { baselines, cells, notes };
