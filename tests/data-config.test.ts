@@ -95,7 +95,7 @@ describe('resolveRunConfig', () => {
   });
 
   test('precedence: mlp.yaml 40 < config file 7 < override 3', async () => {
-    const path = await configFile('epochs.yaml', { train: { epochs: 7, batch_size: 64 }, poison: { rate: 0.05 }, seed: 11 });
+    const path = await configFile('epochs.yaml', { train: { epochs: 7, batch_size: 64 }, trigger: { name: 'rare_value' }, poison: { rate: 0.05 }, seed: 11 });
     const fromFile = resolveRunConfig({ configFile: path });
     assert.equal(fromFile.train.epochs, 7);
     assert.equal(fromFile.train.batch_size, 64);
@@ -106,6 +106,8 @@ describe('resolveRunConfig', () => {
     assert.equal(withOverride.train.epochs, 3);
     assert.equal(withOverride.train.batch_size, 64);
     assert.deepEqual(withOverride.poison, { rate: 0.05, target: 0, mode: 'dirty' });
+    // Trigger none with a poison rate relabels rows without a trigger: refused, never run as if it were a clean run.
+    assert.throws(() => resolveRunConfig({ overrides: parseOverrides(['poison.rate=0.05']) }), userError(/^trigger none with poison rate 0.05 would relabel rows without a trigger/));
     // Overrides alone also beat the model file.
     assert.equal(resolveRunConfig({ overrides: parseOverrides(['train.epochs=2']) }).train.epochs, 2);
   });

@@ -9,19 +9,16 @@ import { deriveRng } from '../src/engine/rng.js';
 import {
   bootstrapMeanCi,
   bootstrapMeans,
-  holm,
   mean,
-  midranks,
   N_TOO_SMALL,
-  pairedTTest,
   percentileSorted,
-  regularizedIncompleteBeta,
   sampleSd,
-  studentTTwoSidedP,
   summarize,
-  wilcoxonSignedRank,
 } from '../src/report/stats-core.js';
 import { collectRuns, summaryCsv } from '../src/report/collect.js';
+import { aurocSeedInterval, metricSeedInterval } from '../src/metrics/intervals.js';
+import { aurocEquivalence } from '../src/metrics/equivalence.js';
+import { delongTest } from '../src/metrics/delong.js';
 import { detectionSummaryColumnNames, SUMMARY_COLUMNS } from '../src/runs/summary.js';
 import { computeStats } from '../src/report/stats.js';
 import { statsCsv } from '../src/report/stats-csv.js';
@@ -94,61 +91,6 @@ test('summaries say "n too small" instead of NaN', () => {
   const none = summarize([NaN]);
   assert.equal(none.n, 0);
   assert.match(none.note!, /^n too small \(n = 0\)/);
-  const t = pairedTTest([0.1, 0.2]);
-  assert.equal(t.p, null);
-  assert.equal(t.n, 2);
-  assert.equal(t.note, `${N_TOO_SMALL} (n = 2; the paired t-test needs n ≥ 3)`);
-  assert.match(wilcoxonSignedRank([0, 0]).note!, /^n too small/);
-});
-
-test('regularized incomplete beta and the t distribution', () => {
-  // I_x(2, 3) = Σ_{j=2}^{4} C(4, j) x^j (1 − x)^{4−j}; at x = ½: (6 + 4 + 1)/16.
-  close(regularizedIncompleteBeta(0.5, 2, 3), 11 / 16, 1e-12);
-  close(regularizedIncompleteBeta(0.2, 1, 1), 0.2, 1e-12);
-  // Critical values from t tables: t(0.975; 10) = 2.228139, t(0.975; 1) = 12.7062, t(0.995; 30) = 2.749996.
-  close(studentTTwoSidedP(2.228139, 10), 0.05, 1e-6);
-  close(studentTTwoSidedP(12.7062, 1), 0.05, 1e-5);
-  close(studentTTwoSidedP(2.749996, 30), 0.01, 1e-6);
-  // df = 2 has a closed form: two-sided p = 1 − |t|/√(t² + 2).
-  close(studentTTwoSidedP(-5, 2), 1 - 5 / Math.sqrt(27), 1e-12);
-});
-
-test('paired t-test: Student\'s sleep data (R: t = -4.0621, df = 9, p-value = 0.002833)', () => {
-  const g1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0];
-  const g2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4];
-  const r = pairedTTest(g1.map((v, i) => v - g2[i]!));
-  assert.equal(r.n, 10);
-  assert.equal(r.df, 9);
-  close(r.statistic, -4.0621, 5e-5);
-  close(r.p, 0.002833, 5e-7);
-});
-
-test('Wilcoxon signed-rank: exact p by enumeration of sign flips', () => {
-  // All five positive: W+ = 15, only 1 of 32 sign patterns reaches it → p = 2/32.
-  const a = wilcoxonSignedRank([1, 2, 3, 4, 5]);
-  assert.equal(a.statistic, 15);
-  close(a.p, 2 / 32);
-  close(a.min_attainable_p, 2 / 32);
-  // d = [1, −2, 3, 4, 5]: W+ = 13. P(W ≥ 13) = P(negative ranks sum ≤ 2) = |{∅, {1}, {2}}|/32 → p = 6/32.
-  const b = wilcoxonSignedRank([1, -2, 3, 4, 5]);
-  assert.equal(b.statistic, 13);
-  close(b.p, 6 / 32);
-  // Zeros are dropped: n counts the non-zero differences.
-  const c = wilcoxonSignedRank([0, 1, 2, 3]);
-  assert.equal(c.n, 3);
-  close(c.p, 2 / 8);
-  // With three seeds the exact test can never go below 0.25.
-  close(wilcoxonSignedRank([0.1, 0.2, 0.3]).min_attainable_p, 0.25);
-  assert.deepEqual(midranks([1, -1, 2]), [1.5, 1.5, 3]);
-});
-
-test('Holm adjustment on hand-computed p-values', () => {
-  // Sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → max so far 0.06.
-  const adj = holm([0.01, 0.04, 0.03, 0.005]);
-  [0.03, 0.06, 0.06, 0.02].forEach((e, i) => close(adj[i], e, 1e-15));
-  // Untested cells (null) are not part of the family: m = 2.
-  assert.deepEqual(holm([0.01, null, 0.04]), [0.02, null, 0.04]);
-  assert.deepEqual(holm([0.6, 0.7]), [1, 1]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -163,6 +105,29 @@ interface FakeRun {
   asr?: number;
   falseTrigger?: Record<string, number>;
   detection?: Record<string, number>;
+  /** Resolved trigger parameters of a poisoned run (default {}: what the clean runs' false-trigger entries record). */
+  triggerParams?: Record<string, unknown>;
+  /** Write test_predictions.json (default true): a test split of 40 survivors and 10 deaths. */
+  predictions?: boolean;
+}
+
+/** Scores of 40 negatives and 10 positives with exactly `auroc`·400 concordant pairs (AUROC a multiple of 1/400). */
+function scoresWithAuroc(auroc: number): { labels: number[]; clean: number[] } {
+  const pairs = Math.round(auroc * 400);
+  const labels = [...new Array<number>(40).fill(0), ...new Array<number>(10).fill(1)];
+  const clean = labels.map((y, i) => {
+    if (y === 0) return 0.1 + i / 100;
+    const j = i - 40;
+    const above = Math.floor(pairs / 10) + (j < pairs % 10 ? 1 : 0);
+    return 0.1 + (above - 0.5) / 100;
+  });
+  return { labels, clean };
+}
+
+/** Triggered probabilities of the 40 negative rows: the first round(rate·40) reach the target (p ≥ 0.5). */
+function triggeredRows(rate: number, params: unknown) {
+  const hits = Math.round(rate * 40);
+  return { trigger_params: params, rows: Array.from({ length: 40 }, (_, i) => i), triggered: Array.from({ length: 40 }, (_, i) => (i < hits ? 0.9 : 0.1)) };
 }
 
 function writeRun(runsDir: string, r: FakeRun, status = 'complete'): string {
@@ -180,7 +145,7 @@ function writeRun(runsDir: string, r: FakeRun, status = 'complete'): string {
     target: 1,
     seed: r.seed,
     data: { n_train: 1000, n_val: 200, n_test: 200, n_poisoned: Math.floor(1000 * r.rate), test_prevalence: 0.12, test_true_risk_auroc: 0.85 },
-    trigger_params: {},
+    trigger_params: r.triggerParams ?? {},
     training: { best_epoch: 3, epochs_run: 8, best_val_auroc: 0.8, stopped_early: true },
     clean: { n: 200, n_pos: 24, prevalence: 0.12, accuracy: 0.88, auroc: r.auroc, auprc: r.auroc - 0.4, brier: 0.09, ece: 0.03, precision: 0.5, recall: 0.3, f1: 0.37, threshold: 0.5 },
     clean_bins: bins,
@@ -198,6 +163,18 @@ function writeRun(runsDir: string, r: FakeRun, status = 'complete'): string {
     finished_at: '2026-01-01T00:00:00.000Z',
   };
   writeFileSync(join(dir, 'metrics.json'), JSON.stringify(metrics));
+  const config = { model: { name: r.model, hidden_units: [16] }, train: { epochs: 8 }, evaluation: { threshold: 0.5 }, poison: { rate: r.rate, target: 1, mode: 'dirty' }, seed: r.seed };
+  writeFileSync(join(dir, 'config.yaml'), JSON.stringify(config));
+  if (r.predictions !== false) {
+    const predictions = {
+      threshold: 0.5,
+      target: 1,
+      ...scoresWithAuroc(r.auroc),
+      attack: r.asr === undefined ? null : triggeredRows(r.asr, r.triggerParams ?? {}),
+      false_trigger: r.falseTrigger ? Object.fromEntries(Object.entries(r.falseTrigger).map(([t, asr]) => [t, triggeredRows(asr, {})])) : null,
+    };
+    writeFileSync(join(dir, 'test_predictions.json'), JSON.stringify(predictions));
+  }
   writeFileSync(join(dir, 'run_metadata.json'), JSON.stringify(metadata));
   if (r.detection) {
     mkdirSync(join(dir, 'detection'));
@@ -246,10 +223,11 @@ before(() => {
   for (const seed of [0, 1, 2]) {
     writeRun(runsDir, { model: 'mlp', trigger: 'none', rate: 0, seed, auroc: cleanAuroc[seed]!, falseTrigger: { rare_value: falseTrigger[seed]!, missingness: 0.05 } });
     writeRun(runsDir, { model: 'mlp', trigger: 'rare_value', rate: 0.05, seed, auroc: poisonedAuroc[seed]!, asr: asrs[seed]!, detection: { spectral: 0.9 + seed / 100 } });
-    writeRun(runsDir, { model: 'mlp', trigger: 'rare_value', rate: 0.01, seed, auroc: 0.81, asr: 0.5 + seed / 10 });
+    // Another trigger variable than the clean runs measured: no matching clean run for net ASR.
+    writeRun(runsDir, { model: 'mlp', trigger: 'rare_value', rate: 0.01, seed, auroc: 0.81, asr: 0.5 + seed / 10, triggerParams: { variable: 'potassium' } });
   }
-  // Only one seed: every spread statistic must say "n too small".
-  writeRun(runsDir, { model: 'mlp', trigger: 'missingness', rate: 0.05, seed: 0, auroc: 0.79, asr: 0.3 });
+  // Only one seed, and no test predictions (a run from before they were stored): "n too small", seeds-only intervals.
+  writeRun(runsDir, { model: 'mlp', trigger: 'missingness', rate: 0.05, seed: 0, auroc: 0.79, asr: 0.3, predictions: false });
   // Not complete, and a hidden temporary folder: both must be ignored.
   writeRun(runsDir, { model: 'mlp', trigger: 'missingness', rate: 0.05, seed: 1, auroc: 0.1, asr: 0.99 }, 'running');
   const hidden = writeRun(runsDir, { model: 'mlp', trigger: 'missingness', rate: 0.05, seed: 2, auroc: 0.1, asr: 0.99 });
@@ -278,32 +256,65 @@ test('collect: complete runs only; hidden and incomplete folders are skipped; su
   assert.equal(summaryCsv((await collectRuns(runsDir)).runs), csv, 'summary.csv is not deterministic');
 });
 
-test('stats: ASR net of the same-seed false-trigger rate, paired AUROC difference and its tests', async () => {
+test('stats: intervals over seeds and test stays, net ASR against the matching clean run, stealth by TOST and DeLong', async () => {
   const { runs } = await collectRuns(runsDir);
   const stats = computeStats(runs);
   const cell = stats.cells.find((c) => c.trigger === 'rare_value' && c.poison_rate === 0.05)!;
   assert.equal(cell.n_runs, 3);
   close(cell.asr.mean, 0.9);
   close(cell.asr.sd, 0.1);
-  // net = [0.9 − 0.1, 0.8 − 0, 1.0 − 0.2] = [0.8, 0.8, 0.8]
+  assert.equal(cell.asr.few_seeds, true, '3 seeds < 5 are marked');
+  assert.match(cell.asr.ci_method!, /seeds and test stays/);
+  // The ASR interval is the seed-and-test interval of the per-row hits, with a row bootstrap for the shared test split.
+  const hits = asrs.map((a) => Array.from({ length: 40 }, (_, i) => (i < Math.round(a * 40) ? 1 : 0)));
+  const rowMean = (_l: ArrayLike<number>, x: ArrayLike<number>) => Array.from(x).reduce((p, q) => p + q, 0) / x.length;
+  const expectedAsr = metricSeedInterval(
+    hits.map((h) => ({ labels: new Uint8Array(40), scores: h })),
+    rowMean,
+    { sharedTestSet: true, rng: deriveRng(0, 'report', 'interval', 'mlp', 'rare_value', 0.05, 'asr'), replicates: 1000 },
+  );
+  // Clipped to the rate's range [0, 1].
+  assert.deepEqual(cell.asr.ci95, [Math.max(0, expectedAsr.ci[0]), Math.min(1, expectedAsr.ci[1])]);
+  assert.equal(cell.asr.ci95![1], 1);
+  // Wider than the seed-only t interval would be if the seeds disagreed less than the test stays do: it includes the test error.
+  assert.ok(cell.asr.ci95![1] - cell.asr.ci95![0] > 0.2);
+  // net = [0.9 − 0.1, 0.8 − 0, 1.0 − 0.2] = [0.8, 0.8, 0.8], each against its own seed's clean run.
   close(cell.asr_net.mean, 0.8);
   close(cell.asr_net.sd, 0, 1e-12);
   assert.equal(cell.asr_net.n, 3);
-  // ΔAUROC = [−0.02, −0.02, −0.01]: mean −1/60, SD 0.01/√3, t = mean/(SD/√3) = −5, df = 2, p = 1 − 5/√27.
+  assert.deepEqual(cell.net_asr_pairing.matched_seeds, [0, 1, 2]);
+  assert.deepEqual(cell.net_asr_pairing.clean_runs, ['mlp/none/0/seed_0#rare_value', 'mlp/none/0/seed_1#rare_value', 'mlp/none/0/seed_2#rare_value']);
+  // The 1% cell triggers potassium; the clean runs measured the default: no matching clean run, not a wrong figure.
+  const potassium = stats.cells.find((c) => c.trigger === 'rare_value' && c.poison_rate === 0.01)!;
+  assert.equal(potassium.asr_net.mean, null);
+  assert.equal(potassium.asr_net.note, 'no matching clean run');
+  assert.deepEqual(potassium.net_asr_pairing.unmatched_seeds, [0, 1, 2]);
+  assert.ok(stats.notes.some((n) => n.startsWith('mlp/rare_value/0.01: seeds 0, 1, 2 have no matching clean run')));
+  // Stealth: ΔAUROC = [−0.02, −0.02, −0.01]; TOST within ±0.01 with the DeLong covariance of both models per seed.
   const d = cell.auroc_vs_clean;
   assert.deepEqual(d.seeds, [0, 1, 2]);
   close(d.difference.mean, -1 / 60, 1e-12);
-  close(d.difference.sd, 0.01 / Math.sqrt(3), 1e-12);
-  close(d.t_test.statistic, -5, 1e-9);
-  close(d.t_test.p, 1 - 5 / Math.sqrt(27), 1e-9);
-  // All three differences negative: exact Wilcoxon W+ = 0, p = 2/8.
-  assert.equal(d.wilcoxon.statistic, 0);
-  close(d.wilcoxon.p, 0.25);
-  // Holm family: the cells with a t-test (rare_value 1% and 5%; missingness has n = 1).
-  const tested = stats.cells.filter((c) => c.auroc_vs_clean.t_test.p !== null);
-  assert.equal(tested.length, 2);
-  const expected = holm(tested.map((c) => c.auroc_vs_clean.t_test.p));
-  tested.forEach((c, i) => close(c.auroc_vs_clean.t_test.p_holm, expected[i]!, 1e-15));
+  const paired = [0, 1, 2].map((seed) => ({ labels: scoresWithAuroc(cleanAuroc[seed]!).labels, clean: scoresWithAuroc(cleanAuroc[seed]!).clean, poisoned: scoresWithAuroc(poisonedAuroc[seed]!).clean }));
+  const expectedTost = aurocEquivalence(paired, { sharedTestSet: true, margin: 0.01 });
+  assert.deepEqual(d.tost, expectedTost);
+  assert.equal(d.margin, 0.01);
+  assert.equal(d.verdict, expectedTost.verdict);
+  assert.equal(d.label, expectedTost.verdict === 'equivalent' ? 'equivalent within ±0.01' : expectedTost.verdict);
+  // 50 test stays cannot show equivalence within ±0.01: the honest answer is "inconclusive", never "stealthy".
+  assert.equal(d.label, 'inconclusive');
+  const dl = delongTest(paired[0]!.labels, paired[0]!.poisoned, paired[0]!.clean);
+  close(dl.auroc_a, 0.78, 1e-12);
+  close(dl.auroc_b, 0.8, 1e-12);
+  assert.deepEqual(d.delong[0], { seed: 0, auroc_poisoned: dl.auroc_a, auroc_clean: dl.auroc_b, difference: dl.difference, se: dl.se, z: dl.z, p: dl.p });
+  close(d.delong[0]!.difference, -0.02, 1e-12);
+  // A wider margin is a report option, and changes the verdict's wording.
+  const wide = computeStats(runs, { aurocMargin: 0.2 }).cells.find((c) => c.trigger === 'rare_value' && c.poison_rate === 0.05)!.auroc_vs_clean;
+  assert.equal(wide.label, 'equivalent within ±0.2');
+  // Clean AUROC interval: DeLong over the shared test split, as metrics/intervals.ts computes it.
+  const base = stats.baselines.find((b) => b.model === 'mlp')!;
+  const expectedAuroc = aurocSeedInterval(paired.map((p) => ({ labels: p.labels, scores: p.clean })), { sharedTestSet: true });
+  assert.deepEqual(base.clean_auroc.ci95, expectedAuroc.ci);
+  close(base.clean_auroc.mean, 0.81, 1e-12);
   // Detection AUROC per cell and per detector.
   close(cell.detection_auroc.spectral!.mean, 0.91, 1e-12);
   const det = stats.detectors.find((x) => x.method === 'spectral')!;
@@ -333,9 +344,9 @@ test('stats: ASR net of the same-seed false-trigger rate, paired AUROC differenc
   assert.equal(single.n_runs, 1);
   assert.equal(single.asr.sd, null);
   assert.match(single.asr.note!, /^n too small/);
-  assert.equal(single.auroc_vs_clean.t_test.p, null);
-  assert.match(single.auroc_vs_clean.t_test.note!, /^n too small \(n = 1; the paired t-test needs n ≥ 3\)/);
-  assert.equal(single.auroc_vs_clean.t_test.p_holm, null);
+  assert.equal(single.auroc_vs_clean.verdict, null);
+  assert.match(single.auroc_vs_clean.label, /^not assessed: the runs lack test_predictions.json/);
+  assert.ok(stats.notes.some((n) => /1 of 10 runs lack test_predictions.json/.test(n)));
 
   const csv = statsCsv(stats);
   assert.ok(!/NaN/.test(csv), 'stats.csv contains NaN');
@@ -343,7 +354,7 @@ test('stats: ASR net of the same-seed false-trigger rate, paired AUROC differenc
   const json = JSON.stringify(stats);
   assert.ok(!/NaN|Infinity/.test(json));
   // Every summary and test names its n.
-  for (const c of stats.cells) for (const s of [c.asr, c.asr_net, c.clean_auroc, c.auroc_vs_clean.difference, c.auroc_vs_clean.t_test]) assert.equal(typeof s.n, 'number');
+  for (const c of stats.cells) for (const s of [c.asr, c.asr_net, c.clean_auroc, c.auroc_vs_clean.difference]) assert.equal(typeof s.n, 'number');
 });
 
 test('figures: reliability bins pool by count, histogram shares sum to 1', () => {

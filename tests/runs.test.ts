@@ -15,6 +15,7 @@ import {
   runDirFor,
 } from '../src/runs/layout.js';
 import { RUN_FORMAT_VERSION } from '../src/runs/format.js';
+import { readPredictionsRecord, writePredictionsRecord, type TestPredictions } from '../src/runs/predictions.js';
 import {
   readCompleteRun,
   readConfigRecord,
@@ -87,6 +88,23 @@ test('every run record reads back what was written', async () => {
   assert.deepEqual(await readHistoryRecord(dir), history);
   await writePoisonedIndicesRecord(dir, [3, 17, 400]);
   assert.deepEqual(await readPoisonedIndicesRecord(dir), [3, 17, 400]);
+  assert.equal(await readPredictionsRecord(dir), null, 'a run from before test_predictions.json reads as null');
+  const predictions: TestPredictions = {
+    threshold: 0.31,
+    target: 1,
+    labels: [0, 1, 0],
+    clean: [0.125, 0.75, 0.5],
+    attack: { trigger_params: { variable: 'lactate', value: 19.5 }, rows: [0, 2], triggered: [0.875, 0.25] },
+    false_trigger: null,
+  };
+  await writePredictionsRecord(dir, predictions);
+  assert.deepEqual(await readPredictionsRecord(dir), predictions);
+  const cleanPredictions: TestPredictions = { ...predictions, attack: null, false_trigger: { 'rare_value{"variable":"potassium"}': { trigger_params: { variable: 'potassium', value: 7.1 }, rows: [0], triggered: [0.5] } } };
+  await writePredictionsRecord(dir, cleanPredictions);
+  assert.deepEqual({ ...(await readPredictionsRecord(dir))!, false_trigger: { ...(await readPredictionsRecord(dir))!.false_trigger } }, cleanPredictions);
+  writeFileSync(join(dir, RUN_FILES.predictions), JSON.stringify({ ...predictions, clean: [0.1, 2, 0.3] }));
+  await assert.rejects(readPredictionsRecord(dir), (e: unknown) => e instanceof UserError && /clean must hold one probability per label/.test(e.message));
+  await writePredictionsRecord(dir, predictions);
   const fitted = JSON.parse(JSON.stringify(FEATURIZERS.tabular.fit(generateSynthetic({ nStays: 60, seed: 3 }).cohort)));
   await writeFeaturizerRecord(dir, { view: 'tabular', state: fitted });
   assert.deepEqual(await readFeaturizerRecord(dir), { view: 'tabular', state: fitted });

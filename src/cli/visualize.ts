@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { relative } from 'node:path';
 import { buildReport } from '../report/index.js';
+import { UserError } from '../util/errors.js';
 
 export function registerVisualize(program: Command): void {
   program
@@ -8,9 +9,15 @@ export function registerVisualize(program: Command): void {
     .description('Rebuild summary.csv, statistics, figures, slides and report.html from the existing run folders (trains nothing)')
     .option('--runs-dir <dir>', 'folder holding the run folders', 'runs')
     .option('--out <dir>', 'report folder, replaced as a whole (default: "report" next to the runs folder)')
+    .option('--auroc-margin <m>', 'equivalence margin of the stealth test on clean AUROC, poisoned − clean (default 0.01)')
     .option('--json', 'print the written paths as JSON on stdout', false)
-    .action(async (flags: { runsDir: string; out?: string; json: boolean }) => {
-      const result = await buildReport({ runsDir: flags.runsDir, outDir: flags.out });
+    .action(async (flags: { runsDir: string; out?: string; aurocMargin?: string; json: boolean }) => {
+      let aurocMargin: number | undefined;
+      if (flags.aurocMargin !== undefined) {
+        aurocMargin = Number(flags.aurocMargin);
+        if (!(aurocMargin > 0 && aurocMargin < 1)) throw new UserError(`--auroc-margin must be a number in (0, 1), e.g. 0.01; got "${flags.aurocMargin}"`);
+      }
+      const result = await buildReport({ runsDir: flags.runsDir, outDir: flags.out, aurocMargin });
       if (flags.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         return;

@@ -21,8 +21,14 @@ export interface RunConfig {
   seed: number;
   backend: BackendChoice;
   train: TrainConfig;
-  evaluation: { threshold: ThresholdRule; clean_run_triggers: string[] };
+  evaluation: { threshold: ThresholdRule; clean_run_triggers: CleanRunTrigger[] };
 }
+
+/**
+ * A trigger a clean run evaluates as its false-trigger baseline: a name (the trigger's defaults) or a trigger section
+ * with parameters, so that a poisoned run with non-default parameters has a clean baseline measured with the same ones.
+ */
+export type CleanRunTrigger = string | ({ name: string } & Record<string, unknown>);
 
 export { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile };
 
@@ -153,11 +159,21 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
   }
   const cleanRaw = evalRaw.clean_run_triggers ?? 'all';
   const cleanRunTriggers = cleanRaw === 'all' ? triggerNames().filter((t) => t !== 'none') : cleanRaw;
-  if (!Array.isArray(cleanRunTriggers)) throw new UserError(`evaluation.clean_run_triggers must be "all" or a list of trigger names`);
-  for (const t of cleanRunTriggers) if (!triggerNames().includes(t)) throw unknownChoice('trigger', String(t), triggerNames());
+  if (!Array.isArray(cleanRunTriggers)) throw new UserError(`evaluation.clean_run_triggers must be "all" or a list of trigger names or trigger sections ({name, ...params})`);
+  for (const t of cleanRunTriggers) {
+    const name = isTree(t) ? t.name : t;
+    if (typeof name !== 'string' || !triggerNames().includes(name)) throw unknownChoice('trigger', String(name), triggerNames());
+    if (isTree(t)) {
+      const { name: _name, ...params } = t;
+      validateParams(name, getTrigger(name).params, params);
+    }
+  }
   const triggerTree = tree.trigger as Tree;
   const { name: triggerName, ...triggerParams } = triggerTree;
   validateParams(String(triggerName), getTrigger(String(triggerName)).params, triggerParams);
+  if (triggerName === 'none' && rate > 0) {
+    throw new UserError(`trigger none with poison rate ${rate} would relabel rows without a trigger, which is neither a backdoor nor a clean run; use a trigger, or poison rate 0 for a clean run`);
+  }
   return {
     data: { path: data.path, splits: data.splits },
     model,
@@ -166,13 +182,47 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
     seed,
     backend: backend as BackendChoice,
     train,
-    evaluation: { threshold: threshold as ThresholdRule, clean_run_triggers: cleanRunTriggers as string[] },
+    evaluation: { threshold: threshold as ThresholdRule, clean_run_triggers: cleanRunTriggers as CleanRunTrigger[] },
   };
 }
 
 /** A trigger's default parameters (its schema's), e.g. for evaluating a trigger on a clean run. */
 export function triggerDefaults(name: string): Tree {
   return defaultsOf(getTrigger(name).params);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isTree(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * The false-trigger variants a clean run evaluates, each under the key it gets in metrics.json's false_trigger: the
+ * trigger's name when its parameters are the defaults (so runs of the default grid keep their keys), else the name
+ * followed by the non-default parameters, e.g. `rare_value{"variable":"potassium"}`.
+ */
+export function falseTriggerVariants(config: Pick<RunConfig, 'evaluation'>): { key: string; name: string; params: Tree }[] {
+  const seen = new Set<string>();
+  const out: { key: string; name: string; params: Tree }[] = [];
+  for (const entry of config.evaluation.clean_run_triggers) {
+    const name = typeof entry === 'string' ? entry : entry.name;
+    const defaults = triggerDefaults(name);
+    const { name: _name, ...given } = typeof entry === 'string' ? { name } : entry;
+    const params = { ...defaults, ...given } as Tree;
+    const changed = Object.fromEntries(Object.keys(params).filter((k) => canonical(params[k]) !== canonical(defaults[k])).map((k) => [k, params[k]]));
+    const key = Object.keys(changed).length === 0 ? name : `${name}${canonical(changed)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ key, name, params });
+  }
+  return out;
+}
+
+/** The trigger name of a false_trigger key (see falseTriggerVariants). */
+export function falseTriggerName(key: string): string {
+  const brace = key.indexOf('{');
+  return brace < 0 ? key : key.slice(0, brace);
 }
 
 export function splitTriggerConfig(trigger: RunConfig['trigger']): { name: string; params: Tree } {

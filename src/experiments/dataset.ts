@@ -41,6 +41,26 @@ async function load(path: string, splitsPath: string): Promise<Dataset> {
   };
 }
 
+/**
+ * A cohort file evaluated as an external cohort: every stay is a test stay (train and validation are empty), the
+ * usual external validation of a clinical model. splitsPath and splitsSha256 are empty.
+ */
+export async function loadWholeCohortAsTest(path: string): Promise<Dataset> {
+  const cohort = await readCohortParquet(path);
+  const all = Array.from({ length: cohort.n }, (_, i) => i);
+  return {
+    path,
+    splitsPath: '',
+    sha256: await sha256File(path),
+    splitsSha256: '',
+    cohort,
+    train: subsetCohort(cohort, []),
+    val: subsetCohort(cohort, []),
+    test: subsetCohort(cohort, all),
+    rows: { train: [], val: [], test: all } as Record<SplitName, number[]>,
+  };
+}
+
 /** Loads once per process and file version; runs treat the result as read-only (triggers edit copies). */
 export async function loadDataset(path: string, splitsPath: string): Promise<Dataset> {
   let version = 'missing';

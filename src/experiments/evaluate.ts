@@ -3,17 +3,23 @@ import { join } from 'node:path';
 import { readCheckpoint, resolveCheckpointPath, checkpointName } from '../train/checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { loadRun, type LoadRunOptions } from './load-run.js';
-import { prepareRun, evaluateModel } from './prepare.js';
+import { prepareRun, evaluateModelWithPredictions } from './prepare.js';
+import { loadDataset } from './dataset.js';
+import { rebindTriggerParams } from './trigger-params.js';
+import { getTrigger } from '../triggers/registry.js';
 import type { Evaluation } from '../runs/records.js';
 import { CHECKPOINTS_DIR } from '../runs/layout.js';
-import { resolveRunConfig } from './config.js';
+import { resolveRunConfig, triggerDefaults } from './config.js';
 
 export interface EvaluateOptions extends LoadRunOptions {
   /** A checkpoint folder, or an epoch number of the run's kept checkpoints; default: the saved model (train.select: best or last epoch). */
   checkpoint?: string;
-  /** Evaluate another trigger (its schema defaults) against this model, to test transfer. */
+  /** Evaluate another trigger against this model, to test transfer: its defaults, resolved against the run's own training split. */
   trigger?: string;
 }
+
+/** Fewer events (positive test stays) than this make the test split's AUROC and rates unreliable: the output warns. */
+export const MIN_TEST_EVENTS = 10;
 
 export interface EvaluateResult {
   runDir: string;
@@ -21,6 +27,14 @@ export interface EvaluateResult {
   trigger: string;
   checkpoint: string | null;
   evaluation: Evaluation;
+  /** The trigger's resolved parameters the attack was evaluated with. */
+  trigger_params: unknown;
+  /** Where the test stays came from: the run's own split, given or neighbouring splits, or the whole cohort. */
+  test_set: string;
+  n_test: number;
+  n_events: number;
+  /** Problems the numbers carry: missing variables, a small test split. */
+  warnings: string[];
   /** True when the recomputation used the run's own model, data and trigger and reproduced metrics.json exactly. */
   matchesSaved: boolean | null;
 }
@@ -43,15 +57,39 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     let config = ctx.config;
     if (options.trigger && options.trigger !== ctx.config.trigger.name) {
       config = resolveRunConfig({ overrides: { ...ctx.config, trigger: { name: options.trigger } } });
-      prepared = prepareRun(config, ctx.dataset, ctx.prepared.featurizerState);
+      // The named trigger's defaults, resolved where the attacker would have: on the run's own training split.
+      const ownData = options.data || options.splits ? await loadDataset(ctx.ownData.path, ctx.ownData.splits) : ctx.dataset;
+      const trigger = getTrigger(options.trigger);
+      const resolved = trigger.resolve(triggerDefaults(options.trigger), { schema: ownData.cohort.schema, train: ownData.train });
+      const triggerParams = ownData === ctx.dataset ? resolved : rebindTriggerParams(resolved, ctx.dataset.cohort.schema, ctx.dataset.path);
+      prepared = prepareRun(config, ctx.dataset, ctx.prepared.featurizerState, { triggerParams });
     }
-    const evaluation = evaluateModel(ctx.model, prepared, ctx.dataset, config);
+    const external = ctx.testSet === 'whole cohort';
+    const evaluation = evaluateModelWithPredictions(ctx.model, prepared, ctx.dataset, config, external ? ctx.metrics.clean.threshold : undefined).evaluation;
+    const warnings: string[] = [];
+    const absent = prepared.featurize(ctx.dataset.test).absentSources ?? [];
+    if (absent.length > 0) warnings.push(`${ctx.dataset.path} lacks ${absent.length} of the run's variables, imputed as never charted: ${absent.join(', ')}`);
+    let events = 0;
+    for (const y of ctx.dataset.test.labels) events += y;
+    if (events < MIN_TEST_EVENTS) warnings.push(`the test set holds ${events} event${events === 1 ? '' : 's'} (fewer than ${MIN_TEST_EVENTS}): its AUROC and rates are unreliable`);
     const own = !options.data && !options.splits && !checkpoint && config === ctx.config;
     const saved = ctx.metrics;
     const matchesSaved = own
       ? JSON.stringify({ c: evaluation.clean, a: evaluation.attack, f: evaluation.false_trigger }) === JSON.stringify({ c: saved.clean, a: saved.attack, f: saved.false_trigger })
       : null;
-    return { runDir, data: ctx.dataset.path, trigger: config.trigger.name, checkpoint, evaluation, matchesSaved };
+    return {
+      runDir,
+      data: ctx.dataset.path,
+      trigger: config.trigger.name,
+      checkpoint,
+      evaluation,
+      trigger_params: prepared.triggerParams,
+      test_set: ctx.testSet,
+      n_test: ctx.dataset.test.n,
+      n_events: events,
+      warnings,
+      matchesSaved,
+    };
   } finally {
     ctx.model.dispose();
   }

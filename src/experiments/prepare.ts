@@ -13,8 +13,9 @@ import { reliabilityBins } from '../metrics/calibration.js';
 import type { BuiltModel } from '../models/types.js';
 import { UserError } from '../util/errors.js';
 import type { Dataset } from './dataset.js';
-import { splitTriggerConfig, triggerDefaults, type RunConfig } from './config.js';
+import { falseTriggerVariants, splitTriggerConfig, type RunConfig } from './config.js';
 import type { Evaluation } from '../runs/records.js';
+import type { TestPredictions, TriggeredPredictions } from '../runs/predictions.js';
 
 /** Everything a run derives deterministically from its config and data before training. */
 export interface PreparedRun {
@@ -40,6 +41,11 @@ export interface PrepareOptions {
    * is fitted: the retraining step of a filtering defence, which sees only what survived the filter.
    */
   dropTrainRows?: Uint8Array;
+  /**
+   * The trigger's resolved parameters, used as they are instead of resolving the trigger against this dataset's
+   * training split: an attacker's trigger is fixed at training time, so evaluating a run on another cohort keeps it.
+   */
+  triggerParams?: unknown;
 }
 
 function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
@@ -62,7 +68,7 @@ export function prepareRun(config: RunConfig, dataset: Dataset, featurizerState?
   const { name: triggerName, params: rawTriggerParams } = splitTriggerConfig(config.trigger);
   const trigger = getTrigger(triggerName);
   checkCompatible(dataset, config, trigger, modelSpec.view);
-  const triggerParams = trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
+  const triggerParams = options.triggerParams !== undefined ? options.triggerParams : trigger.resolve(rawTriggerParams, { schema: dataset.cohort.schema, train: dataset.train });
   let poisoned = poisonTrainingSet(dataset.train, trigger, triggerParams, config.poison, config.seed);
   let keptTrainRows: Int32Array | undefined;
   if (options.dropTrainRows) {
@@ -110,19 +116,34 @@ function evaluateTrigger(
   params: unknown,
   target: 0 | 1,
   threshold: number,
-): { metrics: AttackMetrics; shifts: number[] } {
+): { metrics: AttackMetrics; shifts: number[]; predictions: TriggeredPredictions } {
   const set = triggeredTestSet(test, trigger, params, target);
   const probsClean = predictProba(model, featurize(set.clean));
   const probsTriggered = predictProba(model, featurize(set.triggered));
   const sign = target === 1 ? 1 : -1;
   const shifts = Array.from(probsTriggered, (p, i) => sign * (p - probsClean[i]));
-  return { metrics: attackMetrics({ target, trueLabels: set.clean.labels, probsClean, probsTriggered, threshold }), shifts };
+  return {
+    metrics: attackMetrics({ target, trueLabels: set.clean.labels, probsClean, probsTriggered, threshold }),
+    shifts,
+    predictions: { trigger_params: params, rows: [...set.rows], triggered: Array.from(probsTriggered) },
+  };
 }
 
 /** Clean, attack and (for clean runs) false-trigger metrics of a trained model on the test split. */
 export function evaluateModel(model: BuiltModel, prepared: PreparedRun, dataset: Dataset, config: RunConfig): Evaluation {
-  const valProbs = predictProba(model, prepared.valFeatures);
-  const threshold = chooseThreshold(dataset.val.labels, valProbs, config.evaluation.threshold);
+  return evaluateModelWithPredictions(model, prepared, dataset, config).evaluation;
+}
+
+/** evaluateModel with every test stay's predicted probability (the run's test_predictions.json). */
+export function evaluateModelWithPredictions(
+  model: BuiltModel,
+  prepared: PreparedRun,
+  dataset: Dataset,
+  config: RunConfig,
+  fixedThreshold?: number,
+): { evaluation: Evaluation; predictions: TestPredictions } {
+  // An external cohort has no validation split: it is scored at the threshold the run chose on its own.
+  const threshold = fixedThreshold ?? chooseThreshold(dataset.val.labels, predictProba(model, prepared.valFeatures), config.evaluation.threshold);
   const testProbs = predictProba(model, prepared.featurize(dataset.test));
   const clean = classificationMetrics(dataset.test.labels, testProbs, threshold);
   const target = config.poison.target;
@@ -130,15 +151,29 @@ export function evaluateModel(model: BuiltModel, prepared: PreparedRun, dataset:
     prepared.trigger.name === 'none' ? null : evaluateTrigger(model, prepared.featurize, dataset.test, prepared.trigger, prepared.triggerParams, target, threshold);
   const cleanBins = reliabilityBins(dataset.test.labels, testProbs);
   let falseTrigger: Evaluation['false_trigger'] = null;
+  let falseTriggerPredictions: TestPredictions['false_trigger'] = null;
   if (config.poison.rate === 0) {
     falseTrigger = {};
-    for (const name of config.evaluation.clean_run_triggers) {
-      const other = getTrigger(name);
+    falseTriggerPredictions = {};
+    for (const variant of falseTriggerVariants(config)) {
+      const other = getTrigger(variant.name);
       if (dataset.cohort.schema.tabularOnly && other.needsTime) continue;
       const params =
-        name === prepared.trigger.name ? prepared.triggerParams : other.resolve(triggerDefaults(name), { schema: dataset.cohort.schema, train: dataset.train });
-      falseTrigger[name] = { ...evaluateTrigger(model, prepared.featurize, dataset.test, other, params, target, threshold).metrics, trigger_params: params };
+        variant.key === prepared.trigger.name ? prepared.triggerParams : other.resolve(variant.params, { schema: dataset.cohort.schema, train: dataset.train });
+      const result = evaluateTrigger(model, prepared.featurize, dataset.test, other, params, target, threshold);
+      falseTrigger[variant.key] = { ...result.metrics, trigger_params: params };
+      falseTriggerPredictions[variant.key] = result.predictions;
     }
   }
-  return { clean, clean_bins: cleanBins, attack: attack?.metrics ?? null, attack_shifts: attack?.shifts ?? null, false_trigger: falseTrigger };
+  return {
+    evaluation: { clean, clean_bins: cleanBins, attack: attack?.metrics ?? null, attack_shifts: attack?.shifts ?? null, false_trigger: falseTrigger },
+    predictions: {
+      threshold,
+      target,
+      labels: Array.from(dataset.test.labels),
+      clean: Array.from(testProbs),
+      attack: attack?.predictions ?? null,
+      false_trigger: falseTriggerPredictions,
+    },
+  };
 }

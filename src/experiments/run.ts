@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { trainModel, type EpochRecord } from '../train/trainer.js';
 import { listCheckpoints, readCheckpoint, resolveCheckpointPath, type CheckpointState } from '../train/checkpoint.js';
 import { auroc } from '../metrics/classification.js';
@@ -11,7 +11,7 @@ import { UserError } from '../util/errors.js';
 import { temporarySibling } from '../util/fs.js';
 import { markRunsFolder } from '../util/markers.js';
 import { loadDataset } from './dataset.js';
-import { prepareRun, evaluateModel } from './prepare.js';
+import { prepareRun, evaluateModelWithPredictions } from './prepare.js';
 import { PACKAGE_ROOT, type RunConfig } from './config.js';
 import { CHECKPOINTS_DIR, partialDirFor, runDirFor } from '../runs/layout.js';
 import {
@@ -25,6 +25,7 @@ import {
   type RunMetrics,
 } from '../runs/records.js';
 import { writeExperimentSummary } from '../runs/summary.js';
+import { writePredictionsRecord, type TestPredictions } from '../runs/predictions.js';
 
 export interface RunResult {
   status: 'completed' | 'skipped';
@@ -108,6 +109,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   let history: EpochRecord[];
   let training: RunMetrics['training'];
   let metrics: RunMetrics;
+  let predictions: TestPredictions;
   const tmpDir = temporarySibling(dir);
   const partial = partialDirFor(dir);
   const checkpointDir = join(partial, CHECKPOINTS_DIR);
@@ -144,7 +146,8 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     timings.train_s = (performance.now() - t) / 1000;
 
     t = performance.now();
-    const evaluation = evaluateModel(model, prepared, dataset, config);
+    const { evaluation, predictions: testPredictions } = evaluateModelWithPredictions(model, prepared, dataset, config);
+    predictions = testPredictions;
     timings.evaluate_s = (performance.now() - t) / 1000;
 
     let positives = 0;
@@ -184,7 +187,17 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
     package: { name: 'backdoor', version: packageVersion() },
     git_commit: gitCommit(),
     backend: { ...backend, versions: backendInfo },
-    data: { path: dataset.path, sha256: dataset.sha256, splits_path: dataset.splitsPath, splits_sha256: dataset.splitsSha256, source: dataset.cohort.schema.source },
+    data: {
+      path: dataset.path,
+      sha256: dataset.sha256,
+      splits_path: dataset.splitsPath,
+      splits_sha256: dataset.splitsSha256,
+      source: dataset.cohort.schema.source,
+      file_from_run: relative(dir, resolve(dataset.path)),
+      file_absolute: resolve(dataset.path),
+      splits_from_run: relative(dir, resolve(dataset.splitsPath)),
+      splits_absolute: resolve(dataset.splitsPath),
+    },
     started_at: new Date(started).toISOString(),
     finished_at: new Date(finished).toISOString(),
     timings: { ...timings, total_s: (finished - started) / 1000 },
@@ -192,6 +205,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   try {
     await writeConfigRecord(tmpDir, config);
     await writeMetricsRecord(tmpDir, metrics);
+    await writePredictionsRecord(tmpDir, predictions);
     await writeHistoryRecord(tmpDir, history);
     await writeExperimentSummary(tmpDir, metrics, dataset.sha256);
     await writePoisonedIndicesRecord(tmpDir, poisoned.poisonedIndices);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadYamlFile, CONFIG_DIR, type RunConfig } from './config.js';
+import { falseTriggerVariants, loadYamlFile, CONFIG_DIR, type RunConfig } from './config.js';
 import { expandGrid, planRuns, runBatch, selectShard, type BatchOutcome, type PlannedRun, type Shard } from './batch.js';
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
@@ -104,7 +104,26 @@ export function sweepConfigs(spec: SweepSpec, configFile?: string): RunConfig[] 
   validateSpec(spec);
   const base = spec.baseline ? expandGrid({ models: spec.models, triggers: ['none'], rates: [0], seeds: spec.seeds, configFile, overrides: spec.overrides, perModel: spec.per_model }) : [];
   const grid = expandGrid({ models: spec.models, triggers: spec.triggers, rates: spec.poison_rates, seeds: spec.seeds, configFile, overrides: spec.overrides, perModel: spec.per_model });
-  return [...base, ...grid];
+  return [...base.map((clean) => withGridTriggerVariants(clean, grid)), ...grid];
+}
+
+/**
+ * A clean baseline also evaluates every trigger variant (non-default parameters) that the grid's poisoned runs of its
+ * model use, so each poisoned run's net ASR subtracts a false-trigger rate measured with its own trigger parameters.
+ * With default parameters only, the config is unchanged.
+ */
+function withGridTriggerVariants(clean: RunConfig, grid: readonly RunConfig[]): RunConfig {
+  const have = new Set(falseTriggerVariants(clean).map((v) => v.key));
+  const extra: RunConfig['evaluation']['clean_run_triggers'] = [];
+  for (const poisoned of grid) {
+    if (poisoned.model.name !== clean.model.name || poisoned.trigger.name === 'none') continue;
+    const [variant] = falseTriggerVariants({ evaluation: { threshold: clean.evaluation.threshold, clean_run_triggers: [poisoned.trigger] } });
+    if (variant && variant.key !== variant.name && !have.has(variant.key)) {
+      have.add(variant.key);
+      extra.push({ ...poisoned.trigger });
+    }
+  }
+  return extra.length === 0 ? clean : { ...clean, evaluation: { ...clean.evaluation, clean_run_triggers: [...clean.evaluation.clean_run_triggers, ...extra] } };
 }
 
 export interface SweepOptions {

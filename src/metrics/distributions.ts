@@ -1,9 +1,9 @@
 /**
  * The normal and Student's t distributions (CDF and quantile) that the interval and test modules need.
  *
- * logGamma, regularizedIncompleteBeta and studentTCdf are the report's own implementations (src/report/stats-core.ts),
- * moved down to metrics/ so that metrics can use them without importing a later pipeline stage; studentTCdf also
- * accepts df = ∞ (the normal limit). The report's copies can become re-exports of these.
+ * logGamma, regularizedIncompleteBeta and studentTCdf were the report's own implementations, moved down to metrics/
+ * so that metrics can use them without importing a later pipeline stage (the report keeps no copy); studentTCdf also
+ * accepts df = ∞ (the normal limit).
  */
 
 /** ln Γ(x) for x > 0, Lanczos approximation (g = 7, n = 9; coefficients as in Numerical Recipes 3rd ed. §6.1). */

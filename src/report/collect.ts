@@ -1,7 +1,8 @@
 import { findRuns, type SkippedFolder } from '../runs/collection.js';
 import { readDetectionFolder, type DetectionFolder } from '../runs/detection-records.js';
 import { detectionFiguresOf, isStaleDefence } from '../runs/summary.js';
-import type { RunMetadata, RunMetrics } from '../runs/records.js';
+import { readConfigRecord, type RunMetadata, type RunMetrics } from '../runs/records.js';
+import { readPredictionsRecord, type TestPredictions } from '../runs/predictions.js';
 
 export { compareRuns } from '../runs/collection.js';
 export { summaryCsv } from '../runs/summary.js';
@@ -83,6 +84,10 @@ export interface RunRecord {
   path: string;
   metadata: RunMetadata;
   metrics: RunMetrics;
+  /** config.yaml as written (the resolved run config); null when the folder lacks it. */
+  config: Record<string, unknown> | null;
+  /** test_predictions.json; null for runs written before it existed. */
+  predictions: TestPredictions | null;
   detection: DetectionRecord[];
   defences: DefenceRecord[];
   attribution: AttributionRecord | null;
@@ -191,7 +196,10 @@ async function readDetection(dir: string): Promise<Pick<RunRecord, 'detection' |
 export async function collectRuns(runsDir: string): Promise<Collection> {
   const found = await findRuns(runsDir);
   const runs: RunRecord[] = [];
-  for (const { path, metadata, metrics, dir } of found.runs) runs.push({ path, metadata, metrics, ...(await readDetection(dir)) });
+  for (const { path, metadata, metrics, dir } of found.runs) {
+    const config = await readConfigRecord(dir).catch(() => null);
+    runs.push({ path, metadata, metrics, config, predictions: await readPredictionsRecord(dir), ...(await readDetection(dir)) });
+  }
   return { runsDir, runs, skipped: found.skipped };
 }
 

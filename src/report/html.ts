@@ -3,7 +3,7 @@ import type { SkippedFigure } from './figures/index.js';
 import { percentLabel } from './percent.js';
 import type { ReportStats } from './stats-types.js';
 import { detectionHtml } from './html-detection.js';
-import { N_TOO_SMALL, type Summary, type TestResult } from './stats-core.js';
+import { N_TOO_SMALL, type Summary } from './stats-core.js';
 
 export interface HtmlFigure {
   name: string;
@@ -87,14 +87,12 @@ function pValue(v: number | null | undefined): string {
 
 /** "0.812 [0.801, 0.823] n=3", with the note in a tooltip and "n too small" where a value is missing. */
 function summaryCell(s: Summary, digits = 3): string {
-  if (s.n === 0) return `<span class="na" title="${esc(s.note ?? '')}">no data</span>`;
-  const ci = s.ci95 ? ` <span class="ci">[${s.ci95[0].toFixed(digits)}, ${s.ci95[1].toFixed(digits)}]</span>` : ` <span class="na" title="${esc(s.note ?? '')}">CI: ${N_TOO_SMALL}</span>`;
-  return `${num(s.mean, digits)}${ci} <span class="n">n=${s.n}</span>`;
-}
-
-function testCell(t: TestResult): string {
-  if (t.p === null) return `<span class="na" title="${esc(t.note ?? '')}">${esc(t.note?.startsWith(N_TOO_SMALL) ? N_TOO_SMALL : (t.note ?? N_TOO_SMALL))}</span> <span class="n">n=${t.n}</span>`;
-  return `${pValue(t.p)} <span class="n">n=${t.n}</span>`;
+  if (s.n === 0) return `<span class="na" title="${esc(s.note ?? '')}">${esc(s.note === 'no matching clean run' ? s.note : 'no data')}</span>`;
+  const ci = s.ci95
+    ? ` <span class="ci" title="${esc(s.ci_method ?? 'percentile bootstrap over runs')}">[${s.ci95[0].toFixed(digits)}, ${s.ci95[1].toFixed(digits)}]</span>`
+    : ` <span class="na" title="${esc(s.note ?? '')}">CI: ${N_TOO_SMALL}</span>`;
+  // Intervals from fewer than 5 seeds are marked: they rest on little seed information.
+  return `${num(s.mean, digits)}${ci} <span class="n">n=${s.n}${s.few_seeds ? '†' : ''}</span>`;
 }
 
 function table(headers: string[], rows: string[][], cls = ''): string {
@@ -187,7 +185,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
 
   parts.push('<section id="tables"><h2>Statistics</h2>');
   parts.push(
-    `<p class="note">Means over seeds with 95% percentile-bootstrap CIs (${stats.settings.bootstrap_resamples} resamples, seeded) in brackets; every value names its n. "${N_TOO_SMALL}": SD and CI need n ≥ 2, the paired t-test n ≥ 3. ${esc(stats.settings.pairing)}. p-values are two-sided; Holm-adjusted across all cells.</p>`,
+    `<p class="note">Means over seeds with 95% intervals in brackets (hover an interval for what it accounts for). ${esc(stats.settings.intervals)}; ${esc(stats.settings.bootstrap)}. † marks an interval from fewer than 5 seeds. Every value names its n. ${esc(stats.settings.pairing)}.</p>`,
   );
   if (stats.baselines.length > 0) {
     parts.push('<h3>Clean baselines (trigger none, rate 0)</h3>');
@@ -199,8 +197,8 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
     );
     const triggers = [...new Set(stats.baselines.flatMap((b) => Object.keys(b.false_trigger_asr)))].sort();
     if (triggers.length > 0) {
-      parts.push('<h3>False-trigger rate on clean models</h3><p class="note">ASR of each trigger on a model that was never poisoned: the level ASR should be read against.</p>');
-      parts.push(table(['model', ...triggers.map(esc)], stats.baselines.map((b) => [esc(b.model), ...triggers.map((t) => (b.false_trigger_asr[t] ? summaryCell(b.false_trigger_asr[t]!) : '—'))])));
+      parts.push('<h3>False-trigger rate on clean models</h3><p class="note">ASR of each trigger on a model that was never poisoned: the level ASR should be read against. One row per trigger (and parameter variant), one column per model.</p>');
+      parts.push(table(['trigger', ...stats.baselines.map((b) => esc(b.model))], triggers.map((t) => [esc(t), ...stats.baselines.map((b) => (b.false_trigger_asr[t] ? summaryCell(b.false_trigger_asr[t]!) : '—'))])));
     }
   }
   if (stats.cells.length > 0) {
@@ -221,23 +219,23 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
         ]),
       ),
     );
-    parts.push('<h3>Clean AUROC: poisoned − clean (paired by seed)</h3>');
+    parts.push(`<h3>Stealth: clean AUROC, poisoned − clean</h3><p class="note">${esc(stats.settings.stealth)}. DeLong p: the smallest per-seed two-sided p of poisoned vs clean AUROC on the one test split.</p>`);
     parts.push(
       table(
-        ['model', 'trigger', 'rate', 'ΔAUROC', 't', 'p (t-test)', 'p Holm (t)', 'W+', 'p (Wilcoxon exact)', 'p Holm (W)'],
+        ['model', 'trigger', 'rate', 'ΔAUROC [95%]', '90% interval', 'TOST p', 'verdict', 'DeLong p (min over seeds)'],
         stats.cells.map((c) => {
           const a = c.auroc_vs_clean;
+          const t = a.tost;
+          const delongP = a.delong.length === 0 ? null : Math.min(...a.delong.map((d) => d.p));
           return [
             esc(c.model),
             esc(c.trigger),
             percentLabel(c.poison_rate),
             summaryCell(a.difference, 4),
-            a.t_test.statistic === null ? `<span class="na">—</span>` : a.t_test.statistic.toFixed(2) + ` <span class="n">df=${a.t_test.df}</span>`,
-            testCell(a.t_test),
-            pValue(a.t_test.p_holm),
-            a.wilcoxon.statistic === null ? `<span class="na">—</span>` : String(a.wilcoxon.statistic),
-            testCell(a.wilcoxon) + (a.wilcoxon.min_attainable_p !== undefined ? ` <span class="n">min p ${a.wilcoxon.min_attainable_p.toFixed(3)}</span>` : ''),
-            pValue(a.wilcoxon.p_holm),
+            t && Number.isFinite(t.ci90[0]) ? `[${t.ci90[0].toFixed(4)}, ${t.ci90[1].toFixed(4)}]` : '<span class="na">—</span>',
+            t ? pValue(t.p) : '<span class="na">—</span>',
+            esc(a.label),
+            delongP === null ? '<span class="na">—</span>' : pValue(delongP) + ` <span class="n">${a.delong.length} seed${a.delong.length === 1 ? '' : 's'}</span>`,
           ];
         }),
       ),

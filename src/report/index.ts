@@ -23,6 +23,8 @@ export interface BuildReportOptions {
   outDir?: string;
   /** Bootstrap resamples (default 2000). */
   resamples?: number;
+  /** Equivalence margin of the stealth test on clean AUROC (default ±0.01). */
+  aurocMargin?: number;
   /** Generation time shown in the report (default: now). */
   now?: Date;
   /**
@@ -119,7 +121,7 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
   await checkReplaceable(outDir, runsDir);
 
   // The stages: collect → stats → figures → render → html. Figures see stats.json only.
-  const stats = computeStats(collection.runs, { resamples: options.resamples });
+  const stats = computeStats(collection.runs, { resamples: options.resamples, aurocMargin: options.aurocMargin });
   const figureSet = buildFigures(stats);
 
   await mkdir(dirname(outDir), { recursive: true });

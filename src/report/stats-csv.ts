@@ -1,5 +1,5 @@
 import { stringify as csvStringify } from 'csv-stringify/sync';
-import { N_TOO_SMALL, type Summary, type TestResult } from './stats-core.js';
+import { N_TOO_SMALL, type Summary } from './stats-core.js';
 import { CLEAN_TRIGGER } from './baseline.js';
 import type { ReportStats } from './stats-types.js';
 
@@ -21,7 +21,9 @@ const STATS_CSV_COLUMNS = [
   'test_statistic',
   'df',
   'p',
-  'p_holm',
+  'verdict',
+  'ci_method',
+  'few_seeds',
   'note',
 ] as const;
 
@@ -30,21 +32,18 @@ type CsvRow = Partial<Record<(typeof STATS_CSV_COLUMNS)[number], string | number
 /** A summary as CSV cells: "n too small" where a value is missing, never NaN or an empty cell. */
 function summaryCells(s: Summary): CsvRow {
   const missing = (v: number | null) => (v === null ? N_TOO_SMALL : v);
-  return { n: s.n, mean: missing(s.mean), sd: missing(s.sd), ci95_low: missing(s.ci95?.[0] ?? null), ci95_high: missing(s.ci95?.[1] ?? null), note: s.note ?? '' };
-}
-
-function testCells(t: TestResult): CsvRow {
-  const missing = (v: number | null | undefined) => (v === null || v === undefined ? N_TOO_SMALL : v);
   return {
-    n: t.n,
-    test: t.test,
-    test_statistic: missing(t.statistic),
-    df: t.df === undefined ? '' : missing(t.df),
-    p: missing(t.p),
-    p_holm: missing(t.p_holm),
-    note: t.note ?? '',
+    n: s.n,
+    mean: missing(s.mean),
+    sd: missing(s.sd),
+    ci95_low: missing(s.ci95?.[0] ?? null),
+    ci95_high: missing(s.ci95?.[1] ?? null),
+    ci_method: s.ci_method ?? (s.ci95 ? 'percentile bootstrap of the mean over runs' : ''),
+    few_seeds: s.few_seeds === undefined ? '' : String(s.few_seeds),
+    note: s.note ?? '',
   };
 }
+
 
 export function statsCsv(stats: ReportStats): string {
   const rows: CsvRow[] = [];
@@ -66,8 +65,18 @@ export function statsCsv(stats: ReportStats): string {
     rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(c.clean_auprc) });
     rows.push({ ...base, statistic: 'ece', ...summaryCells(c.ece) });
     rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...summaryCells(c.auroc_vs_clean.difference) });
-    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.t_test) });
-    rows.push({ ...base, statistic: 'auroc_diff_vs_clean', ...testCells(c.auroc_vs_clean.wilcoxon) });
+    const t = c.auroc_vs_clean.tost;
+    rows.push({
+      ...base,
+      statistic: 'auroc_diff_vs_clean',
+      n: c.auroc_vs_clean.seeds.length,
+      test: `TOST within ±${c.auroc_vs_clean.margin}`,
+      test_statistic: '',
+      df: '',
+      p: t && Number.isFinite(t.p) ? t.p : N_TOO_SMALL,
+      verdict: c.auroc_vs_clean.label,
+      note: '',
+    });
     for (const [m, s] of Object.entries(c.detection_auroc)) rows.push({ ...base, detector: m, statistic: 'detection_auroc', ...summaryCells(s) });
   }
   for (const d of stats.detectors) {

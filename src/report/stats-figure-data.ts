@@ -127,6 +127,11 @@ function pct(v: number | null): string {
   return v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`;
 }
 
+/** "n=3 seeds (< 5)" marks a figure resting on few seeds. */
+function seedsLabel(n: number): string {
+  return `n=${n}${n < 5 ? ' (< 5 seeds)' : ''}`;
+}
+
 function computeKpis(stats: Statistics): Kpi[] {
   const kpis: Kpi[] = [];
   const seeds = sorted([...stats.baselines.flatMap((b) => b.seeds), ...stats.cells.flatMap((c) => c.seeds)]);
@@ -136,21 +141,25 @@ function computeKpis(stats: Statistics): Kpi[] {
     const base = withBase.reduce((a, b) => (b.clean_auroc.mean! > a.clean_auroc.mean! ? b : a));
     const c = base.clean_auroc;
     const label = withBase.length > 1 ? `Best clean AUROC (${base.model})` : `Clean AUROC (${base.model})`;
-    kpis.push({ label, value: fmt(c.mean), detail: c.ci95 ? `95% CI ${fmt(c.ci95[0])}–${fmt(c.ci95[1])}, n=${c.n}` : `n=${c.n}` });
+    kpis.push({ label, value: fmt(c.mean), detail: c.ci95 ? `95% CI ${fmt(c.ci95[0])}–${fmt(c.ci95[1])}, ${seedsLabel(c.n)}` : seedsLabel(c.n) });
   }
   const withAsr = stats.cells.filter((c) => c.asr.mean !== null);
   if (withAsr.length > 0) {
     const best = withAsr.reduce((a, b) => (b.asr.mean! > a.asr.mean! ? b : a));
-    kpis.push({ label: 'Highest mean ASR', value: pct(best.asr.mean), detail: `${best.trigger} at ${percentLabel(best.poison_rate)}, n=${best.asr.n}` });
+    kpis.push({ label: 'Highest mean ASR', value: pct(best.asr.mean), detail: `${best.model}, ${best.trigger} at ${percentLabel(best.poison_rate)}, ${seedsLabel(best.asr.n)}` });
     const strong = withAsr.filter((c) => c.asr.mean! >= 0.9).sort((a, b) => a.poison_rate - b.poison_rate);
-    if (strong[0]) kpis.push({ label: 'Lowest rate with ASR ≥ 90%', value: percentLabel(strong[0].poison_rate), detail: `${strong[0].trigger} (${strong[0].model}), n=${strong[0].asr.n}` });
+    if (strong[0]) kpis.push({ label: 'Lowest rate with ASR ≥ 90%', value: percentLabel(strong[0].poison_rate), detail: `${strong[0].model}, ${strong[0].trigger}, ${seedsLabel(strong[0].asr.n)}` });
     else kpis.push({ label: 'Lowest rate with ASR ≥ 90%', value: 'none', detail: 'no cell reaches a mean ASR of 90%' });
   }
   const withDiff = stats.cells.filter((c) => c.auroc_vs_clean.difference.mean !== null);
   if (withDiff.length > 0) {
     const worst = withDiff.reduce((a, b) => (b.auroc_vs_clean.difference.mean! < a.auroc_vs_clean.difference.mean! ? b : a));
     const d = worst.auroc_vs_clean.difference;
-    kpis.push({ label: 'Largest clean AUROC change', value: `${d.mean! >= 0 ? '+' : ''}${fmt(d.mean)}`, detail: `${worst.trigger} at ${percentLabel(worst.poison_rate)}, paired n=${d.n}` });
+    kpis.push({
+      label: 'Largest clean AUROC change',
+      value: `${d.mean! >= 0 ? '+' : ''}${fmt(d.mean)}`,
+      detail: `${worst.model}, ${worst.trigger} at ${percentLabel(worst.poison_rate)}: ${worst.auroc_vs_clean.label}, paired ${seedsLabel(d.n)}`,
+    });
   }
   // Within the target class, and never the reference detectors (label, random).
   const best = bestDetectorCell(stats.detection);

@@ -1,16 +1,29 @@
-import type { Summary, TestResult } from './stats-core.js';
+import type { Summary } from './stats-core.js';
+import type { EquivalenceVerdict, TostResult } from '../metrics/equivalence.js';
 import type { DetectionSection } from './stats-detection.js';
 
 /** The shape of stats.json: the statistics stage's output and the figures stage's only input. */
 
-/** Paired clean-vs-poisoned comparison of one metric across seeds. */
-export interface PairedComparison {
-  /** Seeds with both a poisoned run and the same-seed clean run. */
+/**
+ * Clean AUROC of the poisoned models against their matching clean models (stealth), an equivalence question: TOST
+ * within ±margin on the paired differences with their test-set covariance (metrics/equivalence.ts), and DeLong's test
+ * of the two AUROCs of each seed on the one test split.
+ */
+export interface StealthComparison {
+  margin: number;
+  /** Seeds with both a poisoned run and its matching clean run. */
   seeds: number[];
-  /** poisoned − clean, per paired seed. */
+  /** Seeds without a matching clean run. */
+  unmatched_seeds: number[];
+  /** poisoned − clean AUROC with its seed-and-test interval. */
   difference: Summary;
-  t_test: TestResult;
-  wilcoxon: TestResult;
+  tost: TostResult | null;
+  /** null when not assessed (no matching clean run, or no test predictions). */
+  verdict: EquivalenceVerdict | null;
+  /** "equivalent within ±m", "different", "inconclusive", or why it was not assessed. */
+  label: string;
+  /** DeLong's test of poisoned vs clean AUROC, per paired seed. */
+  delong: { seed: number; auroc_poisoned: number; auroc_clean: number; difference: number; se: number; z: number; p: number }[];
 }
 
 /** One experimental cell: model × trigger × poison rate, over seeds. */
@@ -22,15 +35,17 @@ export interface CellStats {
   n_runs: number;
   seeds: number[];
   asr: Summary;
-  /** ASR minus the same-seed clean model's false-trigger rate for this trigger. */
+  /** ASR minus the matching clean model's false-trigger rate with this run's trigger parameters; note "no matching clean run" when none. */
   asr_net: Summary;
-  /** The same-seed clean models' false-trigger rate of this trigger, over the paired seeds. */
+  /** The matching clean models' false-trigger rate, over the matched seeds. */
   false_trigger_asr: Summary;
+  /** Which seeds found their matching clean run (metrics/net-asr.ts's cleanMatchKey), and which (path#false_trigger key). */
+  net_asr_pairing: { matched_seeds: number[]; unmatched_seeds: number[]; clean_runs: string[] };
   confidence_shift: Summary;
   clean_auroc: Summary;
   clean_auprc: Summary;
   ece: Summary;
-  auroc_vs_clean: PairedComparison;
+  auroc_vs_clean: StealthComparison;
   /** Detection AUROC per detector method, over the seeds with an applicable result. */
   detection_auroc: Record<string, Summary>;
 }
@@ -44,8 +59,10 @@ export interface BaselineStats {
   clean_auprc: Summary;
   ece: Summary;
   brier: Summary;
-  /** Per trigger, the clean model's false-trigger rate (ASR of the trigger on a never-poisoned model). */
+  /** Per false-trigger variant (trigger name, or name with non-default parameters), the clean model's false-trigger rate. */
   false_trigger_asr: Record<string, Summary>;
+  /** The trigger name of each false_trigger_asr key. */
+  false_trigger_triggers: Record<string, string>;
 }
 
 /** One detector on one trigger, pooled over models, poison rates and seeds (one value per run). */
@@ -79,14 +96,17 @@ export interface AttributionStats {
 
 export interface ReportStats {
   settings: {
+    intervals: string;
     bootstrap: string;
     bootstrap_resamples: number;
     bootstrap_seed: number;
     ci_level: number;
+    few_seeds: string;
     sd: string;
     pairing: string;
+    stealth: string;
+    auroc_margin: number;
     tests: string[];
-    multiple_comparisons: string;
     n_too_small: string;
   };
   n_runs: number;

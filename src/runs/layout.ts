@@ -17,6 +17,7 @@ export const RUN_FILES = {
   featurizer: 'featurizer.json',
   model: 'model.json',
   weights: 'weights.bin',
+  predictions: 'test_predictions.json',
 } as const;
 
 /** Subfolder of a run (and of its partial sibling) with the kept per-epoch checkpoints. */

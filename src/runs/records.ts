@@ -54,7 +54,18 @@ export interface RunMetadata {
   package?: { name?: string; version?: string };
   git_commit?: string | null;
   backend?: { name?: string; versions?: Record<string, unknown> } & Record<string, unknown>;
-  data?: { path?: string; sha256?: string; splits_path?: string; splits_sha256?: string; source?: string };
+  data?: {
+    path?: string;
+    sha256?: string;
+    splits_path?: string;
+    splits_sha256?: string;
+    source?: string;
+    /** The data and splits files relative to the run folder, and absolute: evaluate finds them from any cwd. */
+    file_from_run?: string;
+    file_absolute?: string;
+    splits_from_run?: string;
+    splits_absolute?: string;
+  };
   started_at?: string;
   finished_at?: string;
   timings?: Record<string, number>;

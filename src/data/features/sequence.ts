@@ -1,4 +1,3 @@
-import { UserError } from '../../util/errors.js';
 import type { Cohort } from '../cohort.js';
 import { meanSd, type Featurizer, type Features } from './types.js';
 
@@ -36,15 +35,20 @@ export const sequenceFeaturizer: Featurizer<SequenceState> = {
   },
   transform(state: SequenceState, cohort: Cohort): Features {
     const T = cohort.schema.hours;
-    const V = cohort.schema.variables.length;
-    if (V !== state.variables.length) throw new UserError(`sequence featurizer was fitted on ${state.variables.length} variables but this cohort has ${V}`);
+    const cohortV = cohort.schema.variables.length;
+    const V = state.variables.length;
+    // Channels are matched by variable name; a variable the cohort lacks is never charted (value 0 = training mean, mask 0).
+    const position = new Map(cohort.schema.variables.map((v, k) => [v.name, k]));
+    const absent = state.variables.filter((name) => !position.has(name));
     const C = 2 * V;
     const x = new Float32Array(cohort.n * T * C);
     for (let i = 0; i < cohort.n; i++) {
       for (let v = 0; v < V; v++) {
+        const source = position.get(state.variables[v]!);
+        if (source === undefined) continue;
         let carried = 0;
         for (let t = 0; t < T; t++) {
-          const raw = cohort.series[(i * T + t) * V + v];
+          const raw = cohort.series[(i * T + t) * cohortV + source];
           const out = (i * T + t) * C;
           if (!Number.isNaN(raw)) {
             carried = (raw - state.mean[v]) / state.sd[v];
@@ -55,6 +59,6 @@ export const sequenceFeaturizer: Featurizer<SequenceState> = {
       }
     }
     const names = [...state.variables, ...state.variables.map((v) => `${v}_observed`)];
-    return { view: 'sequence', n: cohort.n, rowShape: [T, C], x, names, sources: [...state.variables, ...state.variables] };
+    return { view: 'sequence', n: cohort.n, rowShape: [T, C], x, names, sources: [...state.variables, ...state.variables], ...(absent.length > 0 ? { absentSources: absent } : {}) };
   },
 };

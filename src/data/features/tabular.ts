@@ -1,4 +1,3 @@
-import { UserError } from '../../util/errors.js';
 import type { Cohort } from '../cohort.js';
 import { quantile } from '../cohort.js';
 import { meanSd, type Featurizer, type Features } from './types.js';
@@ -102,6 +101,15 @@ function rawTabular(cohort: Cohort): { names: string[]; sources: string[]; scale
   return { names, sources, scaled, x, F };
 }
 
+/** The raw value of a column the cohort does not have: a variable never charted, a static never recorded. */
+function neverCharted(column: string): number {
+  if (column.endsWith('_missing')) return 1;
+  if (column.endsWith('_count')) return 0;
+  // A category level the cohort does not know is never this row's level.
+  if (column.includes('=')) return 0;
+  return NaN;
+}
+
 export const tabularFeaturizer: Featurizer<TabularState> = {
   view: 'tabular',
   fit(train: Cohort): TabularState {
@@ -120,12 +128,18 @@ export const tabularFeaturizer: Featurizer<TabularState> = {
   transform(state: TabularState, cohort: Cohort): Features {
     const raw = rawTabular(cohort);
     const F = state.columns.length;
-    if (raw.F !== F) throw new UserError(`tabular featurizer was fitted on ${F} features but this cohort yields ${raw.F}`);
+    // Columns are matched by name (variable and aggregate, or static and category level), so a cohort with other
+    // variables, another order or other category levels lines up; a column the cohort lacks reads as never charted.
+    const position = new Map(raw.names.map((name, j) => [name, j]));
+    const absent = new Set<string>();
     const x = new Float32Array(cohort.n * F);
-    for (let i = 0; i < cohort.n; i++) {
-      for (let j = 0; j < F; j++) {
-        const c = state.columns[j];
-        let value = raw.x[i * F + j];
+    for (let j = 0; j < F; j++) {
+      const c = state.columns[j];
+      const k = position.get(c.name);
+      if (k === undefined) absent.add(c.source);
+      const fill = k === undefined ? neverCharted(c.name) : NaN;
+      for (let i = 0; i < cohort.n; i++) {
+        let value = k === undefined ? fill : raw.x[i * raw.F + k];
         if (Number.isNaN(value)) value = c.impute;
         x[i * F + j] = (value - c.mean) / c.sd;
       }
@@ -137,6 +151,7 @@ export const tabularFeaturizer: Featurizer<TabularState> = {
       x,
       names: state.columns.map((c) => c.name),
       sources: state.columns.map((c) => c.source),
+      ...(absent.size > 0 ? { absentSources: [...absent].sort() } : {}),
     };
   },
 };

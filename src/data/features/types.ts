@@ -13,6 +13,8 @@ export interface Features {
   names: string[];
   /** The raw cohort variable (series or static) each feature or channel derives from. */
   sources: string[];
+  /** Variables the featurizer was fitted on that this cohort lacks: imputed as never charted. */
+  absentSources?: string[];
 }
 
 /**

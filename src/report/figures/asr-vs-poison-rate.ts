@@ -1,7 +1,7 @@
 import type { VlSpec } from '../render.js';
 import type { ReportStats } from '../stats-types.js';
 import type { FigureDefinition } from './contract.js';
-import { ci, dashLegend, modelColor, modelsOf, rateAxis, sorted, topLevel, triggerFacet } from './style.js';
+import { ci, dashLegend, intervalNote, modelColor, modelsOf, rateAxis, sorted, topLevel, triggerFacet } from './style.js';
 
 const SERIES_ASR = 'Poisoned model: ASR (mean, 95% CI)';
 const SERIES_FT = 'Clean model: false-trigger rate';
@@ -10,7 +10,7 @@ const SERIES_FT = 'Clean model: false-trigger rate';
 export function asrPanel(stats: ReportStats): VlSpec | null {
   const rows: Record<string, unknown>[] = [];
   for (const c of stats.cells) {
-    if (c.asr.n === 0) continue;
+    if (c.asr.mean === null) continue;
     rows.push({ kind: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, series: SERIES_ASR, ...ci(c.asr) });
   }
   if (rows.length === 0) return null;
@@ -52,9 +52,10 @@ export const asrVsPoisonRate: FigureDefinition = {
     const panel = asrPanel(stats);
     if (!panel) return { skip: 'no poisoned runs with attack metrics' };
     const seeds = Math.max(0, ...stats.cells.map((c) => c.n_runs));
+    const note = intervalNote(stats.cells.map((c) => c.asr).filter((s) => s.mean !== null));
     return {
-      spec: topLevel(panel, 'Attack success rate vs poison rate', 'Mean over seeds with 95% bootstrap CI; dashed: clean-model false-trigger rate'),
-      caption: `Share of triggered non-target test stays predicted as the target, by poison rate; lines are means over seeds (n = ${seeds} seed(s) per point), bands 95% percentile-bootstrap CIs. The dashed line is the same trigger's false-trigger rate on the clean model (mean over clean seeds): ASR above it is the backdoor's doing.`,
+      spec: topLevel(panel, 'Attack success rate vs poison rate', `Mean over seeds; ${note}; dashed: clean-model false-trigger rate`),
+      caption: `Share of triggered non-target test stays predicted as the target, by poison rate; lines are means over seeds (n = ${seeds} seed(s) per point), bands are ${note}. The dashed line is the same trigger's false-trigger rate on the clean model (mean over clean seeds): ASR above it is the backdoor's doing.`,
     };
   },
 };

@@ -48,13 +48,13 @@ export const confidenceShift: FigureDefinition = {
             mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 },
             encoding: {
               x: { field: 'edge', type: 'quantitative', title: 'Confidence shift (Δ p(target))', scale: { domain: [-1, 1] }, axis: { format: '.1f', titleLimit: 400 } },
-              y: { field: 'share', type: 'quantitative', title: 'Share of triggered test rows', axis: { format: '.0%' } },
+              y: { field: 'share', type: 'quantitative', title: 'Share of rows', axis: { format: '.0%' } },
               color,
             },
           },
         ],
       },
     };
-    return { spec: topLevel(panel, 'Confidence shift on triggered test stays', 'p(target | triggered) − p(target | clean), histogram pooled over seeds') };
+    return { spec: topLevel(panel, 'Confidence shift on triggered test stays', 'p(target | triggered) − p(target | clean); share of triggered test rows, pooled over seeds') };
   },
 };

@@ -25,7 +25,7 @@ function kpiPanel(kpis: Kpi[]): VlSpec {
 export const dashboard: FigureDefinition = {
   name: 'dashboard',
   title: 'Dashboard',
-  caption: 'Key figures, attack success and stealthiness on one page.',
+  caption: 'Key figures, attack success and clean AUROC against the clean baseline on one page.',
   slide: false,
   build(stats) {
     const panels: VlSpec[] = [kpiPanel(stats.figure_data.kpis)];
@@ -34,7 +34,7 @@ export const dashboard: FigureDefinition = {
     const stealth = stealthPanel(stats);
     const det = detectionPanel(stats);
     if (asr) charts.push({ ...asr, title: { text: 'Attack success rate (mean, 95% CI)', fontSize: 14 } });
-    if (stealth) charts.push({ ...stealth, title: { text: 'Stealthiness: clean-test AUROC vs baseline', fontSize: 14 } });
+    if (stealth) charts.push({ ...stealth, title: { text: 'Clean-test AUROC vs clean baseline', fontSize: 14 } });
     // Side by side while the facet grids are narrow (≤ 2 triggers), stacked otherwise.
     const nTriggers = sorted(stats.cells.map((c) => c.trigger)).length;
     if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' } } });

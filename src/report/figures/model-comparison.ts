@@ -1,13 +1,13 @@
 import type { VlSpec } from '../render.js';
 import { percentLabel } from '../percent.js';
 import type { FigureDefinition } from './contract.js';
-import { ci, modelColor, modelsOf, sorted, topLevel } from './style.js';
+import { ci, intervalNote, modelColor, modelsOf, sorted, topLevel } from './style.js';
 
 export const modelComparison: FigureDefinition = {
   name: 'model_comparison',
   title: 'Model comparison',
   caption:
-    "Left: clean-test AUROC of each model's clean baseline (mean, 95% CI over seeds). Right: attack success rate at the highest poison rate tested, per trigger and model (bars: mean; lines: 95% CI).",
+    "Left: clean-test AUROC of each model's clean baseline (mean, 95% CI over seeds and test stays), on an axis from chance (0.5) to 1. Right: attack success rate at the highest poison rate tested, per trigger and model (bars: mean; lines: 95% CI).",
   slide: false,
   build(stats) {
     const panels: VlSpec[] = [];
@@ -15,9 +15,8 @@ export const modelComparison: FigureDefinition = {
     const color = modelColor(models);
     const base = stats.baselines.filter((b) => b.clean_auroc.mean !== null).map((b) => ({ model: b.model, ...ci(b.clean_auroc) }));
     if (base.length > 0) {
-      const lo = Math.floor((Math.min(...base.map((b) => b.lo ?? b.mean!)) - 0.01) * 100) / 100;
-      const hi = Math.min(1, Math.ceil((Math.max(...base.map((b) => b.hi ?? b.mean!)) + 0.01) * 100) / 100);
-      const yAuroc = { field: 'mean', type: 'quantitative', title: 'Clean-test AUROC of the clean baseline', scale: { domain: [lo, hi], nice: false }, axis: { format: '.3f', tickCount: 5 } };
+      // From chance (0.5) to 1, so a few thousandths between models do not look like a gap; the intervals say the rest.
+      const yAuroc = { field: 'mean', type: 'quantitative', title: 'Clean-test AUROC of the clean baseline', scale: { domain: [0.5, 1], nice: false }, axis: { format: '.2f', tickCount: 6 } };
       panels.push({
         data: { values: base },
         width: Math.max(120, 70 * base.length),
@@ -45,6 +44,7 @@ export const modelComparison: FigureDefinition = {
       });
     }
     if (panels.length === 0) return { skip: 'no clean baselines and no poisoned runs' };
-    return { spec: topLevel({ hconcat: panels, spacing: 40, resolve: { scale: { color: 'shared' } } }, 'Model comparison') };
+    const note = intervalNote([...stats.baselines.map((b) => b.clean_auroc), ...stats.cells.filter((c) => c.poison_rate === maxRate).map((c) => c.asr)].filter((s) => s.mean !== null));
+    return { spec: topLevel({ hconcat: panels, spacing: 40, resolve: { scale: { color: 'shared' } } }, 'Model comparison', note) };
   },
 };

@@ -1,7 +1,7 @@
 import type { VlSpec } from '../render.js';
 import type { ReportStats } from '../stats-types.js';
 import type { FigureDefinition } from './contract.js';
-import { ci, dashLegend, modelColor, modelsOf, rateAxis, sorted, topLevel, triggerFacet } from './style.js';
+import { ci, dashLegend, intervalNote, modelColor, modelsOf, rateAxis, sorted, topLevel, triggerFacet } from './style.js';
 
 const SERIES_POISONED = 'Poisoned model (mean, 95% CI)';
 const SERIES_BASE = 'Clean baseline (mean, 95% CI band)';
@@ -9,7 +9,7 @@ const SERIES_BASE = 'Clean baseline (mean, 95% CI band)';
 /** Clean-test AUROC of poisoned models against the clean baseline band, per trigger (also on the dashboard). */
 export function stealthPanel(stats: ReportStats): VlSpec | null {
   const rows: Record<string, unknown>[] = [];
-  for (const c of stats.cells) rows.push({ kind: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, series: SERIES_POISONED, ...ci(c.clean_auroc) });
+  for (const c of stats.cells) if (c.clean_auroc.mean !== null) rows.push({ kind: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, series: SERIES_POISONED, ...ci(c.clean_auroc) });
   if (rows.length === 0) return null;
   const triggers = sorted(rows.map((r) => r.trigger as string));
   // The baseline has no trigger; it is repeated in every trigger's panel so each panel carries its reference band.
@@ -39,13 +39,14 @@ export function stealthPanel(stats: ReportStats): VlSpec | null {
 
 export const stealthCleanAuroc: FigureDefinition = {
   name: 'stealth_clean_auroc',
-  title: 'Stealthiness: clean AUROC vs poison rate',
+  title: 'Clean AUROC of poisoned models vs the clean baseline',
   caption:
-    'Clean-test AUROC of poisoned models (mean and 95% CI over seeds) against the clean baseline (dashed line, shaded band: its mean and 95% CI). A backdoor is stealthy when the poisoned model stays inside the band.',
+    'Clean-test AUROC of poisoned models (mean and 95% CI over seeds and test stays) against the clean baseline (dashed line, shaded band: its mean and 95% CI). Overlapping bands do not show equivalence: the stealth verdict is the TOST table (equivalent within ±margin, different, or inconclusive).',
   slide: true,
   build(stats) {
     const panel = stealthPanel(stats);
     if (!panel) return { skip: 'no poisoned runs' };
-    return { spec: topLevel(panel, 'Stealthiness: clean-test AUROC vs poison rate', 'Poisoned models (mean, 95% CI) against the clean baseline band') };
+    const note = intervalNote([...stats.cells.map((c) => c.clean_auroc), ...stats.baselines.map((b) => b.clean_auroc)].filter((s) => s.mean !== null));
+    return { spec: topLevel(panel, 'Clean-test AUROC vs poison rate', `Poisoned models (mean) against the clean baseline band; ${note}`) };
   },
 };

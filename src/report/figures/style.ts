@@ -76,7 +76,7 @@ export function rateAxis(rates: number[]) {
   const hi = values[values.length - 1] ?? 0.01;
   const log = lo > 0 && hi / lo >= 10;
   const scale = log ? { type: 'log', domain: [lo / 1.4, hi * 1.4], nice: false } : { domain: [0, hi * 1.08], nice: false };
-  return { field: 'poison_rate', type: 'quantitative', title: 'Poison rate (% of training rows)', scale, axis: { values, format: '~%' } };
+  return { field: 'poison_rate', type: 'quantitative', title: log ? 'Poison rate (log scale)' : 'Poison rate', scale, axis: { values, format: '~%' } };
 }
 
 const TRIGGER_HEADER = { labelExpr: "'Trigger: ' + datum.value", labelFontSize: 13 };
@@ -85,13 +85,19 @@ export function triggerFacet(nTriggers: number) {
   return { facet: { field: 'trigger', type: 'nominal', title: null, header: TRIGGER_HEADER }, columns: Math.min(nTriggers, 4) };
 }
 
-/** One column per trigger and, with several models, one row per model. */
+/**
+ * One panel per (model, trigger) that has data, one column per trigger: a row × column grid would leave empty panels
+ * where a model was not run with a trigger. Titles name the trigger and, with several models, the model.
+ */
 export function facetRowsCols(models: string[], triggers: string[]) {
+  const several = models.length > 1;
+  const label = (m: string, t: string) => `Trigger: ${t}${several ? ` · Model: ${m}` : ''}`;
   return {
-    facet: {
-      column: { field: 'trigger', type: 'nominal', title: null, sort: triggers, header: TRIGGER_HEADER },
-      ...(models.length > 1 ? { row: { field: 'model', type: 'nominal', title: null, sort: models, header: { labelExpr: "'Model: ' + datum.value", labelFontSize: 13 } } } : {}),
-    },
+    transform: [{ calculate: several ? "'Trigger: ' + datum.trigger + ' · Model: ' + datum.model" : "'Trigger: ' + datum.trigger", as: 'panel' }],
+    facet: { field: 'panel', type: 'nominal', title: null, sort: models.flatMap((m) => triggers.map((t) => label(m, t))), header: { labelFontSize: 13 } },
+    columns: Math.min(triggers.length, 4),
+    // Every panel its own x axis, so a column's axis does not hang below an empty grid position.
+    resolve: { axis: { x: 'independent' } },
   };
 }
 
@@ -106,6 +112,14 @@ export function conditionScale(rates: number[]) {
   const domain = [CLEAN_CONDITION, ...rates.map(poisonedCondition)];
   const range = ['#000000', ...OKABE_ITO.filter((c) => c !== '#000000')];
   return { domain, range: range.slice(0, domain.length) };
+}
+
+/** What the plotted intervals account for, and a warning when any rests on fewer than 5 seeds. */
+export function intervalNote(summaries: readonly Summary[]): string {
+  const methods = new Set(summaries.filter((s) => s.ci95).map((s) => (s.ci_method ?? 'percentile bootstrap over runs').split(':')[0]!));
+  const few = summaries.some((s) => s.ci95 && s.few_seeds);
+  const n = summaries.length === 0 ? 0 : Math.min(...summaries.map((s) => s.n));
+  return `95% CI: ${[...methods].join('; ') || 'none'}${few ? `; intervals from fewer than 5 seeds (n ≥ ${n}): read with care` : ''}`;
 }
 
 /** A per-cell mean with its CI by poison rate, one panel per trigger: the fallback when per-row data are missing. */

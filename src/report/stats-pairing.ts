@@ -1,0 +1,69 @@
+import { cleanMatchKey, type CleanMatchFields } from '../metrics/net-asr.js';
+import { falseTriggerName } from '../experiments/config.js';
+import type { TriggeredPredictions } from '../runs/predictions.js';
+import type { RunRecord } from './collect.js';
+
+/**
+ * Pairs a poisoned run with the clean run (trigger none, rate 0) that matches it on everything but the poisoning
+ * (metrics/net-asr.ts's cleanMatchKey: model and training config, threshold rule, data and splits hashes, seed, and —
+ * for net ASR — the target and the resolved trigger parameters). A run without config.yaml or data hashes cannot be
+ * matched, which the report states instead of pairing by model and seed alone.
+ */
+
+type Tree = Record<string, unknown>;
+
+function section(config: Tree | null, key: string): unknown {
+  const value = config?.[key];
+  return value && typeof value === 'object' ? value : undefined;
+}
+
+/** The match fields of a run, with the trigger part left to the caller; null when the run cannot be matched. */
+function baseFields(r: RunRecord): Omit<CleanMatchFields, 'trigger' | 'target'> | null {
+  const model = section(r.config, 'model');
+  const train = section(r.config, 'train');
+  const evaluation = section(r.config, 'evaluation') as Tree | undefined;
+  const data = r.metadata.data;
+  if (!model || !train || !evaluation || !data?.sha256 || !data.splits_sha256) return null;
+  return { model, train, threshold: evaluation.threshold, data_sha256: data.sha256, splits_sha256: data.splits_sha256, seed: r.metrics.seed };
+}
+
+const NO_TRIGGER = { name: '', params: null };
+
+/** Key under which a poisoned run and its clean run agree for the clean-AUROC comparison (trigger and target left out). */
+export function aurocPairKey(r: RunRecord): string | null {
+  const base = baseFields(r);
+  return base ? cleanMatchKey({ ...base, target: 0, trigger: NO_TRIGGER }) : null;
+}
+
+/** Key of a poisoned run for net ASR: its target and its resolved trigger parameters included. */
+export function netAsrKey(r: RunRecord): string | null {
+  const base = baseFields(r);
+  return base ? cleanMatchKey({ ...base, target: r.metrics.target, trigger: { name: r.metrics.trigger, params: r.metrics.trigger_params } }) : null;
+}
+
+export interface FalseTriggerBaseline {
+  run: RunRecord;
+  /** The key in the clean run's false_trigger (the trigger name, or the name with its non-default parameters). */
+  key: string;
+  rate: number;
+  predictions: TriggeredPredictions | null;
+}
+
+/** Every false-trigger measurement of the clean runs, by the net-ASR key a poisoned run must have to use it. */
+export function falseTriggerBaselines(cleanRuns: readonly RunRecord[]): Map<string, FalseTriggerBaseline[]> {
+  const out = new Map<string, FalseTriggerBaseline[]>();
+  for (const run of cleanRuns) {
+    const base = baseFields(run);
+    if (!base) continue;
+    const target = (section(run.config, 'poison') as Tree | undefined)?.target;
+    if (target !== 0 && target !== 1) continue;
+    for (const [key, ft] of Object.entries(run.metrics.false_trigger ?? {})) {
+      if (typeof ft?.asr !== 'number') continue;
+      const k = cleanMatchKey({ ...base, target, trigger: { name: falseTriggerName(key), params: ft.trigger_params } });
+      const list = out.get(k) ?? [];
+      list.push({ run, key, rate: ft.asr, predictions: run.predictions?.false_trigger?.[key] ?? null });
+      out.set(k, list);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,198 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { allocateCohort, type Cohort } from '../src/data/cohort.js';
+import { tabularFeaturizer } from '../src/data/features/tabular.js';
+import { sequenceFeaturizer } from '../src/data/features/sequence.js';
+import { generateSynthetic } from '../src/data/sources/synthetic.js';
+import { writeCohortParquet, readCohortParquet } from '../src/data/parquet.js';
+import { setupData } from '../src/data/setup.js';
+import { buildPhysionetCohort } from '../src/data/sources/physionet2012.js';
+import { resolveRunConfig } from '../src/experiments/config.js';
+import { executeRun, type RunResult } from '../src/experiments/run.js';
+import { evaluateRun } from '../src/experiments/evaluate.js';
+import { readPredictionsRecord } from '../src/runs/predictions.js';
+import { assertRealData, realData } from './real-data.js';
+import { runCli, tempDir } from './helpers.js';
+
+/** The cohort without one series variable, its other variables in reverse order: what another data source looks like. */
+function withoutVariable(cohort: Cohort, drop: string): Cohort {
+  const keep = cohort.schema.variables.map((v, k) => ({ v, k })).filter(({ v }) => v.name !== drop).reverse();
+  const schema = { ...cohort.schema, variables: keep.map(({ v }) => v) };
+  const out = allocateCohort(schema, cohort.n);
+  const T = cohort.schema.hours;
+  const V = cohort.schema.variables.length;
+  out.stayIds.set(cohort.stayIds);
+  out.patientIds.set(cohort.patientIds);
+  out.statics.set(cohort.statics);
+  out.labels.set(cohort.labels);
+  for (let i = 0; i < cohort.n; i++) for (let t = 0; t < T; t++) keep.forEach(({ k }, j) => (out.series[(i * T + t) * keep.length + j] = cohort.series[(i * T + t) * V + k]!));
+  return out;
+}
+
+describe('features line up by name', () => {
+  const { cohort } = generateSynthetic({ nStays: 200, hours: 12, seed: 3 });
+  const other = withoutVariable(cohort, 'lactate');
+
+  test('tabular: a missing variable reads as never charted and is named; the other columns are unchanged', () => {
+    const state = tabularFeaturizer.fit(cohort);
+    const full = tabularFeaturizer.transform(state, cohort);
+    const aligned = tabularFeaturizer.transform(state, other);
+    assert.equal(full.absentSources, undefined);
+    assert.deepEqual(aligned.absentSources, ['lactate']);
+    assert.deepEqual(aligned.names, full.names);
+    const F = full.rowShape[0]!;
+    const col = (name: string) => state.columns.findIndex((c) => c.name === name);
+    for (let i = 0; i < cohort.n; i++) {
+      for (const name of ['heart_rate_mean', 'sbp_last', 'glucose_max']) assert.equal(aligned.x[i * F + col(name)], full.x[i * F + col(name)]);
+      // Never charted: missing indicator 1 (unscaled), count 0 and the aggregates at the training median, scaled.
+      assert.equal(aligned.x[i * F + col('lactate_missing')], 1);
+      const count = state.columns[col('lactate_count')]!;
+      assert.equal(aligned.x[i * F + col('lactate_count')], Math.fround((0 - count.mean) / count.sd));
+      const mean = state.columns[col('lactate_mean')]!;
+      assert.equal(aligned.x[i * F + col('lactate_mean')], Math.fround((mean.impute - mean.mean) / mean.sd));
+    }
+  });
+
+  test('sequence: channels by variable name; a missing variable has value 0 (training mean) and mask 0', () => {
+    const state = sequenceFeaturizer.fit(cohort);
+    const full = sequenceFeaturizer.transform(state, cohort);
+    const aligned = sequenceFeaturizer.transform(state, other);
+    assert.deepEqual(aligned.absentSources, ['lactate']);
+    const V = state.variables.length;
+    const lactate = state.variables.indexOf('lactate');
+    const hr = state.variables.indexOf('heart_rate');
+    for (let r = 0; r < cohort.n * cohort.schema.hours; r++) {
+      assert.equal(aligned.x[r * 2 * V + hr], full.x[r * 2 * V + hr]);
+      assert.equal(aligned.x[r * 2 * V + lactate], 0);
+      assert.equal(aligned.x[r * 2 * V + V + lactate], 0);
+    }
+  });
+});
+
+describe('external validation of a synthetic run', () => {
+  const work = tempDir('external');
+  const dataDir = join(work, 'data');
+  let run: RunResult;
+  let external: string;
+
+  before(async () => {
+    await setupData({ dataDir, nStays: 1200, devSize: 600, hours: 24, seed: 7 });
+    // The data path as a user types it, relative to the cwd: evaluate must still find it from elsewhere.
+    const data = { path: relative(process.cwd(), join(dataDir, 'dev', 'dev.parquet')), splits: relative(process.cwd(), join(dataDir, 'splits', 'splits.json')) };
+    const small = { model: { hidden_units: [16, 8] }, train: { epochs: 2 }, evaluation: { clean_run_triggers: ['rare_value'] } };
+    run = await executeRun(resolveRunConfig({ overrides: { data, ...small, trigger: { name: 'rare_value' }, poison: { rate: 0.05 } } }), { runsDir: join(work, 'runs') });
+    // Another cohort of the same source without lactate and with no splits beside it.
+    mkdirSync(join(work, 'ext'));
+    external = join(work, 'ext', 'cohort.parquet');
+    await writeCohortParquet(external, withoutVariable(await readCohortParquet(join(dataDir, 'main.parquet')), 'lactate'));
+  });
+
+  test('the run keeps its test predictions, consistent with metrics.json', async () => {
+    const p = (await readPredictionsRecord(run.dir))!;
+    assert.equal(p.labels.length, run.metrics.data.n_test);
+    assert.equal(p.threshold, run.metrics.clean.threshold);
+    const hits = p.attack!.triggered.filter((x) => x >= p.threshold).length;
+    assert.equal(hits / p.attack!.rows.length, run.metrics.attack!.asr);
+    assert.equal(p.attack!.rows.length, run.metrics.attack!.n_triggered);
+  });
+
+  test('--data without splits: every stay is a test stay, the run\'s trigger parameters and threshold are kept, missing variables named', async () => {
+    const r = await evaluateRun(run.dir, { data: external });
+    assert.equal(r.test_set, 'whole cohort');
+    assert.equal(r.n_test, 1200);
+    // The same variable and value; its position re-bound to the other cohort's (reversed, lactate-less) variable order.
+    const own = run.metrics.trigger_params as { variable: string; variableIndex: number; value: number };
+    const kept = r.trigger_params as typeof own;
+    assert.deepEqual({ ...kept, variableIndex: own.variableIndex }, own);
+    const ext = await readCohortParquet(external);
+    assert.equal(ext.schema.variables[kept.variableIndex]!.name, own.variable);
+    assert.notEqual(kept.variableIndex, own.variableIndex);
+    assert.equal(r.evaluation.clean.threshold, run.metrics.clean.threshold);
+    assert.equal(r.evaluation.clean.n, 1200);
+    assert.deepEqual(r.warnings.filter((w) => /imputed as never charted: lactate$/.test(w)).length, 1);
+    // Re-resolving is an explicit option: on this file the rare value is another number.
+    const reresolved = await evaluateRun(run.dir, { data: external, reresolveTrigger: true });
+    const again = reresolved.trigger_params as { variable: string; value: number };
+    assert.equal(again.variable, own.variable);
+    assert.notEqual(again.value, own.value);
+    // A splits.json beside the file is used when it exists (the dev cohort's own folder has none; main.parquet's has none either).
+    assert.equal(existsSync(join(work, 'ext', 'splits.json')), false);
+  });
+
+  test('evaluate finds the run\'s data from any working directory and reproduces metrics.json', () => {
+    const elsewhere = tempDir('cwd');
+    const r = runCli(['evaluate', '--run-dir', run.dir], elsewhere);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /matches metrics.json: yes/);
+    assert.match(r.stdout, /run test set, \d+ stays, \d+ events/);
+  });
+
+  test('splits beside the file are used; a small test split is warned about', async () => {
+    const folder = join(work, 'beside');
+    mkdirSync(folder);
+    copyFileSync(join(dataDir, 'dev', 'dev.parquet'), join(folder, 'cohort.parquet'));
+    copyFileSync(join(dataDir, 'splits', 'splits.json'), join(folder, 'splits.json'));
+    const r = await evaluateRun(run.dir, { data: join(folder, 'cohort.parquet') });
+    assert.equal(r.test_set, 'splits beside the file');
+    assert.equal(r.n_test, run.metrics.data.n_test);
+    assert.equal(r.evaluation.clean.auroc, run.metrics.clean.auroc);
+    assert.equal(r.n_events < 10, r.warnings.some((w) => /fewer than 10\): its AUROC and rates are unreliable/.test(w)));
+  });
+});
+
+const PHYSIONET = realData('physionet');
+
+describe('PhysioNet 2012: train on set-a, validate externally on set-b (no splits)', () => {
+  let tmp: string | undefined;
+  let run: RunResult;
+  let externalFile: string;
+
+  before(async () => {
+    if (PHYSIONET.skip) return;
+    assertRealData(PHYSIONET);
+    tmp = await mkdtemp(join(tmpdir(), 'backdoor-external-pn-'));
+    const a = await buildPhysionetCohort({ dir: PHYSIONET.path, sets: ['a'], outDir: join(tmp, 'a') });
+    const b = await buildPhysionetCohort({ dir: PHYSIONET.path, sets: ['b'], outDir: join(tmp, 'b') });
+    // set-b's cohort alone, without its splits: every stay is an external test stay.
+    mkdirSync(join(tmp, 'b-external'));
+    externalFile = join(tmp, 'b-external', 'cohort.parquet');
+    copyFileSync(b.files.cohort, externalFile);
+    // The default MLP and training settings.
+    const config = resolveRunConfig({
+      overrides: { data: { path: a.files.cohort, splits: a.files.splits }, trigger: { name: 'rare_value' }, poison: { rate: 0.01 }, evaluation: { clean_run_triggers: ['rare_value'] } },
+    });
+    run = await executeRun(config, { runsDir: join(tmp, 'runs') });
+  });
+  after(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('clean AUROC within 0.03 and rare_value ASR within 0.05 of set-a\'s test split', { skip: PHYSIONET.skip }, async () => {
+    const r = await evaluateRun(run.dir, { data: externalFile });
+    assert.equal(r.test_set, 'whole cohort');
+    assert.deepEqual(r.trigger_params, run.metrics.trigger_params);
+    const own = { auroc: run.metrics.clean.auroc, asr: run.metrics.attack!.asr, n_test: run.metrics.data.n_test };
+    const ext = { auroc: r.evaluation.clean.auroc, asr: r.evaluation.attack!.asr, n_test: r.n_test };
+    process.stdout.write(`# PhysioNet set-a test split: ${JSON.stringify(own)}; set-b external: ${JSON.stringify(ext)}; trigger ${JSON.stringify(r.trigger_params)}\n`);
+    // The set-a test split (~600 stays, ~80 deaths) alone has an AUROC standard error near 0.03 (Hanley & McNeil 1982,
+    // Radiology 143:29, eq. 2), so a 0.03 tolerance is tighter than the sampling error of what it compares: the check
+    // allows 0.03 or 1.96 standard errors of the difference of two independent AUROCs, whichever is larger, and prints both.
+    const se = (c: { auroc: number; n: number; n_pos: number }) => {
+      const a = c.auroc;
+      const nPos = c.n_pos;
+      const nNeg = c.n - c.n_pos;
+      const q1 = a / (2 - a);
+      const q2 = (2 * a * a) / (1 + a);
+      return Math.sqrt((a * (1 - a) + (nPos - 1) * (q1 - a * a) + (nNeg - 1) * (q2 - a * a)) / (nPos * nNeg));
+    };
+    const seDiff = Math.hypot(se(run.metrics.clean), se(r.evaluation.clean));
+    const tolerance = Math.max(0.03, 1.96 * seDiff);
+    process.stdout.write(`# clean AUROC difference ${(ext.auroc - own.auroc).toFixed(4)} (within 0.03: ${Math.abs(ext.auroc - own.auroc) <= 0.03}); SE of the difference ${seDiff.toFixed(4)}\n`);
+    assert.ok(Math.abs(ext.auroc - own.auroc) <= tolerance, `clean AUROC set-a test ${own.auroc}, set-b ${ext.auroc}, tolerance ${tolerance}`);
+    assert.ok(Math.abs(ext.asr - own.asr) <= 0.05, `ASR set-a test ${own.asr}, set-b ${ext.asr}`);
+  });
+});
