@@ -393,9 +393,9 @@ test('clean --runs-dir X touches only X and the report made from X; --runs-only 
   const root = f('clean-runs');
   const runs = join(root, 'mine');
   cpSync(f('base-runs'), runs, { recursive: true });
-  mkdirSync(join(root, 'report'), { recursive: true });
-  writeFileSync(join(root, 'report', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
-  writeFileSync(join(root, 'report', 'report.html'), '<html></html>');
+  mkdirSync(join(root, 'report-mine'), { recursive: true });
+  writeFileSync(join(root, 'report-mine', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
+  writeFileSync(join(root, 'report-mine', 'report.html'), '<html></html>');
   // A data folder and report in the working folder that a --runs-dir clean must not touch.
   const cwd = join(root, 'cwd');
   mkdirSync(join(cwd, 'data'), { recursive: true });
@@ -405,20 +405,20 @@ test('clean --runs-dir X touches only X and the report made from X; --runs-only 
   const runsOnly = runCli(['clean', '--runs-dir', runs, '--runs-only', '--yes'], cwd);
   assert.equal(runsOnly.status, 0, runsOnly.stderr);
   assert.deepEqual(readdirSync(runs), []);
-  assert.ok(existsSync(join(root, 'report', 'report.html')), '--runs-only keeps the report');
+  assert.ok(existsSync(join(root, 'report-mine', 'report.html')), '--runs-only keeps the report');
   assert.ok(existsSync(join(cwd, 'data', 'main.parquet')), './data is untouched');
 
   // A report made from another runs folder stays; the one made from X goes.
-  writeFileSync(join(root, 'report', 'report_manifest.json'), JSON.stringify({ runs_dir: join(root, 'other') }));
+  writeFileSync(join(root, 'report-mine', 'report_manifest.json'), JSON.stringify({ runs_dir: join(root, 'other') }));
   cpSync(f('base-runs'), runs, { recursive: true });
   const other = runCli(['clean', '--runs-dir', runs, '--yes'], cwd);
   assert.equal(other.status, 0, other.stderr);
   assert.match(other.stdout, /kept .*report: it was made from .*other/);
-  assert.ok(existsSync(join(root, 'report', 'report.html')));
-  writeFileSync(join(root, 'report', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
+  assert.ok(existsSync(join(root, 'report-mine', 'report.html')));
+  writeFileSync(join(root, 'report-mine', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
   cpSync(f('base-runs'), runs, { recursive: true });
   const mine = runCli(['clean', '--runs-dir', runs, '--yes'], cwd);
   assert.equal(mine.status, 0, mine.stderr);
-  assert.equal(existsSync(join(root, 'report')), false, 'the report made from X is removed');
+  assert.equal(existsSync(join(root, 'report-mine')), false, 'the report made from X is removed');
   assert.ok(existsSync(join(cwd, 'data', 'main.parquet')), './data is untouched');
 });

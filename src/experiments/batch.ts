@@ -191,7 +191,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
     for (const plan of plans) {
       progress.begin(label(plan));
       try {
-        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line), notice: (line: string) => progress.note(line) };
+        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line), notice: (line: string) => progress.note(line), step: (d: number, t: number, u: string) => progress.step(d, t, u) };
         const result = await executeRunWithDetection(plan.config, runOptions, detectionFor(options, plan.config));
         await finish(plan, result);
       } catch (err) {
@@ -203,7 +203,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
       }
     }
   } else {
-    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), note: (l) => progress.note(l), finish, fail });
+    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), note: (l) => progress.note(l), step: (d, t, u) => progress.step(d, t, u), finish, fail });
   }
   progress.finish();
   return { results, failures };
@@ -213,6 +213,7 @@ interface WorkerHandlers {
   begin(plan: PlannedRun): void;
   detail(line: string): void;
   note(line: string): void;
+  step(done: number, total: number, unit: string): void;
   finish(plan: PlannedRun, result: RunResult): Promise<void>;
   fail(plan: PlannedRun, message: string, stack: string, userError: boolean): Promise<void>;
 }
@@ -221,6 +222,7 @@ export type WorkerRequest = { type: 'run'; config: RunConfig; runsDir: string; f
 export type WorkerReply =
   | { type: 'log'; line: string }
   | { type: 'note'; line: string }
+  | { type: 'step'; done: number; total: number; unit: string }
   | { type: 'done'; result: RunResult }
   | { type: 'error'; message: string; stack: string; userError: boolean };
 
@@ -241,6 +243,7 @@ async function runInWorkers(plans: PlannedRun[], jobs: number, options: BatchOpt
           const onMessage = (msg: WorkerReply) => {
             if (msg.type === 'log') return handlers.detail(msg.line);
             if (msg.type === 'note') return handlers.note(msg.line);
+            if (msg.type === 'step') return handlers.step(msg.done, msg.total, msg.unit);
             child.off('message', onMessage);
             child.off('exit', onExit);
             resolve(msg);

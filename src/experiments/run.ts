@@ -43,6 +43,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Called with a line the user should see even when not verbose (a wait for another process's lock). */
   notice?: (line: string) => void;
+  /** Called after each epoch with the epochs done and planned (a progress bar's inner count). */
+  step?: (done: number, total: number, unit: string) => void;
 }
 
 function canonicalJson(value: unknown): string {
@@ -131,7 +133,10 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
       seed: config.seed,
       checkpoint: { dir: checkpointDir, runId, policy: config.train.checkpoints },
       resume: resume ?? undefined,
-      onEpoch: (r) => log(`epoch ${r.epoch}: loss ${r.train_loss.toFixed(4)}, val AUROC ${r.val_auroc.toFixed(4)}${r.improved ? ' (best)' : ''}`),
+      onEpoch: (r) => {
+        log(`epoch ${r.epoch}: loss ${r.train_loss.toFixed(4)}, val AUROC ${r.val_auroc.toFixed(4)}${r.improved ? ' (best)' : ''}`);
+        options.step?.(r.epoch, config.train.epochs, 'epoch');
+      },
     });
     history = trained.history;
     training = {

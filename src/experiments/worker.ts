@@ -9,7 +9,7 @@ function reply(msg: WorkerReply): void {
 
 process.on('message', (msg: WorkerRequest) => {
   if (msg.type !== 'run') return;
-  executeRunWithDetection(msg.config, { runsDir: msg.runsDir, force: msg.force, log: (line) => reply({ type: 'log', line }), notice: (line) => reply({ type: 'note', line }) }, msg.detection)
+  executeRunWithDetection(msg.config, { runsDir: msg.runsDir, force: msg.force, log: (line) => reply({ type: 'log', line }), notice: (line) => reply({ type: 'note', line }), step: (done, total, unit) => reply({ type: 'step', done, total, unit }) }, msg.detection)
     .then((result) => reply({ type: 'done', result }))
     .catch((err: Error) => reply({ type: 'error', message: err.message, stack: err.stack ?? '', userError: err instanceof UserError }));
 });
