@@ -161,6 +161,8 @@ interface Case {
   outputs?: string[];
   /** Paths that must still exist afterwards (clean refused to touch them). */
   survives?: string[];
+  /** Paths that must not exist afterwards (a failed command leaves no empty output folder). */
+  absent?: string[];
   skip?: string | false;
 }
 
@@ -237,24 +239,34 @@ const CASES: Case[] = [
       return ['cohort', 'physionet2012', '--dir', dir, '--out', f('out-physionet-dup')];
     },
     pattern: /RecordID \d+ is listed twice with opposite In-hospital_death labels/,
-    outputs: [f('out-physionet-dup')],
+    absent: [f('out-physionet-dup')],
     skip: noPhysionet,
   },
   {
     name: 'MIMIC-IV hospital_expire_flag = 2',
     args: () => ['cohort', 'mimic-iv', '--mimic-dir', mimicCopy('flag2', { 'hosp/admissions': (rows) => setColumn(rows, 'hospital_expire_flag', 1, '2') }), '--out', f('out-flag2')],
     pattern: /hospital_expire_flag is 2 for hadm_id \d+; it must be 0 or 1/,
-    outputs: [f('out-flag2')],
+    absent: [f('out-flag2')],
     skip: noMimic,
   },
   {
     name: 'MIMIC-IV stay_id beyond 32 bits',
     args: () => ['cohort', 'mimic-iv', '--mimic-dir', mimicCopy('bigid', { 'icu/icustays': (rows) => setColumn(rows, 'stay_id', 1, '2230057454') }), '--out', f('out-bigid')],
     pattern: /icustays\.stay_id ranges over \d+\.\.2230057454, beyond the 32-bit ids/,
-    outputs: [f('out-bigid')],
+    absent: [f('out-bigid')],
     skip: noMimic,
   },
-  { name: 'cohort mimic-iv --memory-limit banana', args: () => ['cohort', 'mimic-iv', '--mimic-dir', MIMIC_DIR, '--memory-limit', 'banana', '--out', f('out-banana')], pattern: /--memory-limit must be a size such as 8GB/, outputs: [f('out-banana')], skip: noMimic },
+  { name: 'cohort table: label column missing (nested --out)', args: () => ['cohort', 'table', '--file', f('table.csv'), '--label', 'outcome', '--id', 'id', '--out', join(f('out-table'), 'a', 'b')], pattern: /label column "outcome" is not in .*table\.csv; columns: id, label, alpha, beta/, absent: [f('out-table')] },
+  {
+    name: 'cohort synthetic --out naming an existing file',
+    args: () => {
+      writeFileSync(f('out-is-a-file'), 'mine\n');
+      return ['cohort', 'synthetic', '--n-stays', '300', '--out', f('out-is-a-file')];
+    },
+    pattern: /cohort output folder .*out-is-a-file exists and is not a folder/,
+    survives: [f('out-is-a-file')],
+  },
+  { name: 'cohort mimic-iv --memory-limit banana', args: () => ['cohort', 'mimic-iv', '--mimic-dir', MIMIC_DIR, '--memory-limit', 'banana', '--out', f('out-banana')], pattern: /--memory-limit must be a size such as 8GB/, absent: [f('out-banana')], skip: noMimic },
   // Numeric flags and the CLI.
   { name: '--seed 9007199254740993', args: () => train('bigseed', ...data, '--seed', '9007199254740993'), pattern: /--seed must be an integer, got "9007199254740993"/, outputs: [f('runs-bigseed')] },
   { name: '--seed 1e21', args: () => train('eseed', ...data, '--seed', '1e21'), pattern: /--seed must be an integer, got "1e21"/, outputs: [f('runs-eseed')] },
@@ -342,6 +354,8 @@ for (const c of CASES) {
     assert.match(lines[0], c.pattern);
     for (const dir of c.outputs ?? []) assert.deepEqual(filesBelow(dir), [], `${dir} holds partial output`);
     for (const path of c.survives ?? []) assert.ok(existsSync(path), `${path} was removed`);
+    for (const path of c.absent ?? []) assert.equal(existsSync(path), false, `${path} was left behind`);
+    for (const path of c.absent ?? []) assert.deepEqual(readdirSync(join(path, '..')).filter((n) => n.includes('.tmp-')), [], 'no temporary folder beside it');
   });
 }
 
