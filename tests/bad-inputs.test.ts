@@ -293,6 +293,38 @@ const CASES: Case[] = [
   { name: '--seed 4 seed=5', args: () => train('conflict', ...data, '--seed', '4', 'seed=5'), pattern: /--seed 4 conflicts with the override seed=5/, outputs: [f('runs-conflict')] },
   { name: '--runs-dir /proc/runs', args: () => ['train', '--epochs', '1', ...data, '--runs-dir', '/proc/backdoor-runs'], pattern: /cannot write to runs folder \/proc\/backdoor-runs/ },
   { name: 'train --data <table cohort> --trigger hybrid', args: () => train('hybrid', '--data', join(f('table-cohort'), 'cohort.parquet'), '--trigger', 'hybrid'), pattern: /hybrid\.rare_value.*unknown variable "glucose"; valid: alpha, beta/, outputs: [f('runs-hybrid')] },
+  // Run identity by config.
+  { name: '--variant a/b', args: () => train('variant-slash', ...data, '--variant', 'a/b'), pattern: /variant must be a name of 1 to 40 letters, digits, '_' or '-'.*got "a\/b"/, outputs: [f('runs-variant-slash')] },
+  { name: 'variant=.. as an override', args: () => train('variant-dots', ...data, 'variant=..'), pattern: /variant must be a name .*got "\.\."/, outputs: [f('runs-variant-dots')] },
+  {
+    name: 'grid variant: "two words"',
+    args: () => {
+      writeFileSync(f('grid-variant.yaml'), 'models: [mlp]\ntriggers: [rare_value]\npoison_rates: [0.05]\nseeds: [0]\nvariant: "two words"\n');
+      return ['benchmark', '--grid', f('grid-variant.yaml'), '--dry-run', '--runs-dir', f('runs-grid-variant'), ...data];
+    },
+    pattern: /variant must be a name .*got "two words"/,
+  },
+  {
+    name: 'a run differing only in config, without --variant',
+    args: () => {
+      const r = runCli([...train('glucose', ...data, '--trigger', 'rare_value', '--poison-rate', '0.05', 'trigger.variable=glucose'), '--json'], work);
+      assert.equal(r.status, 0, r.stderr);
+      return train('glucose', ...data, '--trigger', 'rare_value', '--poison-rate', '0.05', 'trigger.variable=potassium');
+    },
+    pattern: /rare_value\/0\.05\/seed_0 holds a finished run of a different config or data; pass --force to replace it, --variant NAME to keep both/,
+  },
+  {
+    name: 'visualize over runs of one cell whose configs differ',
+    args: () => {
+      const runs = f('runs-mixed');
+      cpSync(f('base-runs'), runs, { recursive: true });
+      const r = runCli(['train', '--epochs', '1', '--runs-dir', runs, ...data, '--seed', '1', 'train.batch_size=32', '--json'], work);
+      assert.equal(r.status, 0, r.stderr);
+      return ['visualize', '--runs-dir', runs];
+    },
+    pattern: /runs mlp\/none\/0\/seed_0 and mlp\/none\/0\/seed_1 of mlp\/none\/0 differ in train\.batch_size; the report never pools them/,
+    absent: [f('report-runs-mixed')],
+  },
   // clean.
   {
     name: 'clean --runs-dir on a fake root (etc/, home/, usr/)',

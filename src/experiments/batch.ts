@@ -165,7 +165,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
   const plans = await planRuns(configs, options.runsDir, options.force, options.detection);
   const conflict = plans.find((p) => p.status === 'conflict');
   if (conflict && !options.force && !options.resumeFrom) {
-    throw new UserError(`${conflict.dir} holds a finished run of a different config or data; pass --force to replace it or use another --runs-dir`);
+    throw new UserError(`${conflict.dir} holds a finished run of a different config or data; pass --force to replace it, --variant NAME to keep both (a variant gets its own folder), or use another --runs-dir`);
   }
   const results: RunResult[] = [];
   const failures: BatchFailure[] = [];

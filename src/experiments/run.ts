@@ -93,7 +93,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   const existing = await readCompleteRun(dir);
   if (existing && !options.force && !options.resumeFrom) {
     if (existing.metadata.run_id !== runId) {
-      throw new UserError(`${dir} holds a finished run of a different config or data (run id ${existing.metadata.run_id}, now ${runId}); pass --force to replace it or use another --runs-dir`);
+      throw new UserError(`${dir} holds a finished run of a different config or data (run id ${existing.metadata.run_id}, now ${runId}); pass --force to replace it, --variant NAME to keep both (a variant gets its own folder), or use another --runs-dir`);
     }
     return { status: 'skipped', dir, runId, metrics: existing.metrics, seconds: 0 };
   }

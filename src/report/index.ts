@@ -6,6 +6,7 @@ import { UserError } from '../util/errors.js';
 import { temporarySibling } from '../util/fs.js';
 import { readReportSource } from '../util/markers.js';
 import { collectRuns, summaryCsv, type Collection } from './collect.js';
+import { separateConfigs } from './pooling.js';
 import { computeStats } from './stats.js';
 import { statsCsv } from './stats-csv.js';
 import { buildFigures } from './figures/index.js';
@@ -128,6 +129,8 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
     throw new UserError(`no complete run folders under ${runsDir}${why}; nothing to report`);
   }
   await checkReplaceable(outDir, runsDir, options.outDir !== undefined);
+  const pooled = await separateConfigs(collection.runs, runsDir);
+  collection.runs = pooled.runs;
 
   // The stages: collect → stats → figures → render → html. Figures see stats.json only.
   const stats = computeStats(collection.runs, { resamples: options.resamples });
@@ -135,7 +138,7 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
 
   await mkdir(dirname(outDir), { recursive: true });
   const tmp = temporarySibling(outDir);
-  const warnings: string[] = [];
+  const warnings: string[] = [...pooled.warnings];
   try {
     await mkdir(join(tmp, 'figures'), { recursive: true });
     await mkdir(join(tmp, 'slides'), { recursive: true });
