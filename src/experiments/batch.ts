@@ -9,7 +9,7 @@ import { CHECKPOINTS_DIR, failureFileFor, partialDirFor, runDirFor } from '../ru
 import { readCompleteRun } from '../runs/records.js';
 import { loadDataset } from './dataset.js';
 import { listCheckpoints } from '../train/checkpoint.js';
-import { UserError } from '../util/errors.js';
+import { UserError, environmentError } from '../util/errors.js';
 import { ensureWritableDir, writeRecordBestEffort } from '../util/fs.js';
 import type { ProgressReporter } from '../util/progress.js';
 import { detectionToDo, executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
@@ -195,11 +195,13 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
         const result = await executeRunWithDetection(plan.config, runOptions, detectionFor(options, plan.config));
         await finish(plan, result);
       } catch (err) {
-        if (err instanceof UserError && plans.length === 1) {
+        // A full disk or a forbidden folder is the machine's problem, reported like bad input: one line.
+        const userError = err instanceof UserError ? err : environmentError(err);
+        if (userError && plans.length === 1) {
           progress.finish();
-          throw err;
+          throw userError;
         }
-        await fail(plan, (err as Error).message, (err as Error).stack ?? '', err instanceof UserError);
+        await fail(plan, (userError ?? (err as Error)).message, userError ? '' : ((err as Error).stack ?? ''), userError !== null);
       }
     }
   } else {

@@ -139,5 +139,7 @@ export async function removeOrphans(dir: string): Promise<string[]> {
     removed.push(join(dirname(dir), name));
   }
   await sweep(join(dir, DETECTION_DIR), () => false);
+  // A checkpoint being written when the attempt was killed (or ran out of disk).
+  await sweep(join(partialDirFor(dir), CHECKPOINTS_DIR), () => false);
   return removed;
 }
