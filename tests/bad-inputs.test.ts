@@ -18,7 +18,8 @@ import { readCheckpoint } from '../src/train/checkpoint.js';
 import { writeRecordBestEffort } from '../src/util/fs.js';
 import { UserError } from '../src/util/errors.js';
 import { sharedDir } from '../scripts/shared-dir.js';
-import { runCli, tempDir } from './helpers.js';
+import { CLI, runCli, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
 
 const work = tempDir('bad-inputs');
 const f = (name: string) => join(work, name);
@@ -467,4 +468,12 @@ test('clean --runs-dir X touches only X and the report made from X; --runs-only 
   assert.equal(mine.status, 0, mine.stderr);
   assert.equal(existsSync(join(root, 'report-mine')), false, 'the report made from X is removed');
   assert.ok(existsSync(join(cwd, 'data', 'main.parquet')), './data is untouched');
+});
+
+test('stdout closed early (`backdoor cohort … | true`): a quiet exit 0, no stack trace', () => {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  const command = `${quote(process.execPath)} ${quote(CLI)} cohort synthetic --n-stays 300 --out ${quote(f('out-epipe'))} | true; echo "rc=\${PIPESTATUS[0]}" >&2`;
+  const r = spawnSync('bash', ['-c', command], { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.stderr, 'rc=0\n', 'nothing on stderr but the exit code');
+  assert.ok(existsSync(join(f('out-epipe'), 'cohort.parquet')), 'the cohort was still built');
 });

@@ -1,7 +1,13 @@
 /** The progress renderer against fake streams: a terminal bar with epochs and an ETA, plain lines elsewhere. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createProgress, type ProgressStream } from '../src/util/progress.js';
+import { generateSynthetic } from '../src/data/sources/synthetic.js';
+import { writeCohortParquet } from '../src/data/parquet.js';
+import { makeSplits, writeSplits } from '../src/data/splits.js';
+import { CLI, tempDir } from './helpers.js';
 
 function fakeStream(isTTY: boolean, columns: number | undefined): ProgressStream & { text: () => string } {
   const chunks: string[] = [];
@@ -68,4 +74,26 @@ test('a pipe gets plain lines; NO_COLOR removes colour from the bar', () => {
     if (saved === undefined) delete process.env.NO_COLOR;
     else process.env.NO_COLOR = saved;
   }
+});
+
+test('train on a pseudo-terminal shows each epoch; with 0 columns it prints plain lines', async (t) => {
+  const probe = spawnSync('script', ['--version'], { encoding: 'utf8' });
+  if (probe.status !== 0) return t.skip('util-linux `script` is not installed; the renderer tests above cover the bar');
+  const work = tempDir('progress-tty');
+  const { cohort } = generateSynthetic({ nStays: 300, seed: 5 });
+  await writeCohortParquet(join(work, 'c.parquet'), cohort);
+  await writeSplits(join(work, 'splits.json'), makeSplits(cohort, 5));
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  const run = (columns: number, runs: string) => {
+    const command = [`stty cols ${columns};`, quote(process.execPath), quote(CLI), 'train', '--data', quote(join(work, 'c.parquet')), '--splits', quote(join(work, 'splits.json')), '--epochs', '3', 'train.patience=0', '--runs-dir', quote(join(work, runs))].join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    return r.stdout;
+  };
+  const wide = run(100, 'runs-wide');
+  for (const epoch of [1, 2, 3]) assert.match(wide, new RegExp(`\\] 0/1 epoch ${epoch}/3 ETA \\d+s mlp/none/0/seed_0`), `epoch ${epoch} on the bar`);
+  assert.doesNotMatch(wide, /\x1b\[3\dm/, 'NO_COLOR: no colour');
+  const zero = run(0, 'runs-zero');
+  assert.doesNotMatch(zero, /\x1b\[2K|epoch \d\/3/, 'no redrawn bar at 0 columns');
+  assert.match(zero, /start mlp\/none\/0\/seed_0\r?\n\[1\/1\] mlp\/none\/0\/seed_0: AUROC/);
 });
