@@ -4,7 +4,7 @@ import { runDetectionLocked } from './detection.js';
 import { missingDetection } from '../runs/detection-records.js';
 import { removeOrphans, runDirFor } from '../runs/layout.js';
 import { acquireRunLock } from '../runs/lock.js';
-import { ensureWritableDir } from '../util/fs.js';
+import { markRunsFolder } from '../util/markers.js';
 
 export interface DetectionStep {
   detectors: string[];
@@ -29,7 +29,8 @@ export async function detectionToDo(dir: string, step: DetectionStep | undefined
  */
 export async function executeRunWithDetection(config: RunConfig, options: RunOptions, detection?: DetectionStep): Promise<RunResult> {
   const dir = runDirFor(options.runsDir, config);
-  await ensureWritableDir(options.runsDir, 'runs folder');
+  // Marked before the lock makes the run's parent folders, or they would be listed as the user's (clean keeps those).
+  await markRunsFolder(options.runsDir);
   const lock = await acquireRunLock(dir, options.notice ?? options.log);
   try {
     await removeOrphans(dir);
