@@ -84,8 +84,9 @@ test('every run record reads back what was written', async () => {
   assert.deepEqual(await readHistoryRecord(dir), history);
   await writePoisonedIndicesRecord(dir, [3, 17, 400]);
   assert.deepEqual(await readPoisonedIndicesRecord(dir), [3, 17, 400]);
-  await writeFeaturizerRecord(dir, { view: 'tabular', state: { means: [1.5, 2] } });
-  assert.deepEqual(await readFeaturizerRecord(dir), { view: 'tabular', state: { means: [1.5, 2] } });
+  const featurizer = { view: 'tabular', state: { columns: [{ name: 'hr_mean', source: 'hr', scaled: true, impute: 80, mean: 82.5, sd: 12 }] } };
+  await writeFeaturizerRecord(dir, featurizer);
+  assert.deepEqual(await readFeaturizerRecord(dir), featurizer);
   await writeExperimentSummary(dir, metrics, 'abc123');
   const row = await readExperimentSummary(dir);
   assert.deepEqual(Object.keys(row), [...SUMMARY_COLUMNS]);
