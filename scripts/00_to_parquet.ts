@@ -7,7 +7,7 @@
  *   node dist/scripts/00_to_parquet.js --mimic-dir /data/mimic-iv-2.2 --out /data/mimic-iv-2.2-parquet
  */
 import { parseArgs } from 'node:util';
-import { convertMimicToParquet } from '../src/data/sources/mimic-iv.js';
+import { convertMimicToParquet } from '../src/data/sources/mimic-iv-parquet.js';
 import { UserError } from '../src/util/errors.js';
 
 const { values } = parseArgs({ options: { 'mimic-dir': { type: 'string' }, out: { type: 'string' } } });

@@ -18,7 +18,8 @@ import { readCheckpoint } from '../src/train/checkpoint.js';
 import { writeRecordBestEffort } from '../src/util/fs.js';
 import { UserError } from '../src/util/errors.js';
 import { sharedDir } from '../scripts/shared-dir.js';
-import { runCli, tempDir } from './helpers.js';
+import { CLI, runCli, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
 
 const work = tempDir('bad-inputs');
 const f = (name: string) => join(work, name);
@@ -161,6 +162,8 @@ interface Case {
   outputs?: string[];
   /** Paths that must still exist afterwards (clean refused to touch them). */
   survives?: string[];
+  /** Paths that must not exist afterwards (a failed command leaves no empty output folder). */
+  absent?: string[];
   skip?: string | false;
 }
 
@@ -214,8 +217,8 @@ const CASES: Case[] = [
     outputs: [f('runs-badyaml')],
   },
   // Damaged run folders.
-  { name: 'detect: poisoned_indices.npy missing', args: () => ['detect', '--method', 'spectral', '--run-dir', damagedRun('npy-missing', (d) => rmSync(join(d, 'poisoned_indices.npy')))], pattern: /cannot read .*poisoned_indices\.npy \(ENOENT\); the run folder is damaged/ },
-  { name: 'evaluate: poisoned_indices.npy random bytes', args: () => ['evaluate', '--run-dir', damagedRun('npy-random', (d) => writeFileSync(join(d, 'poisoned_indices.npy'), Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 7, 0, 200, 1, 3, 9, 27])))], pattern: /poisoned_indices\.npy is not a valid \.npy file/ },
+  { name: 'detect: poisoned_indices.npy missing', args: () => ['detect', '--method', 'spectral', '--run-dir', damagedRun('npy-missing', (d) => rmSync(join(d, 'poisoned_indices.npy')))], pattern: /cannot read .*seed_0\/poisoned_indices\.npy \(ENOENT\); the run folder is damaged/ },
+  { name: 'evaluate: poisoned_indices.npy random bytes', args: () => ['evaluate', '--run-dir', damagedRun('npy-random', (d) => writeFileSync(join(d, 'poisoned_indices.npy'), Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 7, 0, 200, 1, 3, 9, 27])))], pattern: /seed_0\/poisoned_indices\.npy is not a valid \.npy file of int64 values: unknown format version 7/ },
   { name: 'evaluate: model.json missing', args: () => ['evaluate', '--run-dir', damagedRun('no-model', (d) => rmSync(join(d, 'model.json')))], pattern: /model\.json is missing; the run folder is damaged/ },
   {
     name: 'evaluate: weights.bin truncated',
@@ -237,24 +240,34 @@ const CASES: Case[] = [
       return ['cohort', 'physionet2012', '--dir', dir, '--out', f('out-physionet-dup')];
     },
     pattern: /RecordID \d+ is listed twice with opposite In-hospital_death labels/,
-    outputs: [f('out-physionet-dup')],
+    absent: [f('out-physionet-dup')],
     skip: noPhysionet,
   },
   {
     name: 'MIMIC-IV hospital_expire_flag = 2',
     args: () => ['cohort', 'mimic-iv', '--mimic-dir', mimicCopy('flag2', { 'hosp/admissions': (rows) => setColumn(rows, 'hospital_expire_flag', 1, '2') }), '--out', f('out-flag2')],
     pattern: /hospital_expire_flag is 2 for hadm_id \d+; it must be 0 or 1/,
-    outputs: [f('out-flag2')],
+    absent: [f('out-flag2')],
     skip: noMimic,
   },
   {
     name: 'MIMIC-IV stay_id beyond 32 bits',
     args: () => ['cohort', 'mimic-iv', '--mimic-dir', mimicCopy('bigid', { 'icu/icustays': (rows) => setColumn(rows, 'stay_id', 1, '2230057454') }), '--out', f('out-bigid')],
     pattern: /icustays\.stay_id ranges over \d+\.\.2230057454, beyond the 32-bit ids/,
-    outputs: [f('out-bigid')],
+    absent: [f('out-bigid')],
     skip: noMimic,
   },
-  { name: 'cohort mimic-iv --memory-limit banana', args: () => ['cohort', 'mimic-iv', '--mimic-dir', MIMIC_DIR, '--memory-limit', 'banana', '--out', f('out-banana')], pattern: /memory_limit: bad value "banana"; valid: a size such as 512MB, 8GB or 1\.5TB/, outputs: [f('out-banana')], skip: noMimic },
+  { name: 'cohort table: label column missing (nested --out)', args: () => ['cohort', 'table', '--file', f('table.csv'), '--label', 'outcome', '--id', 'id', '--out', join(f('out-table'), 'a', 'b')], pattern: /label column "outcome" is not in .*table\.csv; columns: id, label, alpha, beta/, absent: [f('out-table')] },
+  {
+    name: 'cohort synthetic --out naming an existing file',
+    args: () => {
+      writeFileSync(f('out-is-a-file'), 'mine\n');
+      return ['cohort', 'synthetic', '--n-stays', '300', '--out', f('out-is-a-file')];
+    },
+    pattern: /cohort output folder .*out-is-a-file exists and is not a folder/,
+    survives: [f('out-is-a-file')],
+  },
+  { name: 'cohort mimic-iv --memory-limit banana', args: () => ['cohort', 'mimic-iv', '--mimic-dir', MIMIC_DIR, '--memory-limit', 'banana', '--out', f('out-banana')], pattern: /mimic-iv\.memory_limit: bad value "banana"; valid: a size such as 512MB, 8GB or 1\.5TB/, absent: [f('out-banana')], skip: noMimic },
   // Numeric flags and the CLI.
   { name: '--seed 9007199254740993', args: () => train('bigseed', ...data, '--seed', '9007199254740993'), pattern: /--seed must be an integer, got "9007199254740993"/, outputs: [f('runs-bigseed')] },
   { name: '--seed 1e21', args: () => train('eseed', ...data, '--seed', '1e21'), pattern: /--seed must be an integer, got "1e21"/, outputs: [f('runs-eseed')] },
@@ -276,11 +289,43 @@ const CASES: Case[] = [
       writeFileSync(f('huge.yaml'), `model:\n  name: ${'x'.repeat(10 * 1024 * 1024)}\n`);
       return train('huge-config', ...data, '--config', f('huge.yaml'));
     },
-    pattern: /unknown model "x+… \(10485762 characters\); valid: mlp/,
+    pattern: /unknown model "x{79}… \(10485762 characters\); valid: mlp, /,
   },
   { name: '--seed 4 seed=5', args: () => train('conflict', ...data, '--seed', '4', 'seed=5'), pattern: /--seed 4 conflicts with the override seed=5/, outputs: [f('runs-conflict')] },
   { name: '--runs-dir /proc/runs', args: () => ['train', '--epochs', '1', ...data, '--runs-dir', '/proc/backdoor-runs'], pattern: /cannot write to runs folder \/proc\/backdoor-runs/ },
   { name: 'train --data <table cohort> --trigger hybrid', args: () => train('hybrid', '--data', join(f('table-cohort'), 'cohort.parquet'), '--trigger', 'hybrid'), pattern: /hybrid\.rare_value.*unknown variable "glucose"; valid: alpha, beta/, outputs: [f('runs-hybrid')] },
+  // Run identity by config.
+  { name: '--variant a/b', args: () => train('variant-slash', ...data, '--variant', 'a/b'), pattern: /variant must be a name of 1 to 40 letters, digits, '_' or '-'.*got "a\/b"/, outputs: [f('runs-variant-slash')] },
+  { name: 'variant=.. as an override', args: () => train('variant-dots', ...data, 'variant=..'), pattern: /variant must be a name .*got "\.\."/, outputs: [f('runs-variant-dots')] },
+  {
+    name: 'grid variant: "two words"',
+    args: () => {
+      writeFileSync(f('grid-variant.yaml'), 'models: [mlp]\ntriggers: [rare_value]\npoison_rates: [0.05]\nseeds: [0]\nvariant: "two words"\n');
+      return ['benchmark', '--grid', f('grid-variant.yaml'), '--dry-run', '--runs-dir', f('runs-grid-variant'), ...data];
+    },
+    pattern: /variant must be a name .*got "two words"/,
+  },
+  {
+    name: 'a run differing only in config, without --variant',
+    args: () => {
+      const r = runCli([...train('glucose', ...data, '--trigger', 'rare_value', '--poison-rate', '0.05', 'trigger.variable=glucose'), '--json'], work);
+      assert.equal(r.status, 0, r.stderr);
+      return train('glucose', ...data, '--trigger', 'rare_value', '--poison-rate', '0.05', 'trigger.variable=potassium');
+    },
+    pattern: /rare_value\/0\.05\/seed_0 holds a finished run of a different config or data; pass --force to replace it, --variant NAME to keep both/,
+  },
+  {
+    name: 'visualize over runs of one cell whose configs differ',
+    args: () => {
+      const runs = f('runs-mixed');
+      cpSync(f('base-runs'), runs, { recursive: true });
+      const r = runCli(['train', '--epochs', '1', '--runs-dir', runs, ...data, '--seed', '1', 'train.batch_size=32', '--json'], work);
+      assert.equal(r.status, 0, r.stderr);
+      return ['visualize', '--runs-dir', runs];
+    },
+    pattern: /runs mlp\/none\/0\/seed_0 and mlp\/none\/0\/seed_1 of mlp\/none\/0 differ in train\.batch_size; the report never pools them/,
+    absent: [f('report-runs-mixed')],
+  },
   // clean.
   {
     name: 'clean --runs-dir on a fake root (etc/, home/, usr/)',
@@ -342,6 +387,8 @@ for (const c of CASES) {
     assert.match(lines[0], c.pattern);
     for (const dir of c.outputs ?? []) assert.deepEqual(filesBelow(dir), [], `${dir} holds partial output`);
     for (const path of c.survives ?? []) assert.ok(existsSync(path), `${path} was removed`);
+    for (const path of c.absent ?? []) assert.equal(existsSync(path), false, `${path} was left behind`);
+    for (const path of c.absent ?? []) assert.deepEqual(readdirSync(join(path, '..')).filter((n) => n.includes('.tmp-')), [], 'no temporary folder beside it');
   });
 }
 
@@ -393,9 +440,9 @@ test('clean --runs-dir X touches only X and the report made from X; --runs-only 
   const root = f('clean-runs');
   const runs = join(root, 'mine');
   cpSync(f('base-runs'), runs, { recursive: true });
-  mkdirSync(join(root, 'report'), { recursive: true });
-  writeFileSync(join(root, 'report', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
-  writeFileSync(join(root, 'report', 'report.html'), '<html></html>');
+  mkdirSync(join(root, 'report-mine'), { recursive: true });
+  writeFileSync(join(root, 'report-mine', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
+  writeFileSync(join(root, 'report-mine', 'report.html'), '<html></html>');
   // A data folder and report in the working folder that a --runs-dir clean must not touch.
   const cwd = join(root, 'cwd');
   mkdirSync(join(cwd, 'data'), { recursive: true });
@@ -405,20 +452,28 @@ test('clean --runs-dir X touches only X and the report made from X; --runs-only 
   const runsOnly = runCli(['clean', '--runs-dir', runs, '--runs-only', '--yes'], cwd);
   assert.equal(runsOnly.status, 0, runsOnly.stderr);
   assert.deepEqual(readdirSync(runs), []);
-  assert.ok(existsSync(join(root, 'report', 'report.html')), '--runs-only keeps the report');
+  assert.ok(existsSync(join(root, 'report-mine', 'report.html')), '--runs-only keeps the report');
   assert.ok(existsSync(join(cwd, 'data', 'main.parquet')), './data is untouched');
 
   // A report made from another runs folder stays; the one made from X goes.
-  writeFileSync(join(root, 'report', 'report_manifest.json'), JSON.stringify({ runs_dir: join(root, 'other') }));
+  writeFileSync(join(root, 'report-mine', 'report_manifest.json'), JSON.stringify({ runs_dir: join(root, 'other') }));
   cpSync(f('base-runs'), runs, { recursive: true });
   const other = runCli(['clean', '--runs-dir', runs, '--yes'], cwd);
   assert.equal(other.status, 0, other.stderr);
-  assert.match(other.stdout, /kept .*report: it was made from .*other/);
-  assert.ok(existsSync(join(root, 'report', 'report.html')));
-  writeFileSync(join(root, 'report', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
+  assert.match(other.stdout, /kept .*report-mine: it was made from .*other/);
+  assert.ok(existsSync(join(root, 'report-mine', 'report.html')));
+  writeFileSync(join(root, 'report-mine', 'report_manifest.json'), JSON.stringify({ runs_dir: runs }));
   cpSync(f('base-runs'), runs, { recursive: true });
   const mine = runCli(['clean', '--runs-dir', runs, '--yes'], cwd);
   assert.equal(mine.status, 0, mine.stderr);
-  assert.equal(existsSync(join(root, 'report')), false, 'the report made from X is removed');
+  assert.equal(existsSync(join(root, 'report-mine')), false, 'the report made from X is removed');
   assert.ok(existsSync(join(cwd, 'data', 'main.parquet')), './data is untouched');
+});
+
+test('stdout closed early (`backdoor cohort … | true`): a quiet exit 0, no stack trace', () => {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  const command = `${quote(process.execPath)} ${quote(CLI)} cohort synthetic --n-stays 300 --out ${quote(f('out-epipe'))} | true; echo "rc=\${PIPESTATUS[0]}" >&2`;
+  const r = spawnSync('bash', ['-c', command], { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.stderr, 'rc=0\n', 'nothing on stderr but the exit code');
+  assert.ok(existsSync(join(f('out-epipe'), 'cohort.parquet')), 'the cohort was still built');
 });

@@ -58,3 +58,28 @@ test('two processes on the same grid and shard train no run twice', async () => 
   // Which process waited depends on scheduling; each wait said whose lock it waited for.
   for (const w of waits) assert.match(w, /^waiting for runs\/mlp\//);
 });
+
+function train(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const args = ['train', '--data', 'cohort.parquet', '--splits', 'splits.json', '--epochs', '6', 'train.patience=0', '--trigger', 'rare_value', '--poison-rate', '0.05', '--runs-dir', 'train-runs', '--json'];
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('two train commands on the same run: one trains, the other waits for its lock or skips, and says which', async () => {
+  const results = await Promise.all([train(), train()]);
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const statuses = results.map((r) => (JSON.parse(r.stdout).runs as { status: string }[])[0].status);
+  assert.deepEqual([...statuses].sort(), ['completed', 'skipped'], 'the run was trained once');
+  const skipper = results[statuses.indexOf('skipped')];
+  assert.match(skipper.stderr, /mlp\/rare_value\/0\.05\/seed_0: skipped \(complete\)/);
+  const trainer = results[statuses.indexOf('completed')];
+  assert.doesNotMatch(trainer.stderr, /waiting for/, 'the process that trained did not wait');
+  const rateDir = join(work, 'train-runs', 'mlp', 'rare_value', '0.05');
+  assert.deepEqual(readdirSync(rateDir).sort(), ['seed_0'], 'no .partial, lock or temporary folder left');
+});

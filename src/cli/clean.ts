@@ -40,7 +40,7 @@ export function registerClean(program: Command): void {
     )
     .option('--runs-dir <dir>', 'runs folder (default: runs); alone, only it and the report made from it are cleaned')
     .option('--data-dir <dir>', 'data folder (default: data)')
-    .option('--report-dir <dir>', 'report folder written by visualize (default: report beside the runs folder)')
+    .option('--report-dir <dir>', 'report folder written by visualize (default: the report folder visualize makes for the runs folder: report, or report-X for runs folder X)')
     .option('--runs-only', 'remove only run folders (not the report, not data)', false)
     .option('--data-only', 'remove only generated data', false)
     .option('--dry-run', 'list what would be removed and remove nothing', false)

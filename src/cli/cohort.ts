@@ -4,8 +4,6 @@ import { COHORT_SOURCES } from '../data/sources/registry.js';
 import type { CohortSource } from '../data/sources/types.js';
 import { validateParams, type ParamSpec, type ScalarSpec } from '../util/plugin.js';
 import { parseIntArg } from './common.js';
-import { dirname } from 'node:path';
-import { markDataFiles } from '../util/markers.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -62,7 +60,6 @@ function registerSource(cohort: Command, source: CohortSource): void {
 async function run(flags: { json: boolean }, build: () => Promise<CohortReport>): Promise<void> {
   const started = Date.now();
   const report = await build();
-  await markDataFiles(dirname(report.files.cohort), Object.values(report.files));
   if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else printCohortReport(report, (Date.now() - started) / 1000, (s) => process.stdout.write(s));
 }

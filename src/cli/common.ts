@@ -67,6 +67,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--target <label>', 'attack target label, 0 or 1 (default: poison.target, 1)', parseIntArg('--target'))
     .addOption(new Option('--mode <mode>', 'poisoning mode (default: poison.mode, dirty)').choices([...POISON_MODES]))
     .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices([...BACKEND_CHOICES]))
+    .option('--variant <name>', 'name of this config variant (e.g. potassium): runs go to runs/{model}/{trigger}@{name}/… so runs differing only in config share a runs folder (default: variant in config, none)')
     .option('--force', 'rerun runs whose folder is already complete', false)
     .option('--json', 'print the results as JSON on stdout', false)
     .option('-v, --verbose', 'print per-epoch progress', false)
@@ -82,6 +83,7 @@ export interface RunFlags {
   target?: number;
   mode?: string;
   backend?: string;
+  variant?: string;
   force: boolean;
   json: boolean;
   verbose: boolean;
@@ -112,5 +114,6 @@ export function flagOverrides(flags: RunFlags & { seed?: number }, pairs: Record
   if (flags.mode) set('--mode', section('poison'), 'mode', 'poison.mode', flags.mode);
   if (flags.backend) set('--backend', out, 'backend', 'backend', flags.backend);
   if (flags.seed !== undefined) set('--seed', out, 'seed', 'seed', flags.seed);
+  if (flags.variant !== undefined) set('--variant', out, 'variant', 'variant', flags.variant);
   return out;
 }

@@ -41,6 +41,8 @@ function fail(err: unknown): never {
     const commanderCode = typeof e?.code === 'string' ? e.code : '';
     if (commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' || commanderCode === 'commander.help') process.exit(0);
     if (commanderCode.startsWith('commander.')) process.exit(2);
+    // The reader of our output went away (`backdoor … | head -1`): nothing is wrong and nobody is listening.
+    if (isBrokenPipe(err)) process.exit(0);
     const userError = err instanceof UserError ? err : environmentError(err);
     if (userError) {
       code = 2;
@@ -61,6 +63,13 @@ function fail(err: unknown): never {
   process.exit(code);
 }
 
+function isBrokenPipe(err: unknown): boolean {
+  const e = err as { code?: unknown } | null;
+  return typeof e === 'object' && e !== null && e.code === 'EPIPE';
+}
+
+// A closed stdout pipe surfaces as an 'error' event on the stream; without a listener it becomes an uncaught exception.
+process.stdout.on('error', fail);
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 

@@ -8,7 +8,7 @@ export function registerVisualize(program: Command): void {
     .command('visualize')
     .description('Rebuild summary.csv, statistics, figures, slides and report.html from the existing run folders (trains nothing)')
     .option('--runs-dir <dir>', 'folder holding the run folders', 'runs')
-    .option('--out <dir>', 'report folder, replaced as a whole (default: "report" next to the runs folder)')
+    .option('--out <dir>', 'report folder, replaced as a whole (default: beside the runs folder: "report" for runs/, "report-X" for a runs folder X)')
     .option('--auroc-margin <m>', 'equivalence margin of the stealth test on clean AUROC, poisoned − clean (default 0.01)')
     .option('--json', 'print the written paths as JSON on stdout', false)
     .action(async (flags: { runsDir: string; out?: string; aurocMargin?: string; json: boolean }) => {

@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, describeSynthetic, type SyntheticReport } from './sources/synthetic.js';
 import { makeSplits, devSubsetRows, splitRows, writeSplits, SPLIT_NAMES } from './splits.js';
 import { subsetCohort, type Cohort } from './cohort.js';
 import { writeCohortParquet } from './parquet.js';
 import { auroc } from '../metrics/classification.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { ensureWritableDir, removeEmptyLevels, removeStaleSiblings, temporarySibling, writeFileAtomic } from '../util/fs.js';
 import { markDataFiles } from '../util/markers.js';
 import { UserError } from '../util/errors.js';
 
@@ -36,6 +36,9 @@ export interface SetupReport {
   main: CohortSummary;
   dev: CohortSummary;
 }
+
+/** Name of the hidden folder (".setup.tmp-<pid>-<hex>") inside the data folder that a setup is built in. */
+const SETUP_STAGING = 'setup';
 
 export function dataPaths(dataDir: string) {
   return {
@@ -75,26 +78,47 @@ export async function setupData(options: SetupOptions): Promise<SetupReport> {
       // No finished setup: generate.
     }
   }
-  // Marked before writing, so even an interrupted setup's files are known to be the project's (clean removes them).
-  await markDataFiles(dataDir, Object.values(paths));
-  let cohort: Cohort;
+  // Built aside in a hidden folder inside dataDir and moved into place only when every file is written, so an
+  // interrupted or failed setup leaves the previous files as they were (never a new main.parquet beside old splits).
+  const created = await ensureWritableDir(dataDir, 'data folder');
+  await removeStaleSiblings(join(dataDir, SETUP_STAGING));
+  const staging = temporarySibling(join(dataDir, SETUP_STAGING));
+  const staged = dataPaths(staging);
+  let report: SetupReport;
   try {
-    cohort = generateSynthetic({ nStays: settings.nStays, hours: settings.hours, seed: settings.seed }).cohort;
+    let cohort: Cohort;
+    try {
+      cohort = generateSynthetic({ nStays: settings.nStays, hours: settings.hours, seed: settings.seed }).cohort;
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+    const splits = makeSplits(cohort, settings.seed);
+    const dev = subsetCohort(cohort, devSubsetRows(cohort, splits, settings.devSize, settings.seed));
+    await writeCohortParquet(staged.main, cohort);
+    await writeCohortParquet(staged.dev, dev);
+    await writeSplits(staged.splits, splits);
+    report = {
+      status: 'generated',
+      files: paths,
+      options: settings,
+      main: summarize(cohort, splitRows(cohort, splits)),
+      dev: summarize(dev, splitRows(dev, splits)),
+    };
+    await writeFileAtomic(staged.manifest, JSON.stringify(report, null, 2) + '\n');
+    // Marked before the move, so files of an interrupted move are known to be the project's (clean removes them).
+    await markDataFiles(dataDir, Object.values(paths));
+    // No manifest while the files are moved: a setup interrupted between two renames is seen as unfinished.
+    await rm(paths.manifest, { force: true });
+    for (const key of ['main', 'dev', 'splits', 'manifest'] as const) {
+      await ensureWritableDir(dirname(paths[key]), 'data folder');
+      await rename(staged[key], paths[key]);
+    }
   } catch (err) {
-    throw new UserError((err as Error).message);
+    await rm(staging, { recursive: true, force: true });
+    await removeEmptyLevels(created);
+    throw err;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
-  const splits = makeSplits(cohort, settings.seed);
-  const dev = subsetCohort(cohort, devSubsetRows(cohort, splits, settings.devSize, settings.seed));
-  await writeCohortParquet(paths.main, cohort);
-  await writeCohortParquet(paths.dev, dev);
-  await writeSplits(paths.splits, splits);
-  const report: SetupReport = {
-    status: 'generated',
-    files: paths,
-    options: settings,
-    main: summarize(cohort, splitRows(cohort, splits)),
-    dev: summarize(dev, splitRows(dev, splits)),
-  };
-  await writeFileAtomic(paths.manifest, JSON.stringify(report, null, 2) + '\n');
   return report;
 }

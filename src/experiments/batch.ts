@@ -9,7 +9,7 @@ import { CHECKPOINTS_DIR, failureFileFor, partialDirFor, runDirFor } from '../ru
 import { readCompleteRun } from '../runs/records.js';
 import { loadDataset } from './dataset.js';
 import { listCheckpoints } from '../train/checkpoint.js';
-import { UserError } from '../util/errors.js';
+import { UserError, environmentError } from '../util/errors.js';
 import { ensureWritableDir, writeRecordBestEffort } from '../util/fs.js';
 import type { ProgressReporter } from '../util/progress.js';
 import { detectionToDo, executeRunWithDetection, type DetectionStep } from './run-with-detection.js';
@@ -165,7 +165,7 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
   const plans = await planRuns(configs, options.runsDir, options.force, options.detection);
   const conflict = plans.find((p) => p.status === 'conflict');
   if (conflict && !options.force && !options.resumeFrom) {
-    throw new UserError(`${conflict.dir} holds a finished run of a different config or data; pass --force to replace it or use another --runs-dir`);
+    throw new UserError(`${conflict.dir} holds a finished run of a different config or data; pass --force to replace it, --variant NAME to keep both (a variant gets its own folder), or use another --runs-dir`);
   }
   const results: RunResult[] = [];
   const failures: BatchFailure[] = [];
@@ -191,19 +191,21 @@ export async function runBatch(configs: RunConfig[], options: BatchOptions): Pro
     for (const plan of plans) {
       progress.begin(label(plan));
       try {
-        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line), notice: (line: string) => progress.note(line) };
+        const runOptions = { runsDir: options.runsDir, force: options.force, resumeFrom: options.resumeFrom, log: (line: string) => progress.detail(line), notice: (line: string) => progress.note(line), step: (d: number, t: number, u: string) => progress.step(d, t, u) };
         const result = await executeRunWithDetection(plan.config, runOptions, detectionFor(options, plan.config));
         await finish(plan, result);
       } catch (err) {
-        if (err instanceof UserError && plans.length === 1) {
+        // A full disk or a forbidden folder is the machine's problem, reported like bad input: one line.
+        const userError = err instanceof UserError ? err : environmentError(err);
+        if (userError && plans.length === 1) {
           progress.finish();
-          throw err;
+          throw userError;
         }
-        await fail(plan, (err as Error).message, (err as Error).stack ?? '', err instanceof UserError);
+        await fail(plan, (userError ?? (err as Error)).message, userError ? '' : ((err as Error).stack ?? ''), userError !== null);
       }
     }
   } else {
-    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), note: (l) => progress.note(l), finish, fail });
+    await runInWorkers(plans, jobs, options, { begin: (p) => progress.begin(label(p)), detail: (l) => progress.detail(l), note: (l) => progress.note(l), step: (d, t, u) => progress.step(d, t, u), finish, fail });
   }
   progress.finish();
   return { results, failures };
@@ -213,6 +215,7 @@ interface WorkerHandlers {
   begin(plan: PlannedRun): void;
   detail(line: string): void;
   note(line: string): void;
+  step(done: number, total: number, unit: string): void;
   finish(plan: PlannedRun, result: RunResult): Promise<void>;
   fail(plan: PlannedRun, message: string, stack: string, userError: boolean): Promise<void>;
 }
@@ -221,6 +224,7 @@ export type WorkerRequest = { type: 'run'; config: RunConfig; runsDir: string; f
 export type WorkerReply =
   | { type: 'log'; line: string }
   | { type: 'note'; line: string }
+  | { type: 'step'; done: number; total: number; unit: string }
   | { type: 'done'; result: RunResult }
   | { type: 'error'; message: string; stack: string; userError: boolean };
 
@@ -241,6 +245,7 @@ async function runInWorkers(plans: PlannedRun[], jobs: number, options: BatchOpt
           const onMessage = (msg: WorkerReply) => {
             if (msg.type === 'log') return handlers.detail(msg.line);
             if (msg.type === 'note') return handlers.note(msg.line);
+            if (msg.type === 'step') return handlers.step(msg.done, msg.total, msg.unit);
             child.off('message', onMessage);
             child.off('exit', onExit);
             resolve(msg);

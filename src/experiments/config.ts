@@ -22,6 +22,12 @@ export interface RunConfig {
   backend: BackendChoice;
   train: TrainConfig;
   evaluation: { threshold: ThresholdRule; clean_run_triggers: CleanRunTrigger[] };
+  /**
+   * A name that tells this config apart from others of the same model, trigger, rate and seed (e.g. a rare_value on
+   * potassium beside one on glucose): part of the run folder's path and identity. Absent in most runs, whose
+   * folders and run ids are as before variants existed.
+   */
+  variant?: string;
 }
 
 /**
@@ -78,7 +84,18 @@ function namedSection(layers: Tree[], section: string): string | undefined {
   return name;
 }
 
-const TOP_KEYS = ['data', 'model', 'trigger', 'poison', 'seed', 'backend', 'train', 'evaluation'];
+const TOP_KEYS = ['data', 'model', 'trigger', 'poison', 'seed', 'backend', 'train', 'evaluation', 'variant'];
+
+/** A variant name is one path component: letters, digits, '_' and '-', starting with a letter or digit. */
+const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+
+export function checkVariant(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !VARIANT_NAME.test(value)) {
+    throw new UserError(`variant must be a name of 1 to 40 letters, digits, '_' or '-' (starting with a letter or digit), got ${describeValue(value)}`);
+  }
+  return value;
+}
 /** Sections that must be mappings, each with an example key for the error message. */
 const MAPPING_KEYS: Record<string, string> = { data: 'path', model: 'name', trigger: 'name', poison: 'rate', train: 'epochs', evaluation: 'threshold' };
 
@@ -168,6 +185,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
       validateParams(name, getTrigger(name).params, params);
     }
   }
+  const variant = checkVariant(tree.variant);
   const triggerTree = tree.trigger as Tree;
   const { name: triggerName, ...triggerParams } = triggerTree;
   validateParams(String(triggerName), getTrigger(String(triggerName)).params, triggerParams);
@@ -183,6 +201,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
     backend: backend as BackendChoice,
     train,
     evaluation: { threshold: threshold as ThresholdRule, clean_run_triggers: cleanRunTriggers as CleanRunTrigger[] },
+    ...(variant === undefined ? {} : { variant }),
   };
 }
 

@@ -4,8 +4,8 @@ import { runDetectionLocked } from './detection.js';
 import { detectorParamsHash, missingDetection } from '../runs/detection-records.js';
 import { getDetector, mergeDetectorParams, withReferenceDetectors } from '../detectors/registry.js';
 import { removeOrphans, runDirFor } from '../runs/layout.js';
-import { markRunsFolder } from '../util/markers.js';
 import { acquireRunLock } from '../runs/lock.js';
+import { markRunsFolder } from '../util/markers.js';
 
 export interface DetectionStep {
   detectors: string[];
@@ -35,6 +35,7 @@ export async function detectionToDo(dir: string, step: DetectionStep | undefined
  */
 export async function executeRunWithDetection(config: RunConfig, options: RunOptions, detection?: DetectionStep): Promise<RunResult> {
   const dir = runDirFor(options.runsDir, config);
+  // Marked before the lock makes the run's parent folders, or they would be listed as the user's (clean keeps those).
   await markRunsFolder(options.runsDir);
   const lock = await acquireRunLock(dir, options.notice ?? options.log);
   try {

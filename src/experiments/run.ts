@@ -44,6 +44,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Called with a line the user should see even when not verbose (a wait for another process's lock). */
   notice?: (line: string) => void;
+  /** Called after each epoch with the epochs done and planned (a progress bar's inner count). */
+  step?: (done: number, total: number, unit: string) => void;
 }
 
 function canonicalJson(value: unknown): string {
@@ -92,7 +94,7 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
   const existing = await readCompleteRun(dir);
   if (existing && !options.force && !options.resumeFrom) {
     if (existing.metadata.run_id !== runId) {
-      throw new UserError(`${dir} holds a finished run of a different config or data (run id ${existing.metadata.run_id}, now ${runId}); pass --force to replace it or use another --runs-dir`);
+      throw new UserError(`${dir} holds a finished run of a different config or data (run id ${existing.metadata.run_id}, now ${runId}); pass --force to replace it, --variant NAME to keep both (a variant gets its own folder), or use another --runs-dir`);
     }
     return { status: 'skipped', dir, runId, metrics: existing.metrics, seconds: 0 };
   }
@@ -133,7 +135,10 @@ export async function executeRun(config: RunConfig, options: RunOptions): Promis
       seed: config.seed,
       checkpoint: { dir: checkpointDir, runId, policy: config.train.checkpoints },
       resume: resume ?? undefined,
-      onEpoch: (r) => log(`epoch ${r.epoch}: loss ${r.train_loss.toFixed(4)}, val AUROC ${r.val_auroc.toFixed(4)}${r.improved ? ' (best)' : ''}`),
+      onEpoch: (r) => {
+        log(`epoch ${r.epoch}: loss ${r.train_loss.toFixed(4)}, val AUROC ${r.val_auroc.toFixed(4)}${r.improved ? ' (best)' : ''}`);
+        options.step?.(r.epoch, config.train.epochs, 'epoch');
+      },
     });
     history = trained.history;
     training = {

@@ -28,7 +28,7 @@ export interface SweepSpec {
   extra_detectors: Record<string, string[]>;
 }
 
-const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides', 'per_model', 'extra_detectors'];
+const SPEC_KEYS = ['models', 'triggers', 'poison_rates', 'seeds', 'baseline', 'detectors', 'defend', 'overrides', 'per_model', 'extra_detectors', 'variant'];
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -58,10 +58,20 @@ export function loadSweepSpec(file: string): SweepSpec {
     baseline: (raw.baseline ?? true) as boolean,
     detectors: names('detectors', detectorNames()),
     defend: (raw.defend ?? false) as boolean,
-    overrides: (raw.overrides as Record<string, unknown>) ?? {},
+    overrides: withVariant(file, (raw.overrides as Record<string, unknown>) ?? {}, raw.variant),
     per_model: perModel(file, raw.per_model),
     extra_detectors: extraDetectors(file, raw.extra_detectors),
   };
+}
+
+/** A grid's `variant: NAME` applies to every run of the grid, as the override variant=NAME. */
+function withVariant(file: string, overrides: Record<string, unknown>, variant: unknown): Record<string, unknown> {
+  if (variant === undefined || variant === null) return overrides;
+  if (!isMapping(overrides)) return overrides;
+  if (Object.hasOwn(overrides, 'variant') && overrides.variant !== variant) {
+    throw new UserError(`${file}: variant ${JSON.stringify(variant)} conflicts with overrides.variant ${JSON.stringify(overrides.variant)}; give one of them`);
+  }
+  return { ...overrides, variant };
 }
 
 function extraDetectors(file: string, value: unknown): SweepSpec['extra_detectors'] {

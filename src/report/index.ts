@@ -1,10 +1,12 @@
 import { mkdir, readdir, rename, rm, stat, writeFile, access } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../util/config-files.js';
 import { UserError } from '../util/errors.js';
 import { temporarySibling } from '../util/fs.js';
+import { readReportSource } from '../util/markers.js';
 import { collectRuns, summaryCsv, type Collection } from './collect.js';
+import { separateConfigs } from './pooling.js';
 import { computeStats } from './stats.js';
 import { statsCsv } from './stats-csv.js';
 import { buildFigures } from './figures/index.js';
@@ -59,8 +61,14 @@ export interface ReportResult {
   warnings: string[];
 }
 
+/**
+ * Each runs folder has its own report folder beside it: `runs` → `report` (the layout the README describes), any
+ * other name N → `report-N`, so `visualize --runs-dir A` and `--runs-dir B` never write into the same folder.
+ */
 export function defaultOutDir(runsDir: string): string {
-  return join(dirname(resolve(runsDir)), 'report');
+  const runs = resolve(runsDir);
+  const name = basename(runs);
+  return join(dirname(runs), name === 'runs' ? 'report' : `report-${name}`);
 }
 
 function packageInfo(): { name: string; version: string } {
@@ -82,7 +90,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Refuses to replace a folder that is not a previous report (so `--out .` cannot wipe a project). */
-async function checkReplaceable(outDir: string, runsDir: string): Promise<void> {
+async function checkReplaceable(outDir: string, runsDir: string, explicitOut: boolean): Promise<void> {
   const out = resolve(outDir);
   const runs = resolve(runsDir);
   if (out === runs || runs.startsWith(out + '/')) throw new UserError(`the report folder ${outDir} would contain the runs folder ${runsDir}; choose another --out`);
@@ -91,6 +99,10 @@ async function checkReplaceable(outDir: string, runsDir: string): Promise<void> 
   const entries = await readdir(out);
   if (entries.length > 0 && !entries.includes(REPORT_MANIFEST)) {
     throw new UserError(`${outDir} exists and is not a report folder (no ${REPORT_MANIFEST}); choose an empty or new --out`);
+  }
+  const source = await readReportSource(out);
+  if (!explicitOut && source !== null && resolve(source) !== runs) {
+    throw new UserError(`${outDir} holds the report made from ${source}, not from ${runsDir}; pass --out to choose a report folder`);
   }
 }
 
@@ -118,7 +130,9 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
     const why = collection.skipped.length > 0 ? ` (${collection.skipped.length} incomplete folder(s) skipped)` : '';
     throw new UserError(`no complete run folders under ${runsDir}${why}; nothing to report`);
   }
-  await checkReplaceable(outDir, runsDir);
+  await checkReplaceable(outDir, runsDir, options.outDir !== undefined);
+  const pooled = await separateConfigs(collection.runs, runsDir);
+  collection.runs = pooled.runs;
 
   // The stages: collect → stats → figures → render → html. Figures see stats.json only.
   const stats = computeStats(collection.runs, { resamples: options.resamples, aurocMargin: options.aurocMargin });
@@ -126,7 +140,7 @@ export async function buildReport(options: BuildReportOptions): Promise<ReportRe
 
   await mkdir(dirname(outDir), { recursive: true });
   const tmp = temporarySibling(outDir);
-  const warnings: string[] = [];
+  const warnings: string[] = [...pooled.warnings];
   try {
     await mkdir(join(tmp, 'figures'), { recursive: true });
     await mkdir(join(tmp, 'slides'), { recursive: true });

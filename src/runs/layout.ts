@@ -54,15 +54,24 @@ export interface RunKey {
   trigger: { name: string };
   poison: { rate: number };
   seed: number;
+  variant?: string;
 }
+
+/** Joins a trigger and a config variant in a folder name and a report cell: rare_value@potassium. */
+export const VARIANT_SEPARATOR = '@';
 
 /** Poison rate as a folder name: 0.01 → "0.01", 0 → "0" (the report's percent label is another thing). */
 function rateFolderName(rate: number): string {
   return String(rate);
 }
 
+/**
+ * runs/{model}/{trigger}/{rate}/seed_{seed}; a run with a config variant goes under {trigger}@{variant}, so runs that
+ * differ only in config share a runs folder while runs without a variant keep the folders they always had.
+ */
 export function runDirFor(runsDir: string, key: RunKey): string {
-  return join(runsDir, key.model.name, key.trigger.name, rateFolderName(key.poison.rate), `seed_${key.seed}`);
+  const trigger = key.variant === undefined ? key.trigger.name : `${key.trigger.name}${VARIANT_SEPARATOR}${key.variant}`;
+  return join(runsDir, key.model.name, trigger, rateFolderName(key.poison.rate), `seed_${key.seed}`);
 }
 
 function hiddenSibling(dir: string, suffix: string): string {
@@ -131,5 +140,7 @@ export async function removeOrphans(dir: string): Promise<string[]> {
     removed.push(join(dirname(dir), name));
   }
   await sweep(join(dir, DETECTION_DIR), () => false);
+  // A checkpoint being written when the attempt was killed (or ran out of disk).
+  await sweep(join(partialDirFor(dir), CHECKPOINTS_DIR), () => false);
   return removed;
 }

@@ -104,11 +104,17 @@ export async function writeCheckpoint(dir: string, runId: string, state: Checkpo
   };
   const target = join(dir, checkpointName(state.epoch));
   const tmp = temporarySibling(target);
-  await mkdir(tmp, { recursive: true });
-  await writeFile(join(tmp, BIN_FILE), bytes);
-  await writeFile(join(tmp, JSON_FILE), JSON.stringify(json));
-  await rm(target, { recursive: true, force: true });
-  await rename(tmp, target);
+  try {
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, BIN_FILE), bytes);
+    await writeFile(join(tmp, JSON_FILE), JSON.stringify(json));
+    await rm(target, { recursive: true, force: true });
+    await rename(tmp, target);
+  } catch (err) {
+    // A full disk must not leave a half-written checkpoint behind (a kill's leftover is swept by removeOrphans).
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw err;
+  }
   return target;
 }
 

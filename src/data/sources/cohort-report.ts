@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Cohort } from '../cohort.js';
 import { writeCohortParquet } from '../parquet.js';
 import { makeSplits, writeSplits, SPLIT_NAMES, type SplitName } from '../splits.js';
-import { ensureWritableDir, writeFileAtomic } from '../../util/fs.js';
+import { buildFolderAside, writeFileAtomic } from '../../util/fs.js';
+import { MARKER_FILES, markDataFiles } from '../../util/markers.js';
 
 /** Seed of the patient-grouped splits of built cohorts; the same default as the synthetic setup. */
 export const COHORT_SPLIT_SEED = 20240601;
@@ -112,11 +113,34 @@ export interface WriteCohortInput {
   seed?: number;
 }
 
-/** Writes cohort.parquet, splits.json, cohort_report.json and cohort_report.md into outDir; the JSON report last. */
-export async function writeCohortOutputs(input: WriteCohortInput): Promise<CohortReport> {
+/** Names a cohort build writes into its folder (the output files, the data marker, DuckDB's spill folder). */
+const PROJECT_NAMES: ReadonlySet<string> = new Set([...Object.values(cohortFiles('')), MARKER_FILES.data, '.duckdb-tmp']);
+
+/** Entries of an existing cohort folder the project did not write (a user's notes): they move into the new one. */
+export const isUsersEntry = (name: string): boolean => !PROJECT_NAMES.has(name);
+
+/**
+ * Builds a cohort folder aside (see buildFolderAside): `build` gets the staging folder and ends with
+ * writeCohortFiles; the folder appears at outDir, whole, only when every file is written.
+ */
+export function buildCohortFolder(outDir: string, build: (staging: string) => Promise<CohortReport>): Promise<CohortReport> {
+  return buildFolderAside(outDir, 'cohort output folder', build, isUsersEntry);
+}
+
+/** Writes the cohort folder at outDir as a whole (built aside, renamed into place). */
+export function writeCohortOutputs(input: WriteCohortInput): Promise<CohortReport> {
+  return buildCohortFolder(input.outDir, (staging) => writeCohortFiles(input, staging));
+}
+
+/**
+ * Writes cohort.parquet, splits.json, cohort_report.json/.md and the data marker into `staging`; the report names
+ * the files at input.outDir, where the staging folder is renamed to.
+ */
+export async function writeCohortFiles(input: WriteCohortInput, staging: string): Promise<CohortReport> {
   const { outDir, cohort } = input;
-  await ensureWritableDir(outDir, 'cohort output folder');
   const files = cohortFiles(outDir);
+  const staged = cohortFiles(staging);
+  await markDataFiles(staging, Object.values(staged));
   const splits = makeSplits(cohort, input.seed ?? COHORT_SPLIT_SEED);
   const label = new Map<number, number>();
   for (let i = 0; i < cohort.n; i++) label.set(cohort.stayIds[i], cohort.labels[i]);
@@ -148,10 +172,10 @@ export async function writeCohortOutputs(input: WriteCohortInput): Promise<Cohor
     notes,
     ...(input.checks ? { checks: input.checks } : {}),
   };
-  await writeCohortParquet(files.cohort, cohort);
-  await writeSplits(files.splits, splits);
-  await writeFileAtomic(files.markdown, reportMarkdown(report));
-  await writeFileAtomic(files.report, JSON.stringify(report, null, 2) + '\n');
+  await writeCohortParquet(staged.cohort, cohort);
+  await writeSplits(staged.splits, splits);
+  await writeFileAtomic(staged.markdown, reportMarkdown(report));
+  await writeFileAtomic(staged.report, JSON.stringify(report, null, 2) + '\n');
   return report;
 }
 

@@ -1,18 +1,16 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cohort, CohortSchema, StaticSpec } from '../cohort.js';
 import { allocateCohort } from '../cohort.js';
 import { SYNTHETIC_VARIABLES } from './synthetic-schema.js';
-import { writeCohortOutputs, type CohortReport, type InclusionStep } from './cohort-report.js';
+import { buildCohortFolder, writeCohortFiles, type CohortReport, type InclusionStep } from './cohort-report.js';
 import type { CohortSource } from './types.js';
-import { checkGzipMagic, checkIdsAndLabels, createSourceViews, locateMimicTables, losslessSelect, rows, startGzipCheck } from './mimic-iv-tables.js';
+import { checkGzipMagic, checkIdsAndLabels, createSourceViews, locateMimicTables, rows, startGzipCheck, type LocatedTable } from './mimic-iv-tables.js';
 export { locateMimicTables, MIMIC_TABLES, tableReader, type LocatedTable, type MimicTableSpec } from './mimic-iv-tables.js';
-import { openDuck, runScript, sqlString, duckMessage } from '../duckdb.js';
+import { openDuck, runScript, duckMessage } from '../duckdb.js';
 import { clampFloat32 } from '../../util/float32.js';
-import { gzipProblem } from '../../util/gzip.js';
-import { ensureWritableDir } from '../../util/fs.js';
 import { UserError } from '../../util/errors.js';
 
 export const MIMIC_DEFAULT_OUT = join('data', 'cohorts', 'mimic-iv');
@@ -69,13 +67,17 @@ export async function buildMimicCohort(options: MimicOptions): Promise<CohortRep
   const outDir = options.outDir ?? MIMIC_DEFAULT_OUT;
   const tables = locateMimicTables(options.mimicDir);
   await checkGzipMagic(tables);
+  return buildCohortFolder(outDir, (staging) => buildMimicInto(options, hours, tables, outDir, staging));
+}
+
+/** The build of buildMimicCohort inside its staging folder (DuckDB spills into staging/.duckdb-tmp). */
+async function buildMimicInto(options: MimicOptions, hours: number, tables: LocatedTable[], outDir: string, staging: string): Promise<CohortReport> {
   // Runs beside DuckDB (it never rejects: problems resolve to a description), so it costs little wall time.
   const gzipCheck = startGzipCheck(tables);
   if (!existsSync(MIMIC_COHORT_SQL)) throw new Error(`cohort SQL not found at ${MIMIC_COHORT_SQL}; the package is incomplete`);
   const script = await readFile(MIMIC_COHORT_SQL, 'utf8');
 
-  await ensureWritableDir(outDir, 'cohort output folder');
-  const tempDirectory = join(outDir, '.duckdb-tmp');
+  const tempDirectory = join(staging, '.duckdb-tmp');
   const session = await openDuck({ tempDirectory, memoryLimit: options.memoryLimit, threads: options.threads });
   let cohort: Cohort;
   let inclusion: InclusionStep[];
@@ -190,58 +192,20 @@ export async function buildMimicCohort(options: MimicOptions): Promise<CohortRep
     'GCS: the sum of eye, verbal and motor components charted at the same time; the charted numeric values are summed as recorded (intubated patients keep their charted verbal score).',
     `Features come only from [intime, intime + ${hours} h); labs are attached by patient and charttime (labevents has no stay_id).`,
   );
-  return writeCohortOutputs({
-    outDir,
-    cohort,
-    input: options.mimicDir,
-    options: { hours, seed: options.seed ?? null, tables: Object.fromEntries(tables.map((t) => [`${t.spec.module}/${t.spec.name}`, t.format + (t.gzip ? '.gz' : '')])) },
-    inclusion,
-    variableExtras: extras,
-    notes,
-    checks,
-    seed: options.seed,
-  });
-}
-
-/**
- * Converts the tables the cohort needs to Parquet once (outDir/hosp/*.parquet, outDir/icu/*.parquet), so later
- * builds read columnar files instead of re-parsing gzip CSV. DuckDB streams each table; memory stays bounded.
- */
-export async function convertMimicToParquet(mimicDir: string, outDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
-  const tables = locateMimicTables(mimicDir).filter((t) => t.format === 'csv');
-  await checkGzipMagic(tables);
-  const written: string[] = [];
-  const session = await openDuck({ tempDirectory: join(outDir, '.duckdb-tmp') });
-  try {
-    for (const table of tables) {
-      const folder = join(outDir, table.spec.module);
-      await ensureWritableDir(folder, 'Parquet output folder');
-      const target = join(folder, `${table.spec.name}.parquet`);
-      const partial = `${target}.partial`;
-      const started = Date.now();
-      try {
-        await session.connection.run(`COPY (${losslessSelect(table)}) TO ${sqlString(partial)} (FORMAT parquet, COMPRESSION zstd)`);
-      } catch (err) {
-        await rm(partial, { force: true });
-        const problem = table.gzip ? await gzipProblem(table.path) : null;
-        if (problem) throw new UserError(`corrupt gzip file ${table.path}: ${problem}`);
-        throw new UserError(`cannot convert ${table.path}: ${duckMessage(err)}`);
-      }
-      // DuckDB stops silently at a cut-off gzip stream, so the source is checked before the copy is kept.
-      const problem = table.gzip ? await gzipProblem(table.path) : null;
-      if (problem) {
-        await rm(partial, { force: true });
-        throw new UserError(`corrupt gzip file ${table.path}: ${problem}`);
-      }
-      await rename(partial, target);
-      written.push(target);
-      log(`${table.spec.module}/${table.spec.name}: ${target} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    }
-  } finally {
-    session.close();
-    await rm(join(outDir, '.duckdb-tmp'), { recursive: true, force: true });
-  }
-  return written;
+  return writeCohortFiles(
+    {
+      outDir,
+      cohort,
+      input: options.mimicDir,
+      options: { hours, seed: options.seed ?? null, tables: Object.fromEntries(tables.map((t) => [`${t.spec.module}/${t.spec.name}`, t.format + (t.gzip ? '.gz' : '')])) },
+      inclusion,
+      variableExtras: extras,
+      notes,
+      checks,
+      seed: options.seed,
+    },
+    staging,
+  );
 }
 
 /** `backdoor cohort mimic-iv`. Its variables are the shared schema's, by construction (mimicSchema). */
