@@ -3,13 +3,28 @@
  * the documented defaults and citations) and one line here.
  */
 import { createRegistry, defaultsOf } from '../util/plugin.js';
+import { abl } from './abl.js';
 import { activationClustering } from './activation-clustering.js';
+import { finePruning } from './fine-pruning.js';
 import { outlier } from './outlier.js';
 import { saliency } from './saliency.js';
 import { spectral } from './spectral.js';
+import { spectre } from './spectre.js';
+import { strip } from './strip.js';
+import { triggerInversion } from './trigger-inversion.js';
 import type { Detector, RawDetectorParams } from './types.js';
 
-export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [spectral, activationClustering, saliency, outlier]);
+export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [
+  spectral,
+  activationClustering,
+  saliency,
+  outlier,
+  spectre,
+  finePruning,
+  strip,
+  abl,
+  triggerInversion,
+]);
 
 /** Name → detector, a prototype-free map (for iteration; look names up with getDetector). */
 export const DETECTORS: Readonly<Record<string, Detector<any>>> = Object.freeze(
