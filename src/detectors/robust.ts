@@ -66,24 +66,19 @@ export interface RobustEstimate {
   removed: number;
 }
 
-/** Wilson–Hilferty approximation of the χ²_d quantile at standard-normal quantile zq (Wilson & Hilferty 1931). */
-export function chiSquareQuantile(d: number, zq: number): number {
-  const c = 2 / (9 * d);
-  return d * (1 - c + zq * Math.sqrt(c)) ** 3;
-}
-
 /**
  * Filter-based robust mean and covariance, in the family SPECTRE runs (Diakonikolas, Kamath, Kane, Li, Moitra &
  * Stewart 2017, "Being robust (in high dimensions) can be practical"): repeatedly drop the rows furthest from the
- * current estimate in Mahalanobis distance and re-estimate, until no kept row lies beyond the χ²_d quantile at
- * z = 3.09 (p = 0.999) or `limit` rows are gone. SPECTRE's reference code lets its filter drop up to 2ε·n rows.
+ * current estimate in Mahalanobis distance and re-estimate, until `limit` rows are gone (SPECTRE's reference code
+ * lets its filter drop up to 2ε·n rows). Trimming the whole budget matters when the poison is a tight cluster: a
+ * cluster inflates the covariance it is measured against, so no poisoned row looks far until its neighbours go.
+ * At least d + 1 rows are kept.
  */
 export function robustCovariance(x: Matrix, limit: number): RobustEstimate {
   const d = x.cols;
   let kept = Array.from({ length: x.rows }, (_, i) => i);
   const budget = Math.min(Math.max(0, Math.floor(limit)), Math.max(0, x.rows - d - 1));
   const step = Math.max(1, Math.ceil(budget / 20));
-  const cut = chiSquareQuantile(d, 3.09);
   let est = meanAndCov(x, kept);
   while (x.rows - kept.length < budget) {
     const w = inverseSqrt(est.cov, d);
@@ -96,8 +91,7 @@ export function robustCovariance(x: Matrix, limit: number): RobustEstimate {
       return s;
     });
     const order = kept.map((_, k) => k).sort((a, b) => dist[b] - dist[a] || a - b);
-    if (dist[order[0]] <= cut) break;
-    const drop = new Set(order.slice(0, Math.min(step, budget - (x.rows - kept.length))).filter((k) => dist[k] > cut));
+    const drop = new Set(order.slice(0, Math.min(step, budget - (x.rows - kept.length))));
     kept = kept.filter((_, k) => !drop.has(k));
     est = meanAndCov(x, kept);
   }

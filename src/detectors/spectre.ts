@@ -1,4 +1,4 @@
-import { selectRows, type Matrix } from './linalg.js';
+import { robustScale, selectRows, type Matrix } from './linalg.js';
 import { inverseSqrt, principalProjection, queScores, robustCovariance, whiten } from './robust.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
@@ -37,7 +37,7 @@ export const SPECTRE_PARAMS: ParamSchema = {
     max: 4096,
     words: ['auto'],
     default: 'auto',
-    description: 'Principal directions kept before robust estimation; `auto` tries k = 1, 4, 9, …, 64 (capped at the units) and keeps the k with the largest QUE statistic, as the reference code does',
+    description: 'Principal directions kept before robust estimation; `auto` tries k = 1, 4, 9, …, 64 (capped at the units and at a tenth of the kept rows) and keeps the k with the largest QUE statistic, as the reference code does',
     citation: HAYASE,
   },
   robust_factor: { type: 'number', min: 0, max: 10, default: 2, description: 'The robust filter may drop up to robust_factor × ε × n rows of a class', citation: HAYASE },
@@ -46,7 +46,8 @@ export const SPECTRE_PARAMS: ParamSchema = {
     type: 'string',
     choices: ['estimated', 'assumed'],
     default: 'estimated',
-    description: "estimated: each class's poison rate is the share of rows the robust filter found beyond the χ² cut (at most robust_factor × ε); assumed: ε itself",
+    description:
+      "estimated: the poison count of a class is the number of its rows whose QUE score exceeds the class's median QUE score + 3.5 robust SDs (1.4826 MAD) (as a share of the training split); assumed: ε itself",
   },
 };
 
@@ -54,19 +55,33 @@ interface ClassFit {
   scores: Float64Array;
   statistic: number;
   dims: number;
-  removedByFilter: number;
+  /** Rows whose QUE score is a robust outlier among the class's scores: the poison count estimate. */
+  outliers: number;
 }
+
+/** Iglewicz & Hoaglin's (1993) modified-z cut, applied to the class's QUE scores. */
+const OUTLIER_Z = 3.5;
 
 function fitClass(reps: Matrix, dims: number, limit: number, alpha: number): ClassFit {
   const x = principalProjection(reps, dims);
   const est = robustCovariance(x, limit);
   const z = whiten(x, est.mean, inverseSqrt(est.cov, x.cols));
   const { scores, statistic } = queScores(z, alpha);
-  return { scores, statistic, dims: x.cols, removedByFilter: est.removed };
+  // Median and MAD of every row: a breakdown point of 1/2, so a poisoned minority cannot move them much.
+  const { median, scale } = robustScale(scores);
+  const cut = median + OUTLIER_Z * scale;
+  let outliers = 0;
+  for (const s of scores) if (s > cut) outliers++;
+  return { scores, statistic, dims: x.cols, outliers };
 }
 
-export function candidateDims(units: number): number[] {
-  const top = Math.min(64, units);
+/**
+ * k = 1, 4, 9, …, 64 as in the reference code, capped at the units and at a tenth of the rows the robust filter
+ * keeps: a covariance in k dimensions estimated from fewer than 10·k rows whitens noise, and the QUE statistic
+ * then favours the largest k for no reason but sample size.
+ */
+export function candidateDims(units: number, keptRows: number): number[] {
+  const top = Math.max(1, Math.min(64, units, Math.floor(keptRows / 10)));
   const out = new Set<number>();
   for (let k = 0; k < 8; k++) out.add(Math.min(top, Math.round((1 + (k * (Math.sqrt(64) - 1)) / 7) ** 2)));
   return [...out].sort((a, b) => a - b);
@@ -97,7 +112,7 @@ export const spectre: Detector<SpectreParams> = {
       const x = selectRows(reps, rows);
       // ε bounds the poison share of the whole training split, all of which may sit in this class.
       const limit = Math.min(rows.length, params.robust_factor * epsilon * n);
-      const tried = params.dims === 'auto' ? candidateDims(reps.cols) : [Math.min(params.dims, reps.cols)];
+      const tried = params.dims === 'auto' ? candidateDims(reps.cols, rows.length - Math.floor(limit)) : [Math.min(params.dims, reps.cols)];
       let best: ClassFit | null = null;
       for (const k of tried) {
         const fit = fitClass(x, k, limit, params.alpha);
@@ -105,12 +120,12 @@ export const spectre: Detector<SpectreParams> = {
       }
       const fit = best!;
       rows.forEach((i, k) => (scores[i] = fit.scores[k]));
-      const rateEstimate = fit.removedByFilter / n;
+      const rateEstimate = fit.outliers / n;
       const rate = params.removal_rate === 'estimated' ? rateEstimate : epsilon;
       const remove = Math.min(rows.length, Math.floor(params.removal_factor * rate * n));
       const order = rows.map((_, k) => k).sort((a, b) => fit.scores[b] - fit.scores[a] || a - b);
       for (let r = 0; r < remove; r++) flagged[rows[order[r]]] = 1;
-      classes.push({ label, n: rows.length, dims: fit.dims, que_statistic: fit.statistic, filter_removed: fit.removedByFilter, poison_rate_estimate: rateEstimate, flagged: remove });
+      classes.push({ label, n: rows.length, dims: fit.dims, que_statistic: fit.statistic, outliers: fit.outliers, poison_rate_estimate: rateEstimate, flagged: remove });
     }
     return { scores, flagged, details: { epsilon_used: epsilon, removal_rate: params.removal_rate, classes } };
   },
