@@ -9,7 +9,8 @@ import { need, type Detector, type RawDetectorParams } from './types.js';
 /**
  * Anti-backdoor learning (Li, Lyu, Koren, Lyu, Li & Ma, NeurIPS 2021), isolation step: backdoored rows are learnt
  * much faster than clean ones, so training a fresh model with the local gradient ascent (LGA) loss
- * sign(ℓ − γ)·ℓ, which holds clean rows' loss near γ but lets the shortcut's loss fall below it, then taking the
+ * sign(L − γ)·L on each batch's mean loss L, which holds the batch loss near γ while the shortcut's rows still
+ * fall far below it, then taking the
  * lowest-loss rows isolates them. Row score = minus the loss after isolation training. The unlearning step (gradient
  * ascent on the isolated rows) changes the model and lives with the experiments (repair).
  */
@@ -51,10 +52,10 @@ export interface EpochOptions {
 }
 
 /**
- * Passes over `rows` minimising the mean of `objective(per-row losses)`; mini-batches shuffled from the seed.
- * LGA uses sign(ℓ − γ)·ℓ; unlearning uses −ℓ (gradient ascent).
+ * Passes over `rows` minimising `objective(per-row losses of the batch)`; mini-batches shuffled from the seed.
+ * LGA uses sign(L − γ)·L of the batch mean L; unlearning uses −L (gradient ascent).
  */
-export function trainWith(model: BuiltModel, features: Features, labels: Uint8Array, rows: number[], epochs: number, opts: EpochOptions, objective: (losses: tf.Tensor1D) => tf.Tensor1D): void {
+export function trainWith(model: BuiltModel, features: Features, labels: Uint8Array, rows: number[], epochs: number, opts: EpochOptions, objective: (losses: tf.Tensor1D) => tf.Scalar): void {
   const optimizer = tf.train.adam(opts.learningRate);
   const rng = deriveRng(opts.seed, opts.purpose);
   try {
@@ -67,7 +68,7 @@ export function trainWith(model: BuiltModel, features: Features, labels: Uint8Ar
           () => {
             const x = batchTensor(features, batch);
             const y = tf.tensor1d(batch.map((r) => labels[r]), 'float32');
-            return tf.mean(objective(rowLosses(y, model.logits(x, dropoutSeed)))) as tf.Scalar;
+            return objective(rowLosses(y, model.logits(x, dropoutSeed)));
           },
           true,
           model.trainableWeights(),
@@ -80,9 +81,21 @@ export function trainWith(model: BuiltModel, features: Features, labels: Uint8Ar
   }
 }
 
-/** The LGA objective sign(ℓ − γ)·ℓ of Li et al. 2021 (eq. 3). */
-export function lgaObjective(gamma: number): (losses: tf.Tensor1D) => tf.Tensor1D {
-  return (losses) => tf.mul(tf.sign(tf.sub(losses, gamma)), losses) as tf.Tensor1D;
+/**
+ * The LGA objective sign(L − γ)·L of Li et al. 2021 (eq. 3), on the batch's mean loss L as in their reference code:
+ * once the batch fits below γ the gradient turns to ascent, so the clean rows cannot be fitted further while the
+ * rows of a shortcut still reach a loss near 0 inside batches whose mean sits at γ.
+ */
+export function lgaObjective(gamma: number): (losses: tf.Tensor1D) => tf.Scalar {
+  return (losses) => {
+    const mean = tf.mean(losses);
+    return tf.mul(tf.sign(tf.sub(mean, gamma)), mean) as tf.Scalar;
+  };
+}
+
+/** Gradient ascent on the rows' mean loss (Li et al. 2021, eq. 4): the unlearning objective. */
+export function unlearningObjective(losses: tf.Tensor1D): tf.Scalar {
+  return tf.neg(tf.mean(losses)) as tf.Scalar;
 }
 
 /** Per-row cross-entropy of the model's predictions (no dropout). */

@@ -4,8 +4,7 @@
  * reported beside a control that does the same thing without the defence's choice: fine-tuning without pruning
  * (the no-op control), unlearning a random set of rows with the same size and class mix as the isolated one.
  */
-import * as tf from '@tensorflow/tfjs';
-import { trainWith, type AblParams } from '../detectors/abl.js';
+import { trainWith, unlearningObjective, type AblParams } from '../detectors/abl.js';
 import { checkPrunable, type FinePruningParams } from '../detectors/fine-pruning.js';
 import { deriveRng } from '../engine/rng.js';
 import type { BuiltModel } from '../models/types.js';
@@ -136,8 +135,7 @@ async function unlearn(run: RunContext, rows: number[], params: AblParams, purpo
   const model = await freshCopy(run);
   try {
     const opts = { batchSize: run.config.train.batch_size, learningRate: params.unlearning_learning_rate, seed: run.config.seed, purpose };
-    // Gradient ascent on the isolated rows: minimise −ℓ (Li et al. 2021, eq. 4); γ plays no part here.
-    trainWith(model, run.prepared.trainFeatures, run.prepared.poisoned.cohort.labels, rows, params.unlearning_epochs, opts, (losses) => tf.neg(losses) as tf.Tensor1D);
+    trainWith(model, run.prepared.trainFeatures, run.prepared.poisoned.cohort.labels, rows, params.unlearning_epochs, opts, unlearningObjective);
     return sideOf(model, run);
   } finally {
     model.dispose();
