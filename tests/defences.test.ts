@@ -124,7 +124,7 @@ describe('defences on tiny models', () => {
     const features = tabular(n, F, (i, j) => (j === 5 ? (i < 20 ? 5 : 0) : rng.normal()));
     for (let i = 0; i < n; i++) labels[i] = i < 20 ? 1 : rng.next() < 0.3 ? 1 : 0;
     const config = mlp.resolveConfig({ hidden_units: [16], dropout: 0 });
-    const training = { build: () => mlp.build([F], config, 0), batchSize: 64, learningRate: 0.01, posWeight: 1 };
+    const training = { build: () => mlp.build([F], config, 0), batchSize: 64, learningRate: 0.01 };
     const params = abl.resolve({ ...mergeDetectorParams('abl'), isolation_rate: 0.05, isolation_epochs: 10 });
     const out = abl.score({ labels, seed: 0, features, training }, params);
     const isolated = [...out.flagged.keys()].filter((i) => out.flagged[i] === 1);

@@ -150,7 +150,7 @@ contract(DETECTOR_REGISTRY, async (detector) => {
     };
     // The trusted validation split and a fresh-model factory (fine-pruning, STRIP, trigger inversion, ABL) are the tiny cohort itself.
     const validation = { features: tabular, labels: cohort.labels };
-    const training = { build: () => mlp.build(tabular.rowShape, mlp.resolveConfig({ hidden_units: [16] }), 'contract-fresh', tabular), batchSize: 64, learningRate: 0.001, posWeight: 1 };
+    const training = { build: () => mlp.build(tabular.rowShape, mlp.resolveConfig({ hidden_units: [16] }), 'contract-fresh', tabular), batchSize: 64, learningRate: 0.001 };
     const out = detector.score({ labels: cohort.labels, seed: 0, configuredRate: 0.05, features: tabular, model, representation, validation, training }, detector.resolve({}));
     assert.equal(out.scores.length, cohort.n);
     assert.equal(out.flagged.length, cohort.n);

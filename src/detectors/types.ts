@@ -37,7 +37,6 @@ export interface TrainingSetup {
   build(): BuiltModel;
   batchSize: number;
   learningRate: number;
-  posWeight: number;
 }
 
 export interface DetectorOutput {

@@ -57,7 +57,6 @@ export function inputFromRun(run: RunContext): DetectionInput {
       build: () => run.prepared.modelSpec.build(run.prepared.trainFeatures.rowShape, run.prepared.modelConfig, run.config.seed, run.prepared.trainFeatures),
       batchSize: run.config.train.batch_size,
       learningRate: run.config.train.learning_rate,
-      posWeight: run.config.train.pos_weight,
     },
   };
 }
