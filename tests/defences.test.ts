@@ -20,7 +20,9 @@ import { spectre } from '../src/detectors/spectre.js';
 import { stripEntropy } from '../src/detectors/strip.js';
 import { featureRange, invertTrigger } from '../src/detectors/trigger-inversion.js';
 import type { BuiltModel } from '../src/models/types.js';
+import { lstm } from '../src/models/lstm.js';
 import { mlp } from '../src/models/mlp.js';
+import { tcn } from '../src/models/tcn.js';
 import { tabtransformer } from '../src/models/tabtransformer.js';
 import { predictProba } from '../src/train/trainer.js';
 
@@ -153,6 +155,32 @@ describe('defences on tiny models', () => {
       assert.ok(finePruning.params.auroc_drop);
     } finally {
       model.dispose();
+    }
+  });
+
+  test('lstm and tcn define their prunable units; pruning them all leaves one prediction for every row', () => {
+    const T = 6;
+    const C = 4;
+    const rng = deriveRng(0, 'test-prune-seq');
+    const x = new Float32Array(30 * T * C).map(() => rng.normal());
+    const features: Features = { view: 'sequence', n: 30, rowShape: [T, C], x, names: ['a', 'b', 'a_observed', 'b_observed'], sources: ['a', 'b', 'a', 'b'] };
+    const models = [
+      { model: lstm.build([T, C], lstm.resolveConfig({ hidden_units: 8 }), 0), units: 8, what: 'hidden units of the top LSTM layer' },
+      { model: tcn.build([T, C], tcn.resolveConfig({ filters: 6, dilations: [1, 2] }), 0), units: 6, what: 'channels of the last residual block' },
+    ];
+    for (const { model, units, what } of models) {
+      try {
+        assert.equal(model.prunableUnits, what);
+        const before = predictProba(model, features);
+        assert.ok(before.some((p) => p !== before[0]));
+        model.pruneUnits!(new Uint8Array(units));
+        const flat = predictProba(model, features);
+        assert.ok(flat.every((p) => p === flat[0]), what);
+        model.pruneUnits!(null);
+        assert.deepEqual(predictProba(model, features), before);
+      } finally {
+        model.dispose();
+      }
     }
   });
 
