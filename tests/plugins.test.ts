@@ -148,7 +148,10 @@ contract(DETECTOR_REGISTRY, async (detector) => {
       h.dispose();
       return out;
     };
-    const out = detector.score({ labels: cohort.labels, seed: 0, configuredRate: 0.05, features: tabular, model, representation }, detector.resolve({}));
+    // The trusted validation split and a fresh-model factory (fine-pruning, STRIP, trigger inversion, ABL) are the tiny cohort itself.
+    const validation = { features: tabular, labels: cohort.labels };
+    const training = { build: () => mlp.build(tabular.rowShape, mlp.resolveConfig({ hidden_units: [16] }), 'contract-fresh', tabular), batchSize: 64, learningRate: 0.001 };
+    const out = detector.score({ labels: cohort.labels, seed: 0, configuredRate: 0.05, features: tabular, model, representation, validation, training }, detector.resolve({}));
     assert.equal(out.scores.length, cohort.n);
     assert.equal(out.flagged.length, cohort.n);
     assert.ok(out.scores.every(Number.isFinite), `${detector.name}: non-finite scores`);

@@ -3,15 +3,32 @@
  * the documented defaults and citations) and one line here.
  */
 import { createRegistry, defaultsOf } from '../util/plugin.js';
+import { abl } from './abl.js';
 import { activationClustering } from './activation-clustering.js';
 import { label } from './label.js';
+import { finePruning } from './fine-pruning.js';
 import { outlier } from './outlier.js';
 import { random } from './random.js';
 import { saliency } from './saliency.js';
 import { spectral } from './spectral.js';
+import { spectre } from './spectre.js';
+import { strip } from './strip.js';
+import { triggerInversion } from './trigger-inversion.js';
 import type { Detector, RawDetectorParams } from './types.js';
 
-export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [spectral, activationClustering, saliency, outlier, label, random]);
+export const DETECTOR_REGISTRY = createRegistry<Detector<any>>('detector', [
+  spectral,
+  activationClustering,
+  saliency,
+  outlier,
+  spectre,
+  finePruning,
+  strip,
+  abl,
+  triggerInversion,
+  label,
+  random,
+]);
 
 /** Reference detectors (chance and label-only levels) that every detection runs beside the chosen ones. */
 export const REFERENCE_DETECTORS: readonly string[] = ['label', 'random'];

@@ -23,6 +23,20 @@ export interface DetectionInput {
   model?: BuiltModel;
   /** Penultimate-layer representations of the training rows, n × units; computed on first use and cached. */
   representation?: () => Matrix;
+  /**
+   * The clean validation split, model inputs and labels: the small trusted set that fine-pruning, STRIP and
+   * trigger inversion assume the defender holds (Liu et al. 2018; Gao et al. 2019; Wang et al. 2019).
+   */
+  validation?: { features: Features; labels: Uint8Array };
+  /** For training-time defences (ABL): a fresh untrained model of the run's architecture and its training settings. */
+  training?: TrainingSetup;
+}
+
+export interface TrainingSetup {
+  /** A new model, initial weights from the run's seed. */
+  build(): BuiltModel;
+  batchSize: number;
+  learningRate: number;
 }
 
 export interface DetectorOutput {

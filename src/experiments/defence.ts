@@ -3,7 +3,8 @@ import { balancedAccuracy, BEATS_CONTROL_RULE, beatsControl, defenceEffect } fro
 import type { DefenceArmEffect, DefenceReport, DefenceSide, DefenceTraining } from '../runs/detection-records.js';
 import { predictProba, trainModel } from '../train/trainer.js';
 import type { RunContext } from './load-run.js';
-import { evaluateModel, prepareRun } from './prepare.js';
+import { evaluateModel, prepareRun, type PreparedRun } from './prepare.js';
+import type { BuiltModel } from '../models/types.js';
 
 /**
  * A defence removes the rows a detector flagged and retrains the run's config with the same seed. Removing rows
@@ -46,8 +47,21 @@ export function randomRemovalMask(flagged: Uint8Array, labels: ArrayLike<number>
   return out;
 }
 
+/** A model's side of a defence record: its clean test metrics, balanced accuracy at its threshold, and ASR. */
+export function defenceSideOf(model: BuiltModel, prepared: PreparedRun, run: RunContext): DefenceSide {
+  const evaluation = evaluateModel(model, prepared, run.dataset, run.config);
+  const probs = predictProba(model, prepared.featurize(run.dataset.test));
+  return {
+    clean_auroc: evaluation.clean.auroc,
+    clean_accuracy: evaluation.clean.accuracy,
+    clean_balanced_accuracy: balancedAccuracy(run.dataset.test.labels, probs, evaluation.clean.threshold),
+    asr: evaluation.attack ? evaluation.attack.asr : null,
+    threshold: evaluation.clean.threshold,
+  };
+}
+
 /** The run's own model: its metrics as recorded, its balanced accuracy from its test predictions. */
-function sideBefore(run: RunContext): DefenceSide {
+export function sideBefore(run: RunContext): DefenceSide {
   const m = run.metrics;
   const probs = predictProba(run.model, run.prepared.featurize(run.dataset.test));
   return {
@@ -74,15 +88,7 @@ async function retrainWithout(run: RunContext, drop: Uint8Array, before: Defence
       config: run.config.train,
       seed: run.config.seed,
     });
-    const evaluation = evaluateModel(model, prepared, run.dataset, run.config);
-    const probs = predictProba(model, prepared.featurize(run.dataset.test));
-    const after: DefenceSide = {
-      clean_auroc: evaluation.clean.auroc,
-      clean_accuracy: evaluation.clean.accuracy,
-      clean_balanced_accuracy: balancedAccuracy(run.dataset.test.labels, probs, evaluation.clean.threshold),
-      asr: evaluation.attack ? evaluation.attack.asr : null,
-      threshold: evaluation.clean.threshold,
-    };
+    const after = defenceSideOf(model, prepared, run);
     return { after, training: { best_epoch: trained.bestEpoch, epochs_run: trained.epochsRun, best_val_auroc: trained.bestValAuroc }, n: prepared.trainFeatures.n };
   } finally {
     model.dispose();

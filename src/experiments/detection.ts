@@ -21,6 +21,7 @@ import { writeExperimentSummary } from '../runs/summary.js';
 import { UserError } from '../util/errors.js';
 import { loadRun, type RunContext } from './load-run.js';
 import { defend } from './defence.js';
+import { methodReport } from './method-reports.js';
 
 export interface DetectionOptions {
   /** Detector names; default every registered detector. The reference detectors (label, random) are always added. */
@@ -60,6 +61,13 @@ export function inputFromRun(run: RunContext): DetectionInput {
     features: run.prepared.trainFeatures,
     model: run.model,
     representation: () => (cached ??= penultimateRepresentations(run.model, run.prepared.trainFeatures)),
+    // issue 13: the clean validation split and a fresh model, for fine-pruning, STRIP, trigger inversion and ABL.
+    validation: { features: run.prepared.valFeatures, labels: run.dataset.val.labels },
+    training: {
+      build: () => run.prepared.modelSpec.build(run.prepared.trainFeatures.rowShape, run.prepared.modelConfig, run.config.seed, run.prepared.trainFeatures),
+      batchSize: run.config.train.batch_size,
+      learningRate: run.config.train.learning_rate,
+    },
   };
 }
 
@@ -123,6 +131,8 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
       const started = performance.now();
       const out = detector.score(input, params);
       checkOutput(method, out, input.labels.length);
+      // issue 13: test-time detection, recovered trigger and model repairs of the methods that have them.
+      const extra = await methodReport(method, run, input, params, out, log);
       const metrics = targetClassDetectionMetrics({
         isPoisoned: run.poisonedMask,
         scores: out.scores,
@@ -150,7 +160,7 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
         n_poisoned: count(run.poisonedMask),
         flagged,
         metrics,
-        details: out.details,
+        details: extra ? { ...out.details, ...extra } : out.details,
       });
       await writeScoresRecord(dir, method, { stayIds: run.prepared.poisoned.cohort.stayIds, scores: out.scores, flagged: out.flagged, poisoned: run.poisonedMask });
       if (method === 'saliency') {

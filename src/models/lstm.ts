@@ -43,6 +43,12 @@ function plan({ rowShape, config }: Stored<LstmConfig>): ParamSpec[] {
 }
 
 class Lstm extends ParamModel<LstmConfig> {
+  readonly prunableUnits = 'hidden units of the top LSTM layer';
+
+  pruneUnits(mask: Uint8Array | null): void {
+    this.setUnitMask(mask);
+  }
+
   protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
     const { layers, pooling, dropout: rate } = this.config;
     let h = x as tf.Tensor3D;

@@ -20,6 +20,9 @@ export const MLP_PARAMS: ParamSchema = {
 };
 
 class Mlp implements BuiltModel {
+  readonly prunableUnits = 'units of the last hidden layer';
+  private unitMask: tf.Tensor1D | null = null;
+
   constructor(
     private readonly model: tf.Sequential | tf.LayersModel,
     private readonly config: MlpConfig,
@@ -36,7 +39,7 @@ class Mlp implements BuiltModel {
       h = layers[k].apply(h) as tf.Tensor;
       if (dropoutSeed !== undefined && this.config.dropout > 0) h = tf.dropout(h, this.config.dropout, undefined, dropoutSeed + k);
     }
-    return h;
+    return this.unitMask ? tf.mul(h, this.unitMask) : h;
   }
 
   logits(x: tf.Tensor, dropoutSeed?: number): tf.Tensor1D {
@@ -51,6 +54,11 @@ class Mlp implements BuiltModel {
     return tf.tidy(() => this.hidden(x) as tf.Tensor2D);
   }
 
+  pruneUnits(mask: Uint8Array | null): void {
+    this.unitMask?.dispose();
+    this.unitMask = mask ? tf.tensor1d(Float32Array.from(mask), 'float32') : null;
+  }
+
   trainableWeights(): tf.Variable[] {
     return this.model.trainableWeights.map((w) => w.read() as tf.Variable);
   }
@@ -60,6 +68,7 @@ class Mlp implements BuiltModel {
   }
 
   dispose(): void {
+    this.unitMask?.dispose();
     this.model.dispose();
   }
 }

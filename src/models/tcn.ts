@@ -99,6 +99,12 @@ export function requiredSteps(steps: number, config: Pick<TcnConfig, 'kernel_siz
 }
 
 class Tcn extends ParamModel<TcnConfig> {
+  readonly prunableUnits = 'channels of the last residual block';
+
+  pruneUnits(mask: Uint8Array | null): void {
+    this.setUnitMask(mask);
+  }
+
   /** The convolution kernel, weight-normalized (Salimans & Kingma 2016) when configured: w = g · v / ‖v‖ per output channel. */
   private kernel(name: string): tf.Tensor2D {
     const v = this.p(`${name}/kernel`) as tf.Tensor2D;

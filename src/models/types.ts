@@ -22,6 +22,16 @@ export interface BuiltModel {
    * than the row, e.g. attention maps. Absent: no limit beyond the caller's.
    */
   readonly gradientBatchRows?: number;
+  /**
+   * Fine-pruning (Liu et al. 2018): what one prunable unit of the penultimate representation is, in words, for
+   * models that define one. Absent: the model has no sensible unit and pruning defences refuse it.
+   */
+  readonly prunableUnits?: string;
+  /**
+   * Zeroes the penultimate units whose mask entry is 0, in inference and training alike (so fine-tuning keeps
+   * them pruned); `null` restores every unit. Present exactly when `prunableUnits` is.
+   */
+  pruneUnits?(mask: Uint8Array | null): void;
   /** Writes the model into `dir` in TF.js format (model.json + weights.bin). */
   save(dir: string): Promise<void>;
   dispose(): void;

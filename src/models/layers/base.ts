@@ -79,16 +79,28 @@ export abstract class ParamModel<C extends { dropout: number }> implements Built
    */
   protected abstract represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D;
 
+  /** Set by models that define prunable units (see BuiltModel.pruneUnits); multiplies the representation. */
+  private unitMask: tf.Tensor1D | null = null;
+
+  protected setUnitMask(mask: Uint8Array | null): void {
+    this.unitMask?.dispose();
+    this.unitMask = mask ? tf.tensor1d(Float32Array.from(mask), 'float32') : null;
+  }
+
+  private masked(h: tf.Tensor2D): tf.Tensor2D {
+    return this.unitMask ? (tf.mul(h, this.unitMask) as tf.Tensor2D) : h;
+  }
+
   logits(x: tf.Tensor, dropoutSeed?: number): tf.Tensor1D {
     return tf.tidy(() => {
-      let h = this.represent(x, dropoutSeed);
+      let h = this.masked(this.represent(x, dropoutSeed));
       if (dropoutSeed !== undefined && this.config.dropout > 0) h = dropout(h, this.config.dropout, dropoutSeed + 1000);
       return dense(h, this.p('out/kernel') as tf.Tensor2D, this.p('out/bias') as tf.Tensor1D).reshape([-1]) as tf.Tensor1D;
     });
   }
 
   penultimate(x: tf.Tensor): tf.Tensor2D {
-    return tf.tidy(() => this.represent(x));
+    return tf.tidy(() => this.masked(this.represent(x)));
   }
 
   trainableWeights(): tf.Variable[] {
@@ -100,6 +112,7 @@ export abstract class ParamModel<C extends { dropout: number }> implements Built
   }
 
   dispose(): void {
+    this.unitMask?.dispose();
     this.params.dispose();
   }
 }

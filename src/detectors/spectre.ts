@@ -1,0 +1,132 @@
+import { robustScale, selectRows, type Matrix } from './linalg.js';
+import { inverseSqrt, principalProjection, queScores, robustCovariance, whiten } from './robust.js';
+import { validateParams, type ParamSchema } from '../util/plugin.js';
+import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
+
+/**
+ * SPECTRE (Hayase, Kong, Somani & Oh, ICML 2021): per class, project the representations on their top k principal
+ * directions, estimate the clean mean and covariance robustly, whiten with that estimate, and score each row by
+ * quantum entropy (QUE). Whitening with a robust covariance removes the clean data's own large-variance directions,
+ * which fool plain spectral signatures when the clean distribution is heavy-tailed or the poison is a small fraction.
+ */
+export interface SpectreParams {
+  epsilon: number | 'run';
+  alpha: number;
+  dims: number | 'auto';
+  robust_factor: number;
+  removal_factor: number;
+  removal_rate: 'estimated' | 'assumed';
+}
+
+const HAYASE = 'Hayase, Kong, Somani & Oh 2021, "SPECTRE: Defending Against Backdoor Attacks Using Robust Statistics", ICML';
+
+export const SPECTRE_PARAMS: ParamSchema = {
+  epsilon: {
+    type: 'number',
+    min: 0,
+    max: 0.5,
+    words: ['run'],
+    default: 0.05,
+    description: "Assumed upper bound on the poison rate (share of the training split); `run` uses the run's configured rate (an oracle)",
+    citation: HAYASE,
+  },
+  alpha: { type: 'number', min: 0, minOpen: true, max: 100, default: 4, description: 'QUE exponent: 0 → Mahalanobis score, ∞ → top-direction (spectral) score', citation: HAYASE },
+  dims: {
+    type: 'integer',
+    min: 1,
+    max: 4096,
+    words: ['auto'],
+    default: 'auto',
+    description: 'Principal directions kept before robust estimation; `auto` tries k = 1, 4, 9, …, 64 (capped at the units and at a tenth of the kept rows) and keeps the k with the largest QUE statistic, as the reference code does',
+    citation: HAYASE,
+  },
+  robust_factor: { type: 'number', min: 0, max: 10, default: 2, description: 'The robust filter may drop up to robust_factor × ε × n rows of a class', citation: HAYASE },
+  removal_factor: { type: 'number', min: 0, minOpen: true, max: 10, default: 1.5, description: 'Rows flagged per class: removal_factor × the poison-rate estimate × n (at most the class)', citation: HAYASE },
+  removal_rate: {
+    type: 'string',
+    choices: ['estimated', 'assumed'],
+    default: 'estimated',
+    description:
+      "estimated: the poison count of a class is the number of its rows whose QUE score exceeds the class's median QUE score + 3.5 robust SDs (1.4826 MAD) (as a share of the training split); assumed: ε itself",
+  },
+};
+
+interface ClassFit {
+  scores: Float64Array;
+  statistic: number;
+  dims: number;
+  /** Rows whose QUE score is a robust outlier among the class's scores: the poison count estimate. */
+  outliers: number;
+}
+
+/** Iglewicz & Hoaglin's (1993) modified-z cut, applied to the class's QUE scores. */
+const OUTLIER_Z = 3.5;
+
+function fitClass(reps: Matrix, dims: number, limit: number, alpha: number): ClassFit {
+  const x = principalProjection(reps, dims);
+  const est = robustCovariance(x, limit);
+  const z = whiten(x, est.mean, inverseSqrt(est.cov, x.cols));
+  const { scores, statistic } = queScores(z, alpha);
+  // Median and MAD of every row: a breakdown point of 1/2, so a poisoned minority cannot move them much.
+  const { median, scale } = robustScale(scores);
+  const cut = median + OUTLIER_Z * scale;
+  let outliers = 0;
+  for (const s of scores) if (s > cut) outliers++;
+  return { scores, statistic, dims: x.cols, outliers };
+}
+
+/**
+ * k = 1, 4, 9, …, 64 as in the reference code, capped at the units and at a tenth of the rows the robust filter
+ * keeps: a covariance in k dimensions estimated from fewer than 10·k rows whitens noise, and the QUE statistic
+ * then favours the largest k for no reason but sample size.
+ */
+export function candidateDims(units: number, keptRows: number): number[] {
+  const top = Math.max(1, Math.min(64, units, Math.floor(keptRows / 10)));
+  const out = new Set<number>();
+  for (let k = 0; k < 8; k++) out.add(Math.min(top, Math.round((1 + (k * (Math.sqrt(64) - 1)) / 7) ** 2)));
+  return [...out].sort((a, b) => a - b);
+}
+
+export const spectre: Detector<SpectreParams> = {
+  name: 'spectre',
+  description: 'SPECTRE (Hayase et al. 2021): robust covariance whitening of the penultimate representations, then quantum-entropy scores, per class',
+  params: SPECTRE_PARAMS,
+  resolve(raw: RawDetectorParams): SpectreParams {
+    return validateParams('spectre', SPECTRE_PARAMS, raw, { owner: 'spectre' }) as unknown as SpectreParams;
+  },
+  score(input, params) {
+    const reps = need(input.representation, 'penultimate representations', 'spectre')();
+    const n = input.labels.length;
+    if (reps.rows !== n) throw new Error(`spectre: ${reps.rows} representation rows for ${n} labels`);
+    let epsilon: number;
+    if (params.epsilon === 'run') {
+      if (input.configuredRate === undefined) throw new Error('spectre: epsilon is "run" but the input carries no configured poison rate');
+      epsilon = input.configuredRate;
+    } else {
+      epsilon = params.epsilon;
+    }
+    const scores = new Float32Array(n);
+    const flagged = new Uint8Array(n);
+    const classes: Record<string, unknown>[] = [];
+    for (const [label, rows] of rowsByLabel(input.labels)) {
+      const x = selectRows(reps, rows);
+      // ε bounds the poison share of the whole training split, all of which may sit in this class.
+      const limit = Math.min(rows.length, params.robust_factor * epsilon * n);
+      const tried = params.dims === 'auto' ? candidateDims(reps.cols, rows.length - Math.floor(limit)) : [Math.min(params.dims, reps.cols)];
+      let best: ClassFit | null = null;
+      for (const k of tried) {
+        const fit = fitClass(x, k, limit, params.alpha);
+        if (best === null || fit.statistic > best.statistic) best = fit;
+      }
+      const fit = best!;
+      rows.forEach((i, k) => (scores[i] = fit.scores[k]));
+      const rateEstimate = fit.outliers / n;
+      const rate = params.removal_rate === 'estimated' ? rateEstimate : epsilon;
+      const remove = Math.min(rows.length, Math.floor(params.removal_factor * rate * n));
+      const order = rows.map((_, k) => k).sort((a, b) => fit.scores[b] - fit.scores[a] || a - b);
+      for (let r = 0; r < remove; r++) flagged[rows[order[r]]] = 1;
+      classes.push({ label, n: rows.length, dims: fit.dims, que_statistic: fit.statistic, outliers: fit.outliers, poison_rate_estimate: rateEstimate, flagged: remove });
+    }
+    return { scores, flagged, details: { epsilon_used: epsilon, removal_rate: params.removal_rate, classes } };
+  },
+};
