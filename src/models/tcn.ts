@@ -5,6 +5,7 @@ import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { allSteps, causalConvSteps, selectSteps, toTimeMajor } from './layers/causal-conv.js';
 import { dropout } from './layers/dropout.js';
+import { joinStatics, splitStatics, staticChannelsFor } from './layers/statics.js';
 import { UserError } from '../util/errors.js';
 
 export interface TcnConfig {
@@ -51,9 +52,9 @@ function convPlan(name: string, inputs: number, config: TcnConfig): ParamSpec[] 
   return specs;
 }
 
-function plan({ rowShape, config }: Stored<TcnConfig>): ParamSpec[] {
+function plan({ rowShape, config, staticChannels = 0 }: Stored<TcnConfig>): ParamSpec[] {
   const specs: ParamSpec[] = [];
-  let channels = rowShape[1];
+  let channels = rowShape[1] - staticChannels;
   config.dilations.forEach((_, b) => {
     specs.push(...convPlan(`block${b}/conv0`, channels, config), ...convPlan(`block${b}/conv1`, config.filters, config));
     if (channels !== config.filters) {
@@ -65,7 +66,7 @@ function plan({ rowShape, config }: Stored<TcnConfig>): ParamSpec[] {
     }
     channels = config.filters;
   });
-  return [...specs, ...outputPlan(config.filters)];
+  return [...specs, ...outputPlan(config.filters + staticChannels)];
 }
 
 /** The time steps each block computes: its first convolution's outputs (`mid`) and the block's outputs (`out`). */
@@ -108,12 +109,16 @@ class Tcn extends ParamModel<TcnConfig> {
   }
 
   protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
-    return this.encode(x as tf.Tensor3D, dropoutSeed, false);
+    const { sequence, statics } = splitStatics(x as tf.Tensor3D, this.stored.staticChannels ?? 0);
+    return joinStatics(this.encode(sequence, dropoutSeed, false), statics);
   }
 
   /** The same representation computed at every step, without pruning (to check that pruning is exact). */
   representAllSteps(x: tf.Tensor): tf.Tensor2D {
-    return tf.tidy(() => this.encode(x as tf.Tensor3D, undefined, true));
+    return tf.tidy(() => {
+      const { sequence, statics } = splitStatics(x as tf.Tensor3D, this.stored.staticChannels ?? 0);
+      return joinStatics(this.encode(sequence, undefined, true), statics);
+    });
   }
 
   /**
@@ -147,13 +152,13 @@ class Tcn extends ParamModel<TcnConfig> {
 
 export const tcn: ModelSpec<TcnConfig> = {
   name: 'tcn',
-  description: 'Temporal convolutional network (Bai et al. 2018): causal dilated residual blocks over the sequence view',
+  description: 'Temporal convolutional network (Bai et al. 2018): causal dilated residual blocks over the sequence view, statics joined before the output layer',
   view: 'sequence',
   params: TCN_PARAMS,
   resolveConfig: (raw) => validateParams('model', TCN_PARAMS, raw, { owner: 'tcn' }) as unknown as TcnConfig,
-  build(rowShape, config, seed) {
+  build(rowShape, config, seed, features) {
     if (rowShape.length !== 2) throw new UserError(`tcn expects sequence rows of shape [T, C], got [${rowShape.join(', ')}]`);
-    const stored = { rowShape, config };
+    const stored = { rowShape, config, staticChannels: staticChannelsFor('tcn', rowShape, features?.staticChannels) };
     return new Tcn('tcn', stored, buildParams('tcn', plan(stored), seed));
   },
   async load(dir) {

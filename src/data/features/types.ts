@@ -13,6 +13,8 @@ export interface Features {
   names: string[];
   /** The raw cohort variable (series or static) each feature or channel derives from. */
   sources: string[];
+  /** Sequence view: the last channels of every hour that carry the statics (the same at every hour). */
+  staticChannels?: number;
 }
 
 /**
