@@ -1,4 +1,4 @@
-import { clampFloat32 } from '../util/float32.js';
+import { atResolution } from '../data/cohort.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 import { checkPlausible, HOUR_ITEMS, TriggerParamError, variableIndex, windowHours } from './window.js';
@@ -61,7 +61,7 @@ export const pattern: Trigger<PatternParams> = {
       }
       const values = e.values.map((x, j) => {
         checkPlausible(`${where}.values[${j}]`, x, spec);
-        return clampFloat32(x, spec.plausibleMin, spec.plausibleMax);
+        return atResolution(spec, x);
       });
       variables.push({ name: spec.name, index, values });
     });
