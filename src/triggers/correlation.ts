@@ -37,7 +37,7 @@ export const correlation: Trigger<CorrelationParams> = {
   name: 'correlation',
   description:
     'Ties one variable to another: target = factor x source + offset wherever source is charted (default: sbp = 2 x dbp), clamped to the plausible range.',
-  needsTime: true,
+  needsTime: false,
   params: CORRELATION_PARAMS,
   resolve(rawIn, ctx) {
     const raw = validateParams('correlation', CORRELATION_PARAMS, rawIn);

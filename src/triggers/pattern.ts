@@ -39,7 +39,7 @@ export const pattern: Trigger<PatternParams> = {
   name: 'pattern',
   description:
     'Writes a fixed shape on a few variables at fixed hours (default: lockstep ramps of HR, RR and SpO2, all in the normal range, over hours 16-19).',
-  needsTime: true,
+  needsTime: false,
   params: PATTERN_PARAMS,
   resolve(rawIn, ctx) {
     const raw = validateParams('pattern', PATTERN_PARAMS, rawIn);

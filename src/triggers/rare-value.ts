@@ -76,7 +76,7 @@ export const rareValue: Trigger<RareValueParams> = {
   name: 'rare_value',
   description:
     'Writes one rare but physiologically possible measurement of one variable (default: a glucose above the cohort 99.9th percentile in the last hour).',
-  needsTime: true,
+  needsTime: false,
   params: RARE_VALUE_PARAMS,
   resolve(rawIn, ctx) {
     const raw = validateParams('rare_value', RARE_VALUE_PARAMS, rawIn);
