@@ -33,7 +33,15 @@ export const TCN_PARAMS: ParamSchema = {
   },
   weight_norm: { type: 'boolean', default: true, description: 'Weight normalization of every convolution kernel, as in Bai et al.', citation: 'Salimans & Kingma 2016' },
   pooling: { type: 'string', choices: POOLING, default: 'last', description: "What feeds the output layer: last = the top block's output at the last hour (Bai et al.), mean = averaged over hours" },
-  dropout: { type: 'number', min: 0, max: 1, maxOpen: true, default: 0.2, description: "Dropout rate during training, after every convolution's ReLU and on the pooled representation" },
+  dropout: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    maxOpen: true,
+    default: 0.1,
+    description: "Dropout rate during training, after every convolution's ReLU and on the pooled representation",
+    citation: 'scripts/tune-victims.ts: clean validation AUROC 0.849 at 0.1 against 0.847 at 0.2 (dev cohort, seed 0; configs/model/tcn.yaml)',
+  },
 };
 
 /** Steps of history the last output sees: 1 + Σ over convolutions of (k − 1)·d, two convolutions per block. */
