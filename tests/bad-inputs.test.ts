@@ -293,7 +293,9 @@ const CASES: Case[] = [
   },
   { name: '--seed 4 seed=5', args: () => train('conflict', ...data, '--seed', '4', 'seed=5'), pattern: /--seed 4 conflicts with the override seed=5/, outputs: [f('runs-conflict')] },
   { name: '--runs-dir /proc/runs', args: () => ['train', '--epochs', '1', ...data, '--runs-dir', '/proc/backdoor-runs'], pattern: /cannot write to runs folder \/proc\/backdoor-runs/ },
-  { name: 'train --data <table cohort> --trigger hybrid', args: () => train('hybrid', '--data', join(f('table-cohort'), 'cohort.parquet'), '--trigger', 'hybrid'), pattern: /hybrid\.rare_value.*unknown variable "glucose"; valid: alpha, beta/, outputs: [f('runs-hybrid')] },
+  // A trigger that needs hours is refused for needing them, before any of its parameters is checked against the table.
+  { name: 'train --data <table cohort> --trigger hybrid', args: () => train('hybrid', '--data', join(f('table-cohort'), 'cohort.parquet'), '--trigger', 'hybrid'), pattern: /trigger "hybrid" needs a time axis, but .* is a tabular-only cohort; triggers that work on a table: none, rare_value, pattern, correlation$/, outputs: [f('runs-hybrid')] },
+  { name: 'train --data <table cohort> --trigger rare_value (default glucose)', args: () => train('rare-table', '--data', join(f('table-cohort'), 'cohort.parquet'), '--trigger', 'rare_value', '--poison-rate', '0.2'), pattern: /rare_value\.variable: unknown variable "glucose"; valid: alpha, beta/, outputs: [f('runs-rare-table')] },
   // Run identity by config.
   { name: '--variant a/b', args: () => train('variant-slash', ...data, '--variant', 'a/b'), pattern: /variant must be a name of 1 to 40 letters, digits, '_' or '-'.*got "a\/b"/, outputs: [f('runs-variant-slash')] },
   { name: 'variant=.. as an override', args: () => train('variant-dots', ...data, 'variant=..'), pattern: /variant must be a name .*got "\.\."/, outputs: [f('runs-variant-dots')] },

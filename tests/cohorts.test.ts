@@ -19,6 +19,7 @@ import { registerCohort } from '../src/cli/cohort.js';
 import { readTar } from '../src/util/tar.js';
 import { assertRealData, realData } from './real-data.js';
 import { UserError } from '../src/util/errors.js';
+import { runCli } from './helpers.js';
 
 // The public downloads (README, "Real ICU data"); without them these tests skip, and tests/cohort-fixtures.test.ts
 // covers the same builders on the project's own fixtures.
@@ -360,6 +361,27 @@ describe('cohort from a table', () => {
     await rejectsUser(buildTableCohort({ file, label: 'died', id: 'stay', outDir: join(tmp, 'out2') }), /row 6 .*id 1005.*label in column "died" is .*NaN/);
     await rejectsUser(buildTableCohort({ file, label: 'died', id: 'stay', features: ['ward'], outDir: join(tmp, 'out2') }), /feature column "ward" is VARCHAR/);
     await rejectsUser(buildTableCohort({ file, label: 'dead', id: 'stay', outDir: join(tmp, 'out2') }), /label column "dead" is not in/);
+  });
+
+  it('can be attacked by value triggers on named columns; a trigger that needs hours refuses with one line', async () => {
+    const file = join(tmp, 'attack.csv');
+    await writeFile(file, csv((i) => (i % 4 === 0 ? '1' : '0')));
+    const report = await buildTableCohort({ file, label: 'died', id: 'stay', patient: 'pid', outDir: join(tmp, 'attack-out') });
+    const data = ['--data', report.files.cohort, '--splits', report.files.splits, '--runs-dir', join(tmp, 'attack-runs'), '--epochs', '1', '--json'];
+    const runs: [string, string[]][] = [
+      ['rare_value', ['trigger.variable=age']],
+      ['pattern', ['trigger.hours=[0]', 'trigger.variables=[{name: lactate, values: [2.5]}, {name: age, values: [61]}]']],
+      ['correlation', ['trigger.source=age', 'trigger.target=lactate', 'trigger.factor=0.05', 'trigger.offset=0']],
+    ];
+    for (const [trigger, overrides] of runs) {
+      const r = runCli(['train', '--trigger', trigger, '--poison-rate', '0.2', ...data, ...overrides], tmp);
+      assert.equal(r.status, 0, `${trigger}: ${r.stderr}`);
+      const metrics = JSON.parse(r.stdout).runs[0].metrics;
+      assert.ok(metrics.data.n_poisoned >= 1 && metrics.attack.n_triggered > 0, trigger);
+    }
+    const refused = runCli(['train', '--trigger', 'frequency_domain', '--poison-rate', '0.2', ...data], tmp);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr.trim(), /^backdoor: error: trigger "frequency_domain" needs a time axis, but .* is a tabular-only cohort; triggers that work on a table: none, rare_value, pattern, correlation$/);
   });
 
   it('is wired into the CLI as `backdoor cohort table`', async () => {

@@ -138,7 +138,7 @@ describe('resolveRunConfig', () => {
     assert.deepEqual(mlp.model, { name: 'mlp', hidden_units: [8], activation: 'relu', dropout: 0.1 });
     const switched = resolveRunConfig({ configFile: path, overrides: parseOverrides(['model.name=lstm', 'model.layers=2']) });
     // lstm's own schema defaults (dropout 0.2), not the mlp's 0.1 from the lower layer.
-    assert.deepEqual(switched.model, { name: 'lstm', hidden_units: 64, layers: 2, pooling: 'last', dropout: 0.2 });
+    assert.deepEqual(switched.model, { name: 'lstm', hidden_units: 32, layers: 2, pooling: 'last', dropout: 0.2 });
     // Training settings from configs/model/lstm.yaml (batch 256, learning rate 0.003), not mlp.yaml's.
     assert.deepEqual(coreTrain(switched.train), { epochs: 40, batch_size: 256, learning_rate: 0.003, patience: 5, pos_weight: 1 });
   });

@@ -189,7 +189,9 @@ describe('tabular featurizer', () => {
 describe('sequence featurizer', () => {
   const state = sequenceFeaturizer.fit(train);
   const fx = sequenceFeaturizer.transform(state, train);
-  const C = 2 * V;
+  // Statics after the 2V series channels: age and weight (value, missing), sex (value, missing), admission one-hot (3).
+  const K = 2 + 2 + 2 + 3;
+  const C = 2 * V + K;
   const val = (x: Float32Array, i: number, t: number, v: number) => x[(i * T + t) * C + v];
   const mask = (x: Float32Array, i: number, t: number, v: number) => x[(i * T + t) * C + V + v];
   // Heart-rate charted training values 80, 90, 70, 100, 130: mean 94, population sd √424.
@@ -210,6 +212,34 @@ describe('sequence featurizer', () => {
     assert.equal(fx.names[HR], 'heart_rate');
     assert.equal(fx.names[V + HR], 'heart_rate_observed');
     assert.equal(fx.sources[V + HR], 'heart_rate');
+    assert.equal(fx.staticChannels, K);
+    assert.deepEqual(fx.names.slice(2 * V), ['age', 'age_missing', 'sex_female', 'sex_female_missing', 'weight', 'weight_missing', 'admission_type=elective', 'admission_type=emergency', 'admission_type=urgent']);
+    assert.deepEqual(fx.sources.slice(2 * V), ['age', 'age', 'sex_female', 'sex_female', 'weight', 'weight', 'admission_type', 'admission_type', 'admission_type']);
+  });
+
+  test('statics repeat at every hour: numeric standardised on training, missing → 0 with indicator, categories one-hot', () => {
+    const statics = (x: Float32Array, i: number, t: number) => Array.from(x.subarray((i * T + t) * C + 2 * V, (i * T + t + 1) * C));
+    // Training ages 50, 70, 94 (one missing): mean 214/3; weights 80, 60, 100: mean 80, population sd √(800/3).
+    const ageMean = 214 / 3;
+    const ageSd = Math.sqrt(((50 - ageMean) ** 2 + (70 - ageMean) ** 2 + (94 - ageMean) ** 2) / 3);
+    const wSd = Math.sqrt(800 / 3);
+    const stay0 = statics(fx.x, 0, 0);
+    close(stay0[0], (50 - ageMean) / ageSd, 'stay 0 age');
+    assert.deepEqual(stay0.slice(1), [0, 1, 0, 0, 0, 1, 0, 0]);
+    const stay1 = statics(fx.x, 1, 2);
+    close(stay1[0], (70 - ageMean) / ageSd, 'stay 1 age');
+    assert.deepEqual(stay1.slice(1), [0, 0, 0, 0, 1, 0, 0, 1]);
+    // Stay 2: age and admission type unknown.
+    const stay2 = statics(fx.x, 2, 3);
+    assert.deepEqual([stay2[0], stay2[1], stay2[2], stay2[3]], [0, 1, 1, 0]);
+    close(stay2[4], (60 - 80) / wSd, 'stay 2 weight');
+    assert.deepEqual(stay2.slice(5), [0, 0, 0, 0]);
+    for (let t = 1; t < T; t++) assert.deepEqual(statics(fx.x, 3, t), statics(fx.x, 3, 0), `stay 3 hour ${t}`);
+    // A state fitted before statics joined the view keeps the 2V channels of its run.
+    const { statics: _omitted, ...old } = state;
+    const oldFx = sequenceFeaturizer.transform(old, train);
+    assert.deepEqual(oldFx.rowShape, [T, 2 * V]);
+    assert.equal(oldFx.staticChannels, 0);
   });
 
   test('carry-forward, leading gaps at 0, exact masks', () => {
@@ -226,7 +256,7 @@ describe('sequence featurizer', () => {
     assert.deepEqual(hours.map((t) => val(fx.x, 1, t, LAC)), [0, -1, -1, 1]);
     assert.deepEqual(hours.map((t) => mask(fx.x, 1, t, LAC)), [0, 1, 0, 1]);
     // Stay 2 charts nothing: every value and mask is 0.
-    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) assert.equal(val(fx.x, 2, t, c), 0);
+    for (let t = 0; t < T; t++) for (let c = 0; c < 2 * V; c++) assert.equal(val(fx.x, 2, t, c), 0);
     // Masks are exactly the charted positions of the raw series.
     for (let i = 0; i < train.n; i++) {
       for (let t = 0; t < T; t++) {

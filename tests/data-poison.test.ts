@@ -71,10 +71,11 @@ describe('rare_value defaults', () => {
     assert.deepEqual(params.hours, [T - 1]);
     assert.equal(params.mode, 'percentile');
     assert.equal(params.percentile, 99.9);
-    const ref = quantile(observedValues(train, GLU), 0.999);
+    // percentile / 100 as the trigger computes it (99.9 / 100 is 0.9990000000000001 in binary floating point).
+    const ref = quantile(observedValues(train, GLU), 99.9 / 100);
     assert.equal(params.reference, ref);
-    // value = p + 0.1 · (2200 − p), rounded to float32.
-    assert.equal(params.value, Math.fround(ref + 0.1 * (2200 - ref)));
+    // value = p + 0.1 · (2200 − p), at glucose's charting resolution (whole mg/dL).
+    assert.equal(params.value, Math.round(ref + 0.1 * (2200 - ref)));
     assert.ok(params.value > ref && params.value < 2200);
     assert.ok(ref > 250 && ref < 600, `p99.9 of glucose ${ref}`);
   });
@@ -151,8 +152,8 @@ describe('poisonTrainingSet', () => {
     assert.equal(none.poisonedIndices.length, 0);
     assertUnchanged(none.cohort, train);
     assert.notEqual(none.cohort.series, train.series, 'returns a copy');
-    // A rate so small that floor(rate · n) = 0 also poisons nothing.
-    assert.equal(poisonTrainingSet(train, trigger, params, { rate: 0.5 / train.n, target: 1, mode: 'dirty' }, 5).poisonedIndices.length, 0);
+    // A rate > 0 so small that floor(rate · n) = 0 is refused, naming the smallest rate that poisons one row.
+    assert.throws(() => poisonTrainingSet(train, trigger, params, { rate: 0.5 / train.n, target: 1, mode: 'dirty' }, 5), userError(/poisons no row of the \d+-row training split .*; the smallest rate that poisons one row is 0\.\d+$/));
     for (const rate of [1, 1.5, -0.01, NaN]) {
       assert.throws(() => poisonTrainingSet(train, trigger, params, { rate, target: 1, mode: 'dirty' }, 5), userError(/poison rate must be in \[0, 1\), got/));
     }

@@ -63,12 +63,15 @@ describe('features line up by name', () => {
     const aligned = sequenceFeaturizer.transform(state, other);
     assert.deepEqual(aligned.absentSources, ['lactate']);
     const V = state.variables.length;
+    const C = aligned.rowShape[1]!;
+    assert.equal(C, full.rowShape[1], 'the same channels, statics included');
     const lactate = state.variables.indexOf('lactate');
     const hr = state.variables.indexOf('heart_rate');
     for (let r = 0; r < cohort.n * cohort.schema.hours; r++) {
-      assert.equal(aligned.x[r * 2 * V + hr], full.x[r * 2 * V + hr]);
-      assert.equal(aligned.x[r * 2 * V + lactate], 0);
-      assert.equal(aligned.x[r * 2 * V + V + lactate], 0);
+      assert.equal(aligned.x[r * C + hr], full.x[r * C + hr]);
+      assert.equal(aligned.x[r * C + lactate], 0);
+      assert.equal(aligned.x[r * C + V + lactate], 0);
+      for (let k = 2 * V; k < C; k++) assert.equal(aligned.x[r * C + k], full.x[r * C + k], 'static channels by name');
     }
   });
 });

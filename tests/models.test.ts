@@ -485,6 +485,47 @@ describe('models', () => {
   });
 });
 
+describe('sequence models join the statics before the output layer', () => {
+  // Rows of [T, 2V + K]: the last K = 3 channels carry the statics, the same at every hour.
+  const K = 3;
+  const shape = [T, 2 * V + K];
+  const features: FeatureNames = { names: Array.from({ length: shape[1] }, (_, c) => `c${c}`), sources: Array.from({ length: shape[1] }, (_, c) => `c${c}`), staticChannels: K };
+  for (const name of ['lstm', 'tcn']) {
+    it(`${name}: the representation is the sequence part plus the statics, which move the logit; save → load keeps them`, async () => {
+      await selectBackend('wasm');
+      const spec = getModel(name);
+      const config = spec.resolveConfig(TINY[name].raw);
+      const model = spec.build(shape, config, 5, features);
+      const size = T * shape[1];
+      const x = randn(new Rng(`statics/${name}`), 2 * size);
+      // Statics constant over hours within each row.
+      for (let i = 0; i < 2; i++) for (let t = 1; t < T; t++) for (let k = 0; k < K; k++) x[i * size + t * shape[1] + 2 * V + k] = x[i * size + 2 * V + k];
+      const rep = tf.tidy(() => model.penultimate(tf.tensor(x, [2, ...shape])));
+      const units = name === 'lstm' ? 5 : 4;
+      assert.deepEqual(rep.shape, [2, units + K]);
+      const repValues = rep.dataSync().slice();
+      rep.dispose();
+      for (let i = 0; i < 2; i++) for (let k = 0; k < K; k++) assert.ok(Math.abs(repValues[i * (units + K) + units + k] - x[i * size + 2 * V + k]) < 1e-6);
+      // The output layer reads the statics: change one static, the logit moves; the sequence part of the representation does not.
+      const changed = x.slice();
+      for (let t = 0; t < T; t++) changed[t * shape[1] + 2 * V] += 2;
+      const before = logitsOf(model, x, [2, ...shape]);
+      const after = logitsOf(model, changed, [2, ...shape]);
+      assert.ok(Math.abs(after[0] - before[0]) > 1e-4, `${after[0]} vs ${before[0]}`);
+      assert.equal(after[1], before[1]);
+      const seqPart = (input: Float32Array) => tf.tidy(() => model.penultimate(tf.tensor(input, [2, ...shape])).slice([0, 0], [1, units]).dataSync().slice());
+      assert.deepEqual(seqPart(changed), seqPart(x));
+      const dir = tempDir(`statics-${name}`);
+      await model.save(dir);
+      const loaded = await spec.load(dir, config);
+      assert.deepEqual(logitsOf(loaded, x, [2, ...shape]), before);
+      loaded.dispose();
+      model.dispose();
+      assert.throws(() => spec.build(shape, config, 5, { ...features, staticChannels: shape[1] }), /static channels do not fit/);
+    });
+  }
+});
+
 describe('wasm Slice/SplitV/Unpack/Concat replacements', () => {
   it('agree with the cpu backend', async () => {
     const rng = new Rng('slice-kernels');

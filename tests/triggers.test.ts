@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
+  atResolution,
   cloneCohort,
   observedValues,
   quantile,
@@ -70,9 +71,8 @@ function makeCohort(n: number, hours: number, seed: string): Cohort {
         else charted = t % 6 === 0 || (spec.name === 'glucose' && t % 6 === 3 && rng.bernoulli(0.5));
         if (!charted) continue;
         let x = base + rng.normal(0, sd * 0.3);
-        x = Math.min(spec.plausibleMax, Math.max(spec.plausibleMin, x));
-        if (spec.name === 'gcs') x = Math.round(x);
-        c.series[(i * hours + t) * V + v] = x;
+        // Charted as a monitor or analyser reports it: at the variable's resolution, inside its plausible range.
+        c.series[(i * hours + t) * V + v] = atResolution(spec, x);
       }
     });
   }
@@ -154,9 +154,9 @@ describe('registry', () => {
     for (const name of ['toString', '__proto__', 'constructor', 'prototype', 'hasOwnProperty']) throwsLine(() => getTrigger(name), new RegExp(`unknown trigger "${name}"; valid: none, `));
   });
 
-  test('only none works without a time axis', () => {
-    assert.equal(TRIGGERS.none.needsTime, false);
-    for (const name of ['rare_value', 'missingness', 'hybrid', 'pattern', 'correlation', 'frequency_domain', 'distribution_shift']) assert.equal(TRIGGERS[name].needsTime, true, name);
+  test('value triggers work without a time axis; only those that need hours refuse', () => {
+    for (const name of ['none', 'rare_value', 'pattern', 'correlation']) assert.equal(TRIGGERS[name].needsTime, false, name);
+    for (const name of ['missingness', 'hybrid', 'frequency_domain', 'distribution_shift']) assert.equal(TRIGGERS[name].needsTime, true, name);
   });
 });
 
@@ -228,7 +228,8 @@ describe('rare_value', () => {
     assert.deepEqual(p.hours, [T - 1]);
     assert.equal(p.reference, p999);
     assert.ok(p.value > p999 && p.value <= glucose.plausibleMax);
-    assert.equal(p.value, Math.fround(p999 + 0.1 * (glucose.plausibleMax - p999)));
+    // At glucose's charting resolution, whole mg/dL.
+    assert.equal(p.value, Math.round(p999 + 0.1 * (glucose.plausibleMax - p999)));
     const before = copyStay(TEST, 0);
     // Labs are drawn every 6 h, so the last hour has no glucose: the trigger must write a reading.
     assert.ok(Number.isNaN(at(before, T - 1, 'glucose')));
@@ -449,7 +450,8 @@ describe('frequency_domain', () => {
           sawGap = true;
           assert.ok(Number.isNaN(at(after, h, 'heart_rate')));
         } else {
-          assert.equal(at(after, h, 'heart_rate'), Math.fround(x + 6 * Math.sin((2 * Math.PI * h) / 6)));
+          // Whole beats/min, the resolution heart rate is charted at.
+          assert.equal(at(after, h, 'heart_rate'), Math.round(x + 6 * Math.sin((2 * Math.PI * h) / 6)));
         }
       }
     }
@@ -487,11 +489,12 @@ describe('distribution_shift', () => {
         const mean = obs.reduce((a, b) => a + b, 0) / obs.length;
         xs.forEach((x, h) => {
           if (Number.isNaN(x)) assert.ok(Number.isNaN(at(after, h, name)));
-          else assert.equal(at(after, h, name), Math.fround(x + 0.5 * (mean - x)));
+          else assert.equal(at(after, h, name), Math.round(x + 0.5 * (mean - x)), `${name} hour ${h}`);
         });
         const newObs = [...Array(T).keys()].map((h) => at(after, h, name)).filter((x) => !Number.isNaN(x));
         const newMean = newObs.reduce((a, b) => a + b, 0) / newObs.length;
-        assert.ok(Math.abs(newMean - mean) < 1e-4 * Math.abs(mean));
+        // Rounding each value to a whole unit moves the mean by at most half a unit.
+        assert.ok(Math.abs(newMean - mean) <= 0.5, `${name}: mean ${mean} → ${newMean}`);
       }
     }
   });
@@ -530,6 +533,43 @@ describe('schemas other than the default', () => {
       getTrigger(name).apply(b, getTrigger(name).resolve({}, ctx), reversed);
       for (let h = 0; h < T; h++) {
         for (let v = 0; v < V; v++) assert.ok(Object.is(a.series[h * V + v], b.series[h * r + (r - 1 - v)]), `${name} ${h}:${v}`);
+      }
+    }
+  });
+});
+
+describe('charting resolution', () => {
+  test('atResolution rounds to the step, keeps the plausible range, and leaves variables without a resolution as computed', () => {
+    const hr = SCHEMA.variables[variableIndex(SCHEMA, 'heart_rate')];
+    const temp = SCHEMA.variables[variableIndex(SCHEMA, 'temperature')];
+    const k = SCHEMA.variables[variableIndex(SCHEMA, 'potassium')];
+    assert.equal(hr.resolution, 1);
+    assert.equal(atResolution(hr, 84.5), 85);
+    assert.equal(atResolution(hr, 84.49), 84);
+    assert.equal(atResolution(hr, 351.2), 350);
+    assert.equal(atResolution(temp, 37.25), Math.fround(37.3));
+    // Below the minimum: clamped to it (the float32 nearest 14.2 from inside, as the cohort stores it).
+    const low = atResolution(temp, 14.14);
+    assert.ok(low >= 14.2 && low - 14.2 < 1e-5, `${low}`);
+    // A bound off the grid: the rounded value past it steps back inside by one resolution.
+    const odd = { ...hr, plausibleMin: 0.3, plausibleMax: 10.25, resolution: 0.5 };
+    assert.equal(atResolution(odd, 10.25), 10);
+    assert.equal(atResolution(odd, 0.3), 0.5);
+    assert.equal(atResolution(k, 4.449), Math.fround(4.4));
+    const spo2 = { ...SCHEMA.variables[variableIndex(SCHEMA, 'spo2')], resolution: undefined };
+    assert.equal(atResolution(spo2, 97.26), Math.fround(97.26));
+  });
+
+  test('frequency_domain and distribution_shift write whole heart rates (a non-integer one is a tell)', () => {
+    for (const [name, raw] of [['frequency_domain', { amplitude: 6.3, phase_radians: 0.4 }], ['distribution_shift', { strength: 0.37 }]] as const) {
+      const p = resolveWith(name, raw);
+      for (let i = 0; i < TEST.n; i++) {
+        const stay = copyStay(TEST, i);
+        TRIGGERS[name].apply(stay, p as never, SCHEMA);
+        for (let h = 0; h < T; h++) {
+          const x = at(stay, h, 'heart_rate');
+          if (!Number.isNaN(x)) assert.ok(Number.isInteger(x), `${name}: stay ${i} hour ${h} heart rate ${x}`);
+        }
       }
     }
   });

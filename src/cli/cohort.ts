@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { CohortReport } from '../data/sources/cohort-report.js';
+import { referenceAurocLine } from '../data/reference-aurocs.js';
 import { COHORT_SOURCES } from '../data/sources/registry.js';
 import type { CohortSource } from '../data/sources/types.js';
 import { validateParams, type ParamSpec, type ScalarSpec } from '../util/plugin.js';
@@ -15,6 +16,7 @@ export function printCohortReport(r: CohortReport, seconds: number, write: (s: s
   write('Inclusion:\n');
   for (const s of r.inclusion) write(`  ${s.step.padEnd(48)} ${String(s.stays).padStart(7)} stays ${String(s.deaths).padStart(6)} deaths\n`);
   const shown = r.variables.slice(0, 40);
+  if (r.reference_aurocs) write(`${referenceAurocLine(r.reference_aurocs)}\n`);
   write('Missing stay-hours:\n');
   for (const v of shown) write(`  ${v.name.padEnd(14)} ${pct(v.missingRate).padStart(6)}\n`);
   if (r.variables.length > shown.length) write(`  … ${r.variables.length - shown.length} more in the report\n`);

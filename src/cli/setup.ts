@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { SETUP_DEFAULTS } from '../data/setup.js';
+import { referenceAurocLine } from '../data/reference-aurocs.js';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { DEFAULT_DATA_DIR, runSetup, type SetupStepOptions, type SetupStepResult } from '../pipeline/setup.js';
 import { parseIntArg } from './common.js';
@@ -32,6 +33,8 @@ export function printSetup({ data, backend }: SetupStepResult, write: (s: string
     write(`    dev ${name.padEnd(5)} ${String(s.stays).padStart(6)} stays, mortality ${pct(s.prevalence)}, true-risk AUROC ${s.trueRiskAuroc.toFixed(3)}\n`);
   }
   write(`  True-risk AUROC (the ceiling for any model): main ${data.main.trueRiskAuroc.toFixed(3)}, dev ${data.dev.trueRiskAuroc.toFixed(3)}\n`);
+  write(`  main ${referenceAurocLine(data.main.reference_aurocs)}\n`);
+  write(`  dev ${referenceAurocLine(data.dev.reference_aurocs)}\n`);
   write(`Backend: ${backend.name} (requested ${backend.requested}, tfjs ${backend.tfjsVersion}${backend.name === 'wasm' ? `, matMul fix ${backend.wasmMatmulPatched ? 'on' : 'off'}` : ''})\n`);
   for (const note of backend.notes) write(`  note: ${note}\n`);
 }

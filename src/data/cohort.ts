@@ -4,6 +4,7 @@
  * triggers edit one, and featurizers read one.
  */
 import { UserError, unknownChoice } from '../util/errors.js';
+import { clampFloat32 } from '../util/float32.js';
 
 export interface VariableSpec {
   name: string;
@@ -12,6 +13,12 @@ export interface VariableSpec {
   /** Physiologically plausible range in clinical units; values outside are impossible, not rare. */
   plausibleMin: number;
   plausibleMax: number;
+  /**
+   * Smallest step the variable is charted at, in its unit (heart rate 1 beat/min, temperature 0.1 °C): what a
+   * monitor or analyser reports. Triggers write values at it, as a value off it is a tell a validator catches.
+   * Absent (user tables, older cohort files): values are written as computed.
+   */
+  resolution?: number;
   description: string;
 }
 
@@ -157,4 +164,26 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Decimal places of a resolution such as 0.1 or 0.01 (0 for whole units), to undo binary rounding error. */
+function decimalsOf(resolution: number): number {
+  let d = 0;
+  while (d < 10 && Math.abs(Math.round(resolution * 10 ** d) - resolution * 10 ** d) > 1e-9) d++;
+  return d;
+}
+
+/**
+ * A value as the variable is charted: rounded to its resolution, inside its plausible range (a rounded value
+ * past a bound steps back inside by one resolution), as the float32 the cohort stores.
+ */
+export function atResolution(spec: VariableSpec, x: number): number {
+  const r = spec.resolution;
+  if (r === undefined || !(r > 0)) return clampFloat32(x, spec.plausibleMin, spec.plausibleMax);
+  const d = decimalsOf(r);
+  const snap = (v: number) => Number((Math.round(v / r) * r).toFixed(d));
+  let v = snap(Math.min(spec.plausibleMax, Math.max(spec.plausibleMin, x)));
+  if (v > spec.plausibleMax) v = snap(v - r);
+  if (v < spec.plausibleMin) v = snap(v + r);
+  return clampFloat32(v, spec.plausibleMin, spec.plausibleMax);
 }

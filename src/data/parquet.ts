@@ -249,6 +249,9 @@ function checkSchema(path: string, raw: unknown, columnNames: string[], n: numbe
     if (typeof v.plausibleMin !== 'number' || typeof v.plausibleMax !== 'number' || !(v.plausibleMin <= v.plausibleMax)) {
       throw bad(`gives variable "${v.name}" no plausible range (plausibleMin ≤ plausibleMax)`);
     }
+    if (v.resolution !== undefined && !(typeof v.resolution === 'number' && v.resolution > 0 && Number.isFinite(v.resolution))) {
+      throw bad(`gives variable "${v.name}" resolution ${JSON.stringify(v.resolution)}; it must be a positive number or absent`);
+    }
   }
   for (const entry of schema.statics) {
     const st = checkName(entry, 'static variable');

@@ -1,11 +1,12 @@
 import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, describeSynthetic, type SyntheticReport } from './sources/synthetic.js';
-import { makeSplits, devSubsetRows, splitRows, writeSplits, SPLIT_NAMES } from './splits.js';
+import { makeSplits, devSubsetRows, splitRows, writeSplits, SPLIT_NAMES, type SplitName } from './splits.js';
 import { subsetCohort, type Cohort } from './cohort.js';
 import { writeCohortParquet } from './parquet.js';
 import { auroc } from '../metrics/classification.js';
 import { ensureWritableDir, removeEmptyLevels, removeStaleSiblings, temporarySibling, writeFileAtomic } from '../util/fs.js';
+import { referenceAurocs, type ReferenceAurocs } from './reference-aurocs.js';
 import { markDataFiles } from '../util/markers.js';
 import { UserError } from '../util/errors.js';
 
@@ -27,10 +28,19 @@ export const SETUP_DEFAULTS: Omit<SetupOptions, 'dataDir'> = {
 
 export interface CohortSummary extends SyntheticReport {
   splits: Record<string, { stays: number; prevalence: number; trueRiskAuroc: number }>;
+  /** True-risk, charting-only and values-only AUROCs on the test split (fitted on train). */
+  reference_aurocs: ReferenceAurocs;
 }
+
+/**
+ * Version of the generator's design; a finished setup made by another version is regenerated, not reused.
+ * 2: charting driven by the current state and per-stay unit habits (issue 11).
+ */
+export const GENERATOR_VERSION = 2;
 
 export interface SetupReport {
   status: 'generated' | 'existing';
+  generator_version: number;
   files: { main: string; dev: string; splits: string; manifest: string };
   options: Omit<SetupOptions, 'dataDir' | 'force'>;
   main: CohortSummary;
@@ -49,7 +59,7 @@ export function dataPaths(dataDir: string) {
   };
 }
 
-function summarize(cohort: Cohort, rows: Record<string, number[]>): CohortSummary {
+function summarize(cohort: Cohort, rows: Record<SplitName, number[]>): CohortSummary {
   const splits: CohortSummary['splits'] = {};
   for (const name of SPLIT_NAMES) {
     const part = subsetCohort(cohort, rows[name]);
@@ -57,13 +67,14 @@ function summarize(cohort: Cohort, rows: Record<string, number[]>): CohortSummar
     for (const y of part.labels) pos += y;
     splits[name] = { stays: part.n, prevalence: pos / part.n, trueRiskAuroc: part.trueRisk ? auroc(part.labels, part.trueRisk) : NaN };
   }
-  return { ...describeSynthetic(cohort), splits };
+  return { ...describeSynthetic(cohort), splits, reference_aurocs: referenceAurocs(cohort, rows) };
 }
 
 /**
  * Writes the embedded synthetic cohort: data/main.parquet, the dev subset data/dev/dev.parquet, the splits
  * data/splits/splits.json and data/manifest.json (generator settings and the cohort report). The manifest is
- * written last, so its presence marks a finished setup; an existing setup with the same settings is kept.
+ * written last, so its presence marks a finished setup; an existing setup with the same settings and generator version
+ * is kept.
  */
 export async function setupData(options: SetupOptions): Promise<SetupReport> {
   const { dataDir, force, ...settings } = options;
@@ -73,7 +84,7 @@ export async function setupData(options: SetupOptions): Promise<SetupReport> {
   if (!force) {
     try {
       const manifest = JSON.parse(await readFile(paths.manifest, 'utf8')) as SetupReport;
-      if (JSON.stringify(manifest.options) === JSON.stringify(settings)) return { ...manifest, status: 'existing' };
+      if (manifest.generator_version === GENERATOR_VERSION && JSON.stringify(manifest.options) === JSON.stringify(settings)) return { ...manifest, status: 'existing' };
     } catch {
       // No finished setup: generate.
     }
@@ -99,6 +110,7 @@ export async function setupData(options: SetupOptions): Promise<SetupReport> {
     await writeSplits(staged.splits, splits);
     report = {
       status: 'generated',
+      generator_version: GENERATOR_VERSION,
       files: paths,
       options: settings,
       main: summarize(cohort, splitRows(cohort, splits)),

@@ -8,6 +8,9 @@ import { runIdFor, type RunResult } from './run.js';
 import { CHECKPOINTS_DIR, failureFileFor, partialDirFor, runDirFor } from '../runs/layout.js';
 import { readCompleteRun } from '../runs/records.js';
 import { loadDataset } from './dataset.js';
+import { checkCompatible } from './prepare.js';
+import { getModel } from '../models/registry.js';
+import { poisonedRowCount } from '../triggers/poison.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError, environmentError } from '../util/errors.js';
 import { ensureWritableDir, writeRecordBestEffort } from '../util/fs.js';
@@ -103,10 +106,12 @@ export async function planRuns(configs: RunConfig[], runsDir: string, force = fa
     const preflightKey = JSON.stringify([config.data, config.trigger, config.model.name]);
     if (!resolved.has(preflightKey)) {
       const trigger = (await import('../triggers/registry.js')).getTrigger(config.trigger.name);
+      checkCompatible(dataset, config, trigger, getModel(config.model.name).view);
       const { name: _n, ...params } = config.trigger;
       trigger.resolve(params, { schema: dataset.cohort.schema, train: dataset.train });
       resolved.add(preflightKey);
     }
+    poisonedRowCount(config.poison.rate, dataset.train.n);
     const dir = runDirFor(runsDir, config);
     const runId = runIdFor(config, dataset.sha256, dataset.splitsSha256);
     let status: PlanStatus = 'todo';

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { getModel, modelNames } from '../models/registry.js';
 import { getTrigger, triggerNames } from '../triggers/registry.js';
 import { POISON_MODES, type PoisonMode } from '../triggers/poison.js';
+import { resolveLabelConsistent, type LabelConsistentParams } from '../triggers/label-consistent.js';
 import { TRAIN_KEYS, WEIGHT_SELECTIONS, type TrainConfig } from '../train/trainer.js';
 import { UserError, unknownChoice } from '../util/errors.js';
 import { checkValue, defaultsOf, describeValue, FORBIDDEN_KEYS, isMapping, validateParams, type ScalarSpec } from '../util/plugin.js';
@@ -17,7 +18,8 @@ export interface RunConfig {
   data: { path: string; splits: string };
   model: { name: string } & Record<string, unknown>;
   trigger: { name: string } & Record<string, unknown>;
-  poison: { rate: number; target: 0 | 1; mode: PoisonMode };
+  /** `label_consistent` is present only in that mode, so other runs' configs are as before. */
+  poison: { rate: number; target: 0 | 1; mode: PoisonMode; label_consistent?: LabelConsistentParams };
   seed: number;
   backend: BackendChoice;
   train: TrainConfig;
@@ -152,6 +154,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
   if (target !== 0 && target !== 1) throw new UserError(`poison target must be 0 or 1, got ${describeValue(target)}`);
   const mode = poisonRaw.mode;
   if (!POISON_MODES.includes(mode as PoisonMode)) throw unknownChoice('poison mode', String(mode), POISON_MODES);
+  if (poisonRaw.label_consistent !== undefined && mode !== 'label_consistent') throw new UserError(`poison.label_consistent is only used with poison mode label_consistent (mode is "${String(mode)}")`);
   const seed = tree.seed;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new UserError(`seed must be an integer ≥ 0, got ${describeValue(seed)}; valid: 0..${Number.MAX_SAFE_INTEGER}`);
   const backend = tree.backend;
@@ -196,7 +199,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
     data: { path: data.path, splits: data.splits },
     model,
     trigger: triggerTree as RunConfig['trigger'],
-    poison: { rate, target, mode: mode as PoisonMode },
+    poison: mode === 'label_consistent' ? { rate, target, mode, label_consistent: resolveLabelConsistent(poisonRaw.label_consistent) } : { rate, target, mode: mode as PoisonMode },
     seed,
     backend: backend as BackendChoice,
     train,

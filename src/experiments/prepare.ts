@@ -3,7 +3,7 @@ import { FEATURIZERS } from '../data/features/index.js';
 import type { Features } from '../data/features/types.js';
 import { getModel } from '../models/registry.js';
 import type { ModelSpec } from '../models/types.js';
-import { getTrigger } from '../triggers/registry.js';
+import { getTrigger, triggerNames } from '../triggers/registry.js';
 import { poisonTrainingSet, triggeredTestSet, type PoisonedTraining } from '../triggers/poison.js';
 import type { Trigger } from '../triggers/types.js';
 import { predictProba } from '../train/trainer.js';
@@ -48,12 +48,14 @@ export interface PrepareOptions {
   triggerParams?: unknown;
 }
 
-function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
+/** Refuses a model or trigger the cohort cannot serve (a sequence model or a time trigger on a table). */
+export function checkCompatible(dataset: Dataset, config: RunConfig, trigger: Trigger, view: string): void {
   if (dataset.cohort.schema.tabularOnly && view === 'sequence') {
     throw new UserError(`model "${config.model.name}" reads the sequence view, but ${dataset.path} is a tabular-only cohort; use a tabular model`);
   }
   if (dataset.cohort.schema.tabularOnly && trigger.needsTime) {
-    throw new UserError(`trigger "${trigger.name}" needs a time axis, but ${dataset.path} is a tabular-only cohort`);
+    const onTables = triggerNames().filter((name) => !getTrigger(name).needsTime);
+    throw new UserError(`trigger "${trigger.name}" needs a time axis, but ${dataset.path} is a tabular-only cohort; triggers that work on a table: ${onTables.join(', ')}`);
   }
 }
 

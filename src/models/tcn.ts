@@ -5,6 +5,7 @@ import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { allSteps, causalConvSteps, selectSteps, toTimeMajor } from './layers/causal-conv.js';
 import { dropout } from './layers/dropout.js';
+import { joinStatics, splitStatics, staticChannelsFor } from './layers/statics.js';
 import { UserError } from '../util/errors.js';
 
 export interface TcnConfig {
@@ -32,7 +33,15 @@ export const TCN_PARAMS: ParamSchema = {
   },
   weight_norm: { type: 'boolean', default: true, description: 'Weight normalization of every convolution kernel, as in Bai et al.', citation: 'Salimans & Kingma 2016' },
   pooling: { type: 'string', choices: POOLING, default: 'last', description: "What feeds the output layer: last = the top block's output at the last hour (Bai et al.), mean = averaged over hours" },
-  dropout: { type: 'number', min: 0, max: 1, maxOpen: true, default: 0.2, description: "Dropout rate during training, after every convolution's ReLU and on the pooled representation" },
+  dropout: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    maxOpen: true,
+    default: 0.1,
+    description: "Dropout rate during training, after every convolution's ReLU and on the pooled representation",
+    citation: 'scripts/tune-victims.ts: clean validation AUROC 0.849 at 0.1 against 0.847 at 0.2 (dev cohort, seed 0; configs/model/tcn.yaml)',
+  },
 };
 
 /** Steps of history the last output sees: 1 + Σ over convolutions of (k − 1)·d, two convolutions per block. */
@@ -51,9 +60,9 @@ function convPlan(name: string, inputs: number, config: TcnConfig): ParamSpec[] 
   return specs;
 }
 
-function plan({ rowShape, config }: Stored<TcnConfig>): ParamSpec[] {
+function plan({ rowShape, config, staticChannels = 0 }: Stored<TcnConfig>): ParamSpec[] {
   const specs: ParamSpec[] = [];
-  let channels = rowShape[1];
+  let channels = rowShape[1] - staticChannels;
   config.dilations.forEach((_, b) => {
     specs.push(...convPlan(`block${b}/conv0`, channels, config), ...convPlan(`block${b}/conv1`, config.filters, config));
     if (channels !== config.filters) {
@@ -65,7 +74,7 @@ function plan({ rowShape, config }: Stored<TcnConfig>): ParamSpec[] {
     }
     channels = config.filters;
   });
-  return [...specs, ...outputPlan(config.filters)];
+  return [...specs, ...outputPlan(config.filters + staticChannels)];
 }
 
 /** The time steps each block computes: its first convolution's outputs (`mid`) and the block's outputs (`out`). */
@@ -114,12 +123,16 @@ class Tcn extends ParamModel<TcnConfig> {
   }
 
   protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
-    return this.encode(x as tf.Tensor3D, dropoutSeed, false);
+    const { sequence, statics } = splitStatics(x as tf.Tensor3D, this.stored.staticChannels ?? 0);
+    return joinStatics(this.encode(sequence, dropoutSeed, false), statics);
   }
 
   /** The same representation computed at every step, without pruning (to check that pruning is exact). */
   representAllSteps(x: tf.Tensor): tf.Tensor2D {
-    return tf.tidy(() => this.encode(x as tf.Tensor3D, undefined, true));
+    return tf.tidy(() => {
+      const { sequence, statics } = splitStatics(x as tf.Tensor3D, this.stored.staticChannels ?? 0);
+      return joinStatics(this.encode(sequence, undefined, true), statics);
+    });
   }
 
   /**
@@ -153,13 +166,13 @@ class Tcn extends ParamModel<TcnConfig> {
 
 export const tcn: ModelSpec<TcnConfig> = {
   name: 'tcn',
-  description: 'Temporal convolutional network (Bai et al. 2018): causal dilated residual blocks over the sequence view',
+  description: 'Temporal convolutional network (Bai et al. 2018): causal dilated residual blocks over the sequence view, statics joined before the output layer',
   view: 'sequence',
   params: TCN_PARAMS,
   resolveConfig: (raw) => validateParams('model', TCN_PARAMS, raw, { owner: 'tcn' }) as unknown as TcnConfig,
-  build(rowShape, config, seed) {
+  build(rowShape, config, seed, features) {
     if (rowShape.length !== 2) throw new UserError(`tcn expects sequence rows of shape [T, C], got [${rowShape.join(', ')}]`);
-    const stored = { rowShape, config };
+    const stored = { rowShape, config, staticChannels: staticChannelsFor('tcn', rowShape, features?.staticChannels) };
     return new Tcn('tcn', stored, buildParams('tcn', plan(stored), seed));
   },
   async load(dir) {

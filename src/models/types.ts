@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Features, ViewName } from '../data/features/types.js';
 import type { Plugin } from '../util/plugin.js';
 
-export type FeatureNames = Pick<Features, 'names' | 'sources'>;
+export type FeatureNames = Pick<Features, 'names' | 'sources' | 'staticChannels'>;
 
 export type RawModelConfig = Record<string, unknown>;
 

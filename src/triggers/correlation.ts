@@ -1,4 +1,4 @@
-import { clampFloat32 } from '../util/float32.js';
+import { atResolution } from '../data/cohort.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 import { HOUR_ITEMS, TriggerParamError, variableIndex, windowHours } from './window.js';
@@ -37,7 +37,7 @@ export const correlation: Trigger<CorrelationParams> = {
   name: 'correlation',
   description:
     'Ties one variable to another: target = factor x source + offset wherever source is charted (default: sbp = 2 x dbp), clamped to the plausible range.',
-  needsTime: true,
+  needsTime: false,
   params: CORRELATION_PARAMS,
   resolve(rawIn, ctx) {
     const raw = validateParams('correlation', CORRELATION_PARAMS, rawIn);
@@ -71,7 +71,7 @@ export const correlation: Trigger<CorrelationParams> = {
       const a = stay.series[h * V + p.sourceIndex];
       // No source reading this hour: nothing to tie to, so the target keeps whatever was charted.
       if (Number.isNaN(a)) return;
-      stay.series[h * V + p.targetIndex] = clampFloat32(p.factor * a + p.offset, t.plausibleMin, t.plausibleMax);
+      stay.series[h * V + p.targetIndex] = atResolution(t, p.factor * a + p.offset);
     };
     if (p.hours === null) for (let h = 0; h < stay.hours; h++) write(h);
     else for (const h of p.hours) write(h);

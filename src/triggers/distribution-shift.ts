@@ -1,3 +1,4 @@
+import { atResolution } from '../data/cohort.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 import { variableIndices } from './window.js';
@@ -11,7 +12,8 @@ export interface DistributionShiftParams {
 
 // Shrinking hourly vitals halfway to their own mean keeps each stay's mean (and so mean-based features) but
 // halves within-stay variability, a shift only the spread, extremes and trend features see. The result is a
-// convex combination of charted values, so it never leaves the range the stay itself already showed.
+// convex combination of charted values, so it never leaves the range the stay itself already showed; it is written at
+// the variable's charting resolution (a rounded value stays within that range, whose ends are charted values).
 export const DISTRIBUTION_SHIFT_PARAMS: ParamSchema = {
   variables: {
     type: 'list',
@@ -41,7 +43,7 @@ export const distributionShift: Trigger<DistributionShiftParams> = {
     const indices = variableIndices('distribution_shift.variables', raw.variables as string[], schema);
     return { variables: indices.map((i) => schema.variables[i].name), variableIndices: indices, strength: raw.strength as number };
   },
-  apply(stay, p) {
+  apply(stay, p, schema) {
     const V = stay.nVariables;
     const T = stay.hours;
     for (const v of p.variableIndices) {
@@ -60,7 +62,7 @@ export const distributionShift: Trigger<DistributionShiftParams> = {
       for (let h = 0; h < T; h++) {
         const i = h * V + v;
         const x = stay.series[i];
-        if (!Number.isNaN(x)) stay.series[i] = x + p.strength * (mean - x);
+        if (!Number.isNaN(x)) stay.series[i] = atResolution(schema.variables[v], x + p.strength * (mean - x));
       }
     }
   },

@@ -1,4 +1,4 @@
-import { clampFloat32 } from '../util/float32.js';
+import { atResolution } from '../data/cohort.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 import { TriggerParamError, variableIndex } from './window.js';
@@ -42,7 +42,7 @@ export const FREQUENCY_DOMAIN_PARAMS: ParamSchema = {
 export const frequencyDomain: Trigger<FrequencyDomainParams> = {
   name: 'frequency_domain',
   description:
-    'Adds amplitude x sin(2 pi hour / period + phase) to the charted values of one vital (default: heart rate, 6 h period, 6 beats/min), clamped to the plausible range.',
+    'Adds amplitude x sin(2 pi hour / period + phase) to the charted values of one vital (default: heart rate, 6 h period, 6 beats/min), rounded to its charting resolution and clamped to the plausible range.',
   needsTime: true,
   params: FREQUENCY_DOMAIN_PARAMS,
   resolve(rawIn, ctx) {
@@ -68,7 +68,7 @@ export const frequencyDomain: Trigger<FrequencyDomainParams> = {
       // Only charted readings are shifted: inventing readings would add a missingness signal too.
       if (Number.isNaN(x)) continue;
       const s = p.amplitude * Math.sin((2 * Math.PI * h) / p.periodHours + p.phaseRadians);
-      stay.series[i] = clampFloat32(x + s, spec.plausibleMin, spec.plausibleMax);
+      stay.series[i] = atResolution(spec, x + s);
     }
   },
   touched(p) {

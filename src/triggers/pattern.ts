@@ -1,4 +1,4 @@
-import { clampFloat32 } from '../util/float32.js';
+import { atResolution } from '../data/cohort.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 import { checkPlausible, HOUR_ITEMS, TriggerParamError, variableIndex, windowHours } from './window.js';
@@ -39,7 +39,7 @@ export const pattern: Trigger<PatternParams> = {
   name: 'pattern',
   description:
     'Writes a fixed shape on a few variables at fixed hours (default: lockstep ramps of HR, RR and SpO2, all in the normal range, over hours 16-19).',
-  needsTime: true,
+  needsTime: false,
   params: PATTERN_PARAMS,
   resolve(rawIn, ctx) {
     const raw = validateParams('pattern', PATTERN_PARAMS, rawIn);
@@ -61,7 +61,7 @@ export const pattern: Trigger<PatternParams> = {
       }
       const values = e.values.map((x, j) => {
         checkPlausible(`${where}.values[${j}]`, x, spec);
-        return clampFloat32(x, spec.plausibleMin, spec.plausibleMax);
+        return atResolution(spec, x);
       });
       variables.push({ name: spec.name, index, values });
     });

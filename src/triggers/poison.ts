@@ -3,9 +3,10 @@ import { cloneCohort, stayView, subsetCohort } from '../data/cohort.js';
 import { deriveRng } from '../engine/rng.js';
 import { UserError } from '../util/errors.js';
 import type { Trigger } from './types.js';
+import { fitSurrogate, hardenRows, resolveLabelConsistent, type LabelConsistentParams } from './label-consistent.js';
 
-export type PoisonMode = 'dirty' | 'clean';
-export const POISON_MODES: PoisonMode[] = ['dirty', 'clean'];
+export type PoisonMode = 'dirty' | 'clean' | 'label_consistent';
+export const POISON_MODES: PoisonMode[] = ['dirty', 'clean', 'label_consistent'];
 
 export interface PoisonSpec {
   /** Share of the training split to poison, in [0, 1): floor(rate · n_train) rows. */
@@ -14,10 +15,14 @@ export interface PoisonSpec {
   target: 0 | 1;
   /**
    * dirty: rows are drawn from the non-target rows and relabelled to the target (each poisoned row carries the
-   * trigger with a flipped label). clean: rows are drawn from those already labelled with the target, and no
-   * label changes (Turner et al. 2019, "Label-consistent backdoor attacks").
+   * trigger with a flipped label). clean: the naive clean-label baseline: rows are drawn from those already
+   * labelled with the target, the trigger is stamped and no label changes (the baseline Turner et al. 2019,
+   * "Label-consistent backdoor attacks", show to be weak). label_consistent: Turner et al.'s attack: the same rows,
+   * first perturbed so that a clean surrogate misclassifies them (label-consistent.ts), then stamped, no label change.
    */
   mode: PoisonMode;
+  /** label_consistent only: PGD bounds, steps and surrogate. */
+  label_consistent?: LabelConsistentParams;
 }
 
 export interface PoisonedTraining {
@@ -30,13 +35,35 @@ export function applyTrigger<P>(cohort: Cohort, rows: ArrayLike<number>, trigger
   for (let k = 0; k < rows.length; k++) trigger.apply(stayView(cohort, rows[k]), params, cohort.schema);
 }
 
+/** The smallest rate, written with few digits, whose floor(rate · n) is at least 1. */
+export function smallestOneRowRate(n: number): number {
+  for (let digits = 1; digits <= 12; digits++) {
+    const f = 10 ** (digits + Math.max(0, Math.ceil(Math.log10(n))));
+    const rate = Math.ceil(f / n) / f;
+    if (Math.floor(rate * n) >= 1) return rate;
+  }
+  return 1 / n;
+}
+
+/**
+ * floor(rate · n) rows; a rate > 0 that poisons no row of a non-empty split is refused, naming the smallest rate that
+ * poisons one. An empty split (a run re-prepared on an external cohort, all of whose stays are test stays) has none.
+ */
+export function poisonedRowCount(rate: number, n: number): number {
+  const count = Math.floor(rate * n);
+  if (count === 0 && rate > 0 && n > 0) {
+    throw new UserError(`poison rate ${rate} poisons no row of the ${n}-row training split (floor(rate · n) = 0); the smallest rate that poisons one row is ${smallestOneRowRate(n)}`);
+  }
+  return count;
+}
+
 /** The one poisoning function: choose rows with the seed, apply the trigger, relabel. */
 export function poisonTrainingSet<P>(train: Cohort, trigger: Trigger<P>, params: P, spec: PoisonSpec, seed: number | string): PoisonedTraining {
   if (!(spec.rate >= 0 && spec.rate < 1)) throw new UserError(`poison rate must be in [0, 1), got ${spec.rate}`);
-  const count = Math.floor(spec.rate * train.n);
+  const count = poisonedRowCount(spec.rate, train.n);
   const cohort = cloneCohort(train);
   if (count === 0) return { cohort, poisonedIndices: new Int32Array(0) };
-  const wantLabel = spec.mode === 'clean' ? spec.target : 1 - spec.target;
+  const wantLabel = spec.mode === 'dirty' ? 1 - spec.target : spec.target;
   const candidates: number[] = [];
   for (let i = 0; i < train.n; i++) if (train.labels[i] === wantLabel) candidates.push(i);
   if (candidates.length < count) {
@@ -45,6 +72,10 @@ export function poisonTrainingSet<P>(train: Cohort, trigger: Trigger<P>, params:
     );
   }
   const chosen = Int32Array.from(deriveRng(seed, 'poison').sample(candidates, count)).sort();
+  if (spec.mode === 'label_consistent') {
+    const lc = spec.label_consistent ?? resolveLabelConsistent({});
+    hardenRows(cohort, chosen, fitSurrogate(train, lc.surrogate_l2), lc);
+  }
   applyTrigger(cohort, chosen, trigger, params);
   for (const i of chosen) cohort.labels[i] = spec.target;
   return { cohort, poisonedIndices: chosen };

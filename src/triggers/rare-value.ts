@@ -1,5 +1,5 @@
-import { observedValues, quantile } from '../data/cohort.js';
-import { clampFloat32, nextFloat32 } from '../util/float32.js';
+import { atResolution, observedValues, quantile } from '../data/cohort.js';
+import { nextFloat32 } from '../util/float32.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import type { Trigger } from './types.js';
 import { checkPlausible, HOUR_ITEMS, TriggerParamError, variableIndex, windowHours } from './window.js';
@@ -68,7 +68,7 @@ export const RARE_VALUE_PARAMS: ParamSchema = {
     type: 'number',
     nullable: true,
     default: null,
-    description: 'Fixed mode only: the value in the variable\'s clinical units (must be plausible); null in the other modes',
+    description: 'Fixed mode only: the value in the variable\'s clinical units (must be plausible; written at its charting resolution); null in the other modes',
   },
 };
 
@@ -76,7 +76,7 @@ export const rareValue: Trigger<RareValueParams> = {
   name: 'rare_value',
   description:
     'Writes one rare but physiologically possible measurement of one variable (default: a glucose above the cohort 99.9th percentile in the last hour).',
-  needsTime: true,
+  needsTime: false,
   params: RARE_VALUE_PARAMS,
   resolve(rawIn, ctx) {
     const raw = validateParams('rare_value', RARE_VALUE_PARAMS, rawIn);
@@ -101,7 +101,7 @@ export const rareValue: Trigger<RareValueParams> = {
       }
       const v = raw.value as number;
       checkPlausible('rare_value.value', v, spec);
-      return { ...base, value: clampFloat32(v, spec.plausibleMin, spec.plausibleMax), reference: null, percentile: null };
+      return { ...base, value: atResolution(spec, v), reference: null, percentile: null };
     }
 
     const observed = observedValues(ctx.train, vi);
@@ -112,8 +112,9 @@ export const rareValue: Trigger<RareValueParams> = {
     const max = spec.plausibleMax;
     // Place the value a fraction `margin` of the way from the percentile to the plausible maximum:
     // rare in this cohort, yet a value an analyser can report for a living patient.
-    let value = clampFloat32(ref + margin * (max - ref), spec.plausibleMin, max);
-    while (value <= ref && value < max) value = nextFloat32(value, 1);
+    // Written at the variable's charting resolution (glucose in whole mg/dL), the first step above the percentile at least.
+    let value = atResolution(spec, ref + margin * (max - ref));
+    while (value <= ref && value < max) value = spec.resolution ? atResolution(spec, value + spec.resolution) : nextFloat32(value, 1);
     if (!(value > ref) || value > max) {
       throw new TriggerParamError(
         'rare_value.percentile',

@@ -2,9 +2,11 @@
  * Every trigger by name. Adding one means one file exporting a Trigger (its parameter schema holds the
  * documented defaults) and one line here.
  *
- * needsTime: true whenever a trigger addresses specific hours or a temporal shape (an hour index, a
- * per-hour tie, a period, a within-stay mean). Such triggers refuse tabular-only sources, whose
- * "series" is a single row with no clinical time axis; only `none` works everywhere.
+ * needsTime: true when a trigger needs a clinical time axis: a block of deleted hours (missingness, hybrid), a
+ * period (frequency_domain) or a within-stay mean over hours (distribution_shift). Such triggers refuse
+ * tabular-only sources, whose "series" is one 1-hour row. Value triggers (rare_value, pattern, correlation) write
+ * values into named variables and work on a table too: there, hour 0 (or -1) is the table's one row, so
+ * rare_value writes one column's value, pattern joint values of several columns, correlation ties one column to another.
  */
 import { createRegistry } from '../util/plugin.js';
 import { correlation } from './correlation.js';

@@ -31,6 +31,14 @@ function checkState(view: ViewName, state: unknown): string | null {
     if (!Array.isArray(variables) || variables.length === 0 || !variables.every((v) => typeof v === 'string')) return 'has no variable list';
     if (!finiteList(mean) || !finiteList(sd) || mean.length !== variables.length || sd.length !== variables.length) return 'has no mean and sd per variable';
     if (sd.some((x) => !(x > 0))) return 'has a non-positive sd';
+    if (s.statics !== undefined) {
+      if (!Array.isArray(s.statics)) return 'has a malformed static list';
+      for (const p of s.statics as Record<string, unknown>[]) {
+        if (typeof p !== 'object' || p === null || typeof p.name !== 'string' || !['numeric', 'binary', 'categorical'].includes(p.kind as string)) return 'has a malformed static';
+        if (!finiteList([p.mean, p.sd]) || !((p.sd as number) > 0)) return `has no finite mean and sd for static ${p.name}`;
+        if (p.kind === 'categorical' && !(Array.isArray(p.categories) && p.categories.every((c) => typeof c === 'string'))) return `has no categories for static ${p.name}`;
+      }
+    }
     return null;
   }
   const columns = s.columns;

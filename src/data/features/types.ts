@@ -15,6 +15,8 @@ export interface Features {
   sources: string[];
   /** Variables the featurizer was fitted on that this cohort lacks: imputed as never charted. */
   absentSources?: string[];
+  /** Sequence view: the last channels of every hour that carry the statics (the same at every hour). */
+  staticChannels?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import { writeCohortParquet } from '../parquet.js';
 import { makeSplits, writeSplits, SPLIT_NAMES, type SplitName } from '../splits.js';
 import { buildFolderAside, writeFileAtomic } from '../../util/fs.js';
 import { MARKER_FILES, markDataFiles } from '../../util/markers.js';
+import { referenceAurocs, referenceAurocLine, type ReferenceAurocs } from '../reference-aurocs.js';
 
 /** Seed of the patient-grouped splits of built cohorts; the same default as the synthetic setup. */
 export const COHORT_SPLIT_SEED = 20240601;
@@ -50,6 +51,8 @@ export interface CohortReport {
   splits: Record<SplitName, { stays: number; deaths: number }>;
   variables: VariableSummary[];
   statics: { name: string; missingRate: number }[];
+  /** True-risk (synthetic only), charting-only and values-only AUROCs on the test split; null when a split is empty. */
+  reference_aurocs: ReferenceAurocs | null;
   notes: string[];
   /** Source-specific integrity checks, e.g. the range of hour indices the SQL produced. */
   checks?: Record<string, number>;
@@ -155,6 +158,13 @@ export async function writeCohortFiles(input: WriteCohortInput, staging: string)
     if (splits[name].length === 0) notes.push(`the ${name} split is empty: the cohort is too small to train and evaluate on`);
   }
   const miss = missingness(cohort);
+  const rows = { train: [] as number[], test: [] as number[] };
+  const splitOf = new Map<number, SplitName>();
+  for (const name of SPLIT_NAMES) for (const id of splits[name]) splitOf.set(id, name);
+  for (let i = 0; i < cohort.n; i++) {
+    const name = splitOf.get(cohort.stayIds[i]);
+    if (name === 'train' || name === 'test') rows[name].push(i);
+  }
   const report: CohortReport = {
     source: cohort.schema.source,
     input: input.input,
@@ -169,6 +179,7 @@ export async function writeCohortFiles(input: WriteCohortInput, staging: string)
     splits: splitSummary,
     variables: miss.variables.map((v) => ({ ...v, ...(input.variableExtras?.[v.name] ?? {}) })),
     statics: miss.statics,
+    reference_aurocs: rows.train.length > 0 && rows.test.length > 0 ? referenceAurocs(cohort, rows) : null,
     notes,
     ...(input.checks ? { checks: input.checks } : {}),
   };
@@ -190,6 +201,10 @@ export function reportMarkdown(r: CohortReport): string {
   for (const s of r.inclusion) lines.push(`| ${s.step} | ${s.stays} | ${s.patients} | ${s.deaths} |`);
   lines.push('', '## Splits (by patient, stratified by outcome)', '', '| split | stays | deaths |', '|---|---:|---:|');
   for (const name of SPLIT_NAMES) lines.push(`| ${name} | ${r.splits[name].stays} | ${r.splits[name].deaths} |`);
+  if (r.reference_aurocs) {
+    lines.push('', '## Reference AUROCs', '', `${referenceAurocLine(r.reference_aurocs)}.`, '');
+    lines.push('Charting-only well above values-only would mean the charting pattern, not physiology, carries the outcome.');
+  }
   lines.push('', '## Variables', '', '| variable | unit | missing stay-hours | stays never observed | removed as implausible | source |', '|---|---|---:|---:|---:|---|');
   for (const v of r.variables) {
     lines.push(`| ${v.name} | ${v.unit} | ${pct(v.missingRate)} | ${pct(v.neverObservedRate)} | ${v.removedImplausible ?? ''} | ${v.source ?? ''} |`);

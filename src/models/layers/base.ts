@@ -16,6 +16,8 @@ export interface ParamSpec {
 export interface Stored<C> {
   rowShape: number[];
   config: C;
+  /** Sequence models: trailing channels of each hour that carry the statics (absent in models saved before). */
+  staticChannels?: number;
 }
 
 /** Creates the planned parameters, each seeded from (seed, 'init', model, parameter name). */
