@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { BACKEND_CHOICES, setDefaultThreads } from '../engine/backend.js';
 
 export function parseList(value: string): string[] {
   return value
@@ -62,7 +63,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--epochs <n>', 'maximum training epochs (default: train.epochs in config, 40)', parseIntArg('--epochs'))
     .option('--target <label>', 'attack target label, 0 or 1 (default: poison.target, 1)', parseIntArg('--target'))
     .addOption(new Option('--mode <mode>', 'poisoning mode (default: poison.mode, dirty)').choices(['dirty', 'clean']))
-    .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices(['auto', 'tfjs-node', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices([...BACKEND_CHOICES]))
+    .option('--threads <n>', 'compute threads of the torch backend (default 1: sweeps run one process per core)', parseIntArg('--threads'))
     .option('--force', 'rerun runs whose folder is already complete', false)
     .option('--json', 'print the results as JSON on stdout', false)
     .option('-v, --verbose', 'print per-epoch progress', false)
@@ -78,6 +80,7 @@ export interface RunFlags {
   target?: number;
   mode?: string;
   backend?: string;
+  threads?: number;
   force: boolean;
   json: boolean;
   verbose: boolean;
@@ -93,5 +96,7 @@ export function flagOverrides(flags: RunFlags, pairs: Record<string, unknown>): 
   if (flags.target !== undefined) section('poison').target = flags.target;
   if (flags.mode) section('poison').mode = flags.mode;
   if (flags.backend) out.backend = flags.backend;
+  // Threads change speed, not the experiment, so they are an engine setting rather than a config key.
+  if (flags.threads !== undefined) setDefaultThreads(flags.threads);
   return out;
 }

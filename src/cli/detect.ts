@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { parseList } from './common.js';
+import { BACKEND_CHOICES } from '../engine/backend.js';
 import { parseOverrides } from '../experiments/config.js';
 import { detectorNames } from '../detectors/registry.js';
 import { UserError } from '../util/errors.js';
@@ -57,7 +58,7 @@ export function registerDetect(program: Command): void {
       new Option('--method <list>', `detectors, comma-separated (valid: ${detectorNames().join(', ')})`).argParser(parseList).default(detectorNames(), detectorNames().join(',')),
     )
     .option('--defend', "retrain the run's config (same seed) without each detector's flagged rows and report ASR, clean AUROC and accuracy before and after, and DER", false)
-    .addOption(new Option('--backend <name>', 'compute backend (default: the run config\'s backend)').choices(['auto', 'tfjs-node', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'compute backend (default: the run config\'s backend)').choices([...BACKEND_CHOICES]))
     .option('--json', 'print the results as JSON on stdout', false)
     .argument('[overrides...]', 'detector parameters as method.key=value over configs/detector/<method>.yaml, e.g. spectral.epsilon=run saliency.steps=128')
     .action(async (pairs: string[], flags: DetectFlags) => {

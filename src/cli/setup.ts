@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { setupData, SETUP_DEFAULTS, type SetupReport } from '../data/setup.js';
-import { selectBackend, type BackendInfo } from '../engine/backend.js';
+import { BACKEND_CHOICES, selectBackend, type BackendInfo } from '../engine/backend.js';
 import { parseIntArg } from './common.js';
 
 /** Where `setup` writes the cohort, and where configs/base.yaml's data paths point. */
@@ -27,7 +27,7 @@ export function addSetupOptions(cmd: Command, standalone = true): Command {
     .option('--data-seed <n>', 'generator and split seed', parseIntArg('--data-seed'), SETUP_DEFAULTS.seed);
   if (!standalone) return cmd;
   return cmd
-    .addOption(new Option('--backend <name>', 'compute backend to check').choices(['auto', 'tfjs-node', 'wasm', 'cpu']).default('auto'))
+    .addOption(new Option('--backend <name>', 'compute backend to check').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--force', 'regenerate even when the data exist with the same settings', false);
 }
 

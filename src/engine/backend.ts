@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { UserError } from '../util/errors.js';
+
 import { loadTorch, torchKernelNames, TORCH_BACKEND } from './torch-backend.js';
 import { TORCH_REQUIRED_KERNELS } from './torch-coverage.js';
 import { isWasmMatMulPatched, patchWasmMatMul, unpatchWasmMatMul } from './wasm-matmul.js';
@@ -70,6 +72,13 @@ type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 let wasmModule: WasmModule | null = null;
 let tfjsNodeModule: Record<string, unknown> | null = null;
 let torchModule: ReturnType<typeof loadTorch> | null = null;
+let defaultThreads = 1;
+
+/** Threads for the torch backend when `selectBackend` is not given any (the CLI's --threads). */
+export function setDefaultThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a whole number ≥ 1, got ${threads}`);
+  defaultThreads = threads;
+}
 
 class BackendUnavailable extends Error {}
 
@@ -147,7 +156,7 @@ async function loadTorchBackend(opts: SelectBackendOptions): Promise<void> {
   const missing = TORCH_REQUIRED_KERNELS.filter((k) => !torchKernelNames().includes(k));
   // Never a silent fallback: a backend without a kernel the models call is not selected at all.
   if (missing.length > 0) throw new BackendUnavailable(`no torch kernel for ${missing.join(', ')}`);
-  const threads = opts.threads ?? 1;
+  const threads = opts.threads ?? defaultThreads;
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
   torchModule.native.SetThreads(threads);
   await activate('torch');
