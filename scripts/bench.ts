@@ -1,13 +1,15 @@
 /**
- * Training-throughput benchmark of the wasm backend with and without the matMul patch.
+ * Training-throughput benchmark of every model on every backend that starts here (torch, wasm), against PyTorch.
  *
  *   npm run bench                      # human-readable
  *   npm run bench -- --json            # one JSON object on stdout
  *   npm run bench -- --seconds 2 --rounds 4 --case mlp
  *   npm run bench -- --case lstm --case tcn --no-torch
+ *   npm run bench -- --backend wasm --wasm-unpatched   # wasm with and without the matMul fix
+ *   npm run bench -- --require-torch   # exit 1 when the torch backend does not load
  *
- * Both variants run in one process on the same model, in alternating blocks (A/B/A/B…), so slow
- * drift of a shared machine hits both alike; each variant's throughput is the median over blocks.
+ * The backends run in one process on the same model, in alternating blocks (A/B/A/B…), so slow
+ * drift of a shared machine hits all alike; each backend's throughput is the median over blocks.
  * A timed step is a full training step: forward, backward, Adam update, and an await of the loss
  * value, so no work is left queued when the clock stops.
  *
@@ -15,8 +17,8 @@
  * (configs/model/<name>.yaml, batch size from its train block) on random inputs of the dev cohort's shapes.
  * When a PyTorch reference is available (shared/bench/torch_reference.py beside the checkout, run by /usr/bin/python3 with
  * python3-torch, or --torch-script / --python), the same architecture and shapes are timed there with
- * one thread, and the tfjs (patched) / PyTorch throughput ratio is printed. The two run one after the other,
- * so a shared machine's load can differ between them.
+ * one thread, before and after the tfjs blocks, with the BLAS it ran on; each backend's throughput over PyTorch's is
+ * printed, except against the reference BLAS (Debian's default without OpenBLAS), which is no comparison.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -31,7 +33,6 @@ import {
   deriveIntSeed,
   patchWasmMatMul,
   selectBackend,
-  unpatchWasmMatMul,
 } from '../src/engine/index.js';
 import { FEATURIZERS } from '../src/data/features/index.js';
 import { generateSynthetic } from '../src/data/sources/synthetic.js';
@@ -57,17 +58,9 @@ interface BenchCase {
   setup(): BenchRunner;
   /** torch_reference.py arguments for the same architecture and shapes (without --threads). */
   torch?: string[];
+  /** false: only on --case (variants of a model kept for comparison, not part of the default table). */
+  byDefault?: boolean;
 }
-
-interface Variant {
-  name: string;
-  apply(): void;
-}
-
-const VARIANTS: Variant[] = [
-  { name: 'unpatched', apply: unpatchWasmMatMul },
-  { name: 'patched', apply: patchWasmMatMul },
-];
 
 /** A fixed pool of seeded random batches, cycled through so data creation stays out of the timing. */
 function makeBatches(
@@ -271,6 +264,13 @@ function registryModelCase(caseName: string, modelName: string, describe: (confi
   };
 }
 
+const MLP_CASE = registryModelCase(
+  'mlp',
+  'mlp',
+  (c, shape) => `MLP ${[shape[0], ...c.hidden_units, 1].join('→')} (${c.activation}, dropout ${c.dropout})`,
+  (c, shape, batch) => ['mlp', '--features', String(shape[0]), '--hidden', c.hidden_units.join(','), '--dropout', String(c.dropout), '--batch', String(batch)],
+);
+
 const seqShape = (shape: number[]) => `${shape[0]} steps × ${shape[1]} channels`;
 
 const LSTM_CASE = registryModelCase(
@@ -374,16 +374,18 @@ const TABTRANSFORMER_CASE = registryModelCase(
 );
 
 const CASES: BenchCase[] = [
-  mlpMinimizeCase('mlp', MLP),
-  mlpTrainOnBatchCase('mlp-trainOnBatch', MLP),
+  MLP_CASE,
+  { ...mlpMinimizeCase('mlp-layers', MLP), byDefault: false },
+  { ...mlpTrainOnBatchCase('mlp-trainOnBatch', MLP), byDefault: false },
   LSTM_CASE,
-  lstmAutodiffCase(),
-  lstmLayersCase(),
+  { ...lstmAutodiffCase(), byDefault: false },
+  { ...lstmLayersCase(), byDefault: false },
   TCN_CASE,
   TABTRANSFORMER_CASE,
 ];
 
 interface VariantResult {
+  /** The backend (wasm-unpatched: wasm without the matMul fix). */
   variant: string;
   samplesPerSec: number;
   msPerStep: number;
@@ -395,8 +397,6 @@ interface CaseResult {
   case: string;
   description: string;
   results: VariantResult[];
-  /** patched / unpatched median throughput. */
-  ratio: number;
   torch?: TorchResult;
 }
 
@@ -407,8 +407,10 @@ interface TorchResult {
   /** samples/s of the run before and of the run after. */
   runs?: [number, number];
   version?: string;
-  /** tfjs (patched) / PyTorch samples per second. */
-  ratio?: number;
+  /** The BLAS PyTorch ran on (torch_reference.py's "blas": openblas, mkl or reference). */
+  blas?: string;
+  /** Each backend's samples/s over PyTorch's; absent against the reference BLAS, which is no comparison. */
+  ratios?: Record<string, number>;
   error?: string;
 }
 
@@ -420,8 +422,8 @@ function runTorch(python: string, script: string, args: string[], samples: numbe
   if (r.error) return { args: full, error: `${python}: ${r.error.message}` };
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    const out = JSON.parse(line) as { samples_per_s: number; torch: string };
-    return { args: full, samplesPerSec: out.samples_per_s, version: out.torch };
+    const out = JSON.parse(line) as { samples_per_s: number; torch: string; blas?: string };
+    return { args: full, samplesPerSec: out.samples_per_s, version: out.torch, blas: out.blas ?? 'unknown' };
   } catch {
     const why = (r.stderr.trim().split('\n').pop() ?? '').trim() || `exit ${r.status}`;
     return { args: full, error: why };
@@ -440,14 +442,27 @@ async function timeSteps(runner: BenchRunner, steps: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-async function runCase(c: BenchCase, secondsPerVariant: number, rounds: number): Promise<CaseResult> {
-  const runner = c.setup();
+/** A backend the bench compares; `apply` makes it the active one (the runner's tensors follow lazily). */
+interface Variant {
+  name: string;
+  apply(): Promise<void>;
+}
+
+async function runCase(c: BenchCase, variants: Variant[], secondsPerVariant: number, rounds: number): Promise<CaseResult> {
+  // One runner per backend, made while it is active: tfjs does not move a tensor's data to the backend a
+  // kernel runs on, so each backend trains its own copy (the same seeded initial weights and batches).
+  const runners = new Map<string, BenchRunner>();
   try {
+    for (const v of variants) {
+      await v.apply();
+      runners.set(v.name, c.setup());
+    }
     // Warm-up per variant also calibrates how many steps fill one block.
     const stepsPerBlock = new Map<string, number>();
     const blockSeconds = secondsPerVariant / rounds;
-    for (const v of VARIANTS) {
-      v.apply();
+    for (const v of variants) {
+      await v.apply();
+      const runner = runners.get(v.name)!;
       let warm = 0;
       const warmStart = performance.now();
       while (warm < 5 || performance.now() - warmStart < 500) {
@@ -458,36 +473,30 @@ async function runCase(c: BenchCase, secondsPerVariant: number, rounds: number):
       const perStep = (await timeSteps(runner, probe)) / probe;
       stepsPerBlock.set(v.name, Math.max(3, Math.round(blockSeconds / perStep)));
     }
-    const blocks = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
+    const blocks = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const v of VARIANTS) {
-        v.apply();
+      for (const v of variants) {
+        await v.apply();
+        const runner = runners.get(v.name)!;
         await runner.step();
         const steps = stepsPerBlock.get(v.name)!;
         const seconds = await timeSteps(runner, steps);
         blocks.get(v.name)!.push((steps * c.samplesPerStep) / seconds);
       }
     }
-    const results = VARIANTS.map((v): VariantResult => {
+    const results = variants.map((v): VariantResult => {
       const b = blocks.get(v.name)!;
       const sps = median(b);
-      return {
-        variant: v.name,
-        samplesPerSec: sps,
-        msPerStep: (1000 * c.samplesPerStep) / sps,
-        blocks: b,
-        stepsPerBlock: stepsPerBlock.get(v.name)!,
-      };
+      return { variant: v.name, samplesPerSec: sps, msPerStep: (1000 * c.samplesPerStep) / sps, blocks: b, stepsPerBlock: stepsPerBlock.get(v.name)! };
     });
-    const byName = new Map(results.map((r) => [r.variant, r.samplesPerSec]));
-    return {
-      case: c.name,
-      description: c.description,
-      results,
-      ratio: byName.get('patched')! / byName.get('unpatched')!,
-    };
+    return { case: c.name, description: c.description, results };
   } finally {
-    runner.dispose();
+    for (const v of variants) {
+      const runner = runners.get(v.name);
+      if (runner === undefined) continue;
+      await v.apply();
+      runner.dispose();
+    }
     patchWasmMatMul();
   }
 }
@@ -503,6 +512,9 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '4' },
       rounds: { type: 'string', default: '5' },
       case: { type: 'string', multiple: true },
+      backend: { type: 'string', multiple: true },
+      'wasm-unpatched': { type: 'boolean', default: false },
+      'require-torch': { type: 'boolean', default: false },
       torch: { type: 'boolean', default: true },
       python: { type: 'string', default: '/usr/bin/python3' },
       'torch-script': { type: 'string', default: join(sharedDir(), 'bench', 'torch_reference.py') },
@@ -516,22 +528,47 @@ async function main(): Promise<void> {
   if (!(secondsPerVariant > 0) || !Number.isInteger(rounds) || rounds < 1) {
     throw new Error('--seconds must be > 0 and --rounds a positive integer');
   }
-  const wanted = values.case ?? CASES.map((c) => c.name);
+  const wanted = values.case ?? CASES.filter((c) => c.byDefault !== false).map((c) => c.name);
   const unknown = wanted.filter((n) => !CASES.some((c) => c.name === n));
   if (unknown.length > 0) {
     throw new Error(`unknown case ${unknown.join(', ')}; valid: ${CASES.map((c) => c.name).join(', ')}`);
   }
-
-  const backend = await selectBackend('wasm');
-  const versions = await backendVersions();
   const log = (line: string): void => {
     if (!values.json) console.log(line);
   };
-  log(
-    `backend ${backend.name} (tfjs ${backend.tfjsVersion}, ${versions.wasm?.binary ?? '?'}, ` +
-      `${backend.threads ?? '?'} thread${backend.threads === 1 ? '' : 's'}), node ${versions.node}`,
-  );
-  log(`${rounds} alternating blocks per variant, ~${fmt(secondsPerVariant, 1)} s per variant; medians over blocks`);
+
+  // Every backend that starts here, in the order auto prefers them; wasm also without its matMul fix on request.
+  const BENCH_BACKENDS = ['torch', 'wasm', 'cpu'] as const;
+  const requested = values.backend ?? ['torch', 'wasm'];
+  const bad = requested.filter((b) => !(BENCH_BACKENDS as readonly string[]).includes(b));
+  if (bad.length > 0) throw new Error(`unknown backend ${bad.join(', ')}; valid: ${BENCH_BACKENDS.join(', ')}`);
+  const variants: Variant[] = [];
+  const skipped: string[] = [];
+  const versionsOf: Record<string, unknown> = {};
+  for (const name of BENCH_BACKENDS.filter((b) => requested.includes(b))) {
+    try {
+      const info = await selectBackend(name);
+      const v = await backendVersions();
+      versionsOf[name] = { info, versions: v };
+      if (name === 'torch') log(`backend torch: libtorch ${v.torch!.version}, BLAS ${v.torch!.blas} (${v.torch!.blasPath ?? 'path unknown'}), ${v.torch!.threads} thread`);
+      else if (name === 'wasm') log(`backend wasm: tfjs ${info.tfjsVersion}, ${v.wasm?.binary ?? '?'}, ${info.threads ?? '?'} thread, matMul fix on`);
+      else log(`backend ${name}: tfjs ${info.tfjsVersion}`);
+      variants.push({ name, apply: async () => void (await selectBackend(name)) });
+      if (name === 'wasm' && values['wasm-unpatched']) variants.push({ name: 'wasm-unpatched', apply: async () => void (await selectBackend('wasm', { patchWasmMatMul: false })) });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      skipped.push(name);
+      log(`backend ${name}: not available (${why})`);
+      versionsOf[name] = { error: why };
+    }
+  }
+  if (values['require-torch'] && skipped.includes('torch')) {
+    console.error('--require-torch: the torch backend did not load');
+    process.exitCode = 1;
+    return;
+  }
+  if (variants.length === 0) throw new Error('no backend available');
+  log(`node ${process.versions.node}; ${rounds} alternating blocks per backend, ~${fmt(secondsPerVariant, 1)} s per backend; medians over blocks`);
 
   const cases: CaseResult[] = [];
   for (const c of CASES.filter((x) => wanted.includes(x.name))) {
@@ -541,48 +578,49 @@ async function main(): Promise<void> {
     // PyTorch runs right before and right after the tfjs blocks, and the ratio uses their mean: a shared
     // machine's speed drifts by tens of percent over minutes, and bracketing puts both under the same drift.
     const torchBefore = useTorch ? torchRun() : undefined;
-    const result = await runCase(c, secondsPerVariant, rounds);
+    const result = await runCase(c, variants, secondsPerVariant, rounds);
     const torchAfter = useTorch ? torchRun() : undefined;
     cases.push(result);
     for (const r of result.results) {
       const lo = Math.min(...r.blocks);
       const hi = Math.max(...r.blocks);
       log(
-        `  ${r.variant.padEnd(10)} ${fmt(r.samplesPerSec).padStart(8)} samples/s  ${fmt(r.msPerStep, 1).padStart(6)} ms/step  ` +
+        `  ${r.variant.padEnd(14)} ${fmt(r.samplesPerSec).padStart(8)} samples/s  ${fmt(r.msPerStep, 1).padStart(6)} ms/step  ` +
           `(blocks ${fmt(lo)}–${fmt(hi)}, ${r.stepsPerBlock} steps each)`,
       );
     }
-    log(`  patched/unpatched ${fmt(result.ratio, 2)}×`);
     if (torchBefore && torchAfter) {
       const torch: TorchResult = torchBefore.error ? torchBefore : torchAfter.error ? torchAfter : { ...torchBefore, runs: [torchBefore.samplesPerSec!, torchAfter.samplesPerSec!] };
-      const patched = result.results.find((r) => r.variant === 'patched')!.samplesPerSec;
       if (torch.runs) {
         torch.samplesPerSec = (torch.runs[0] + torch.runs[1]) / 2;
-        torch.ratio = patched / torch.samplesPerSec;
+        if (torch.blas !== 'reference') torch.ratios = Object.fromEntries(result.results.map((r) => [r.variant, r.samplesPerSec / torch.samplesPerSec!]));
       }
       result.torch = torch;
       if (torch.error) log(`  PyTorch reference unavailable: ${torch.error}`);
       else {
         log(
-          `  PyTorch ${torch.version} (1 thread) ${fmt(torch.samplesPerSec!).padStart(8)} samples/s (before ${fmt(torch.runs![0])}, after ${fmt(torch.runs![1])})  ` +
-            `tfjs/PyTorch ${fmt(torch.ratio!, 2)}×   [torch_reference.py ${torch.args.join(' ')}]`,
+          `  PyTorch ${torch.version} (1 thread, BLAS ${torch.blas}) ${fmt(torch.samplesPerSec!).padStart(8)} samples/s (before ${fmt(torch.runs![0])}, after ${fmt(torch.runs![1])})   [torch_reference.py ${torch.args.join(' ')}]`,
         );
+        if (torch.ratios) log(`  over PyTorch: ${Object.entries(torch.ratios).map(([b, r]) => `${b} ${fmt(r, 2)}×`).join(', ')}`);
+        else log('  no ratio: PyTorch ran on the reference BLAS, which no user runs (install libopenblas0-pthread)');
       }
     }
   }
 
   if (!values.json) {
-    log('\nsummary (tfjs patched vs PyTorch, samples/s)');
-    log(`  ${'case'.padEnd(18)} ${'tfjs'.padStart(9)} ${'PyTorch'.padStart(9)} ${'ratio'.padStart(7)}`);
+    const names = variants.map((v) => v.name);
+    log('\nsummary (samples/s; ratio = backend / PyTorch, one thread each)');
+    log(`  ${'case'.padEnd(16)} ${names.map((n) => n.padStart(14)).join(' ')} ${'PyTorch'.padStart(9)} ${'BLAS'.padStart(9)}  ratios`);
     for (const r of cases) {
-      const tfjs = r.results.find((v) => v.variant === 'patched')!.samplesPerSec;
-      const torch = r.torch?.samplesPerSec;
-      log(`  ${r.case.padEnd(18)} ${fmt(tfjs).padStart(9)} ${(torch ? fmt(torch) : '–').padStart(9)} ${(r.torch?.ratio ? fmt(r.torch.ratio, 2) + '×' : '–').padStart(7)}`);
+      const cells = names.map((n) => fmt(r.results.find((v) => v.variant === n)!.samplesPerSec).padStart(14)).join(' ');
+      const t = r.torch;
+      const ratios = t?.ratios ? names.map((n) => `${n} ${fmt(t.ratios![n]!, 2)}×`).join(', ') : t?.blas === 'reference' ? 'refused (reference BLAS)' : '–';
+      log(`  ${r.case.padEnd(16)} ${cells} ${(t?.samplesPerSec ? fmt(t.samplesPerSec) : '–').padStart(9)} ${(t?.blas ?? '–').padStart(9)}  ${ratios}`);
     }
   }
 
   if (values.json) {
-    console.log(JSON.stringify({ backend, versions, secondsPerVariant, rounds, cases }, null, 2));
+    console.log(JSON.stringify({ backends: versionsOf, secondsPerVariant, rounds, cases }, null, 2));
   }
 }
 
