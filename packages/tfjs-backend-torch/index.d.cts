@@ -41,6 +41,12 @@ export interface TorchNative {
   Linear(x: Handle, w: Handle, b: Handle, activation: number): Handle;
   /** [dx, dW, db] of act(x·W + b), given its output y and the upstream gradient dy. */
   LinearBackward(x: Handle, w: Handle, y: Handle, dy: Handle, activation: number): Handle[];
+  /** Adam for all parameters: tensors [w…, g…, m…, v…, β1ᵗ, β2ᵗ] → fresh [w'…, m'…, v'…]. */
+  AdamStep(tensors: Handle[], beta1: number, beta2: number, learningRate: number, epsilon: number): Handle[];
+  /** One LSTM layer: [output, hs, cs, gates] (output all hidden states or the last). */
+  LstmForward(x: Handle, wx: Handle, wh: Handle, b: Handle, sequences: boolean): Handle[];
+  /** [dx, dwx, dwh, db] from the upstream gradient and LstmForward's saved hs, cs, gates. */
+  LstmBackward(dy: Handle, x: Handle, wx: Handle, wh: Handle, hs: Handle, cs: Handle, gates: Handle, sequences: boolean): Handle[];
   SetThreads(n: number): void;
   Info(): { torchVersion: string; threads: number; parallel: string; config: string };
 }

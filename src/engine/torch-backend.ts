@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 
+import { installTorchAdam } from './torch-ops.js';
 import type { Handle, TorchNative } from '../../packages/tfjs-backend-torch/index.cjs';
 
 type TorchModule = typeof import('../../packages/tfjs-backend-torch/index.cjs');
@@ -163,6 +164,8 @@ export function loadTorch(): TorchModule {
   const state = loaded;
   tf.registerBackend(TORCH_BACKEND, () => (state.backend = new TorchBackend(module.native)), 1);
   registerTorchKernels(module);
+  registerFusedKernels(module.native);
+  installTorchAdam();
   return module;
 }
 
@@ -286,6 +289,41 @@ function registerTorchKernels(m: TorchModule): void {
   register('OneHot', ({ inputs, backend, attrs }) =>
     backend.wrap(n.OneHot(backend.handleOf(inputs.indices!), Number(attrs.depth), Number(attrs.onValue ?? 1), Number(attrs.offValue ?? 0), dtypeCode((attrs.dtype as tf.DataType) ?? 'int32'))),
   );
+}
+
+/**
+ * Kernels of the project's fused ops (src/engine/torch-ops.ts): one native call each instead of the dozens of
+ * small kernels the portable versions in src/models/layers/ run.
+ */
+function registerFusedKernels(n: TorchNative): void {
+  const hs = (backend: TorchBackend, ts: (tf.TensorInfo | undefined)[]) => ts.map((t) => backend.handleOf(t!));
+  register('TorchLinear', ({ inputs, backend, attrs }) => {
+    const [x, w, b] = hs(backend, [inputs.x, inputs.w, inputs.b]);
+    return backend.wrap(n.Linear(x!, w!, b!, attrs.activation === 'relu' ? 1 : 0));
+  });
+  register('TorchLinearGrad', ({ inputs, backend, attrs }) => {
+    const [x, w, y, dy] = hs(backend, [inputs.x, inputs.w, inputs.y, inputs.dy]);
+    return backend.wrapAll(n.LinearBackward(x!, w!, y!, dy!, attrs.activation === 'relu' ? 1 : 0));
+  });
+  register('TorchAdam', ({ inputs, backend, attrs }) =>
+    backend.wrapAll(
+      n.AdamStep(
+        (inputs as unknown as tf.TensorInfo[]).map((t) => backend.handleOf(t)),
+        Number(attrs.beta1),
+        Number(attrs.beta2),
+        Number(attrs.learningRate),
+        Number(attrs.epsilon),
+      ),
+    ),
+  );
+  register('TorchLstm', ({ inputs, backend, attrs }) => {
+    const [x, wx, wh, b] = hs(backend, [inputs.x, inputs.wx, inputs.wh, inputs.b]);
+    return backend.wrapAll(n.LstmForward(x!, wx!, wh!, b!, Boolean(attrs.sequences)));
+  });
+  register('TorchLstmGrad', ({ inputs, backend, attrs }) => {
+    const [dy, x, wx, wh, h, c, g] = hs(backend, [inputs.dy, inputs.x, inputs.wx, inputs.wh, inputs.hs, inputs.cs, inputs.gates]);
+    return backend.wrapAll(n.LstmBackward(dy!, x!, wx!, wh!, h!, c!, g!, Boolean(attrs.sequences)));
+  });
 }
 
 /** Every kernel registered for the torch backend (after loadTorch). */

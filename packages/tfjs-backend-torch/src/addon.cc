@@ -229,7 +229,7 @@ at::Tensor unary(int code, const at::Tensor& x, double alpha) {
     case U_LEAKY_RELU: return at::where(x < 0, x * alpha, x);
     // tfjs Step: 1 above zero, alpha otherwise, NaN stays NaN.
     case U_STEP: {
-      at::Tensor s = at::where(x > 0, at::ones_like(x), at::full_like(x, alpha));
+      at::Tensor s = at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options()));
       return x.is_floating_point() ? at::where(x.isnan(), x, s) : s;
     }
     case U_ZEROS_LIKE: return at::zeros_like(x);
@@ -538,13 +538,133 @@ Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   })
 }
 
+// Adam (Kingma & Ba 2015) for every parameter in one call, in tfjs's order of float32 operations
+// (tfjs-core adam_optimizer.js): m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², w' = (m'/(1−β1ᵗ)) / (√(v'/(1−β2ᵗ)) + ε) · (−lr) + w.
+// Inputs: n weights, n gradients, n first and n second moments, then the running β1ᵗ and β2ᵗ (0-d).
+// Returns fresh [w'…, m'…, v'…] (nothing is updated in place: other tensors may share a weight's storage).
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  GUARD({
+    std::vector<at::Tensor> all = tensors(info[0]);
+    float beta1 = static_cast<float>(num(info, 1));
+    float beta2 = static_cast<float>(num(info, 2));
+    float oneMinusBeta1 = static_cast<float>(1 - num(info, 1));
+    float oneMinusBeta2 = static_cast<float>(1 - num(info, 2));
+    float lr = static_cast<float>(-num(info, 3));
+    float eps = static_cast<float>(num(info, 4));
+    size_t n = (all.size() - 2) / 4;
+    if (all.size() != 4 * n + 2) throw std::runtime_error("AdamStep: expected 4n + 2 tensors");
+    at::Tensor oneMinusAcc1 = 1 - all[4 * n];
+    at::Tensor oneMinusAcc2 = 1 - all[4 * n + 1];
+    std::vector<at::Tensor> out(3 * n);
+    for (size_t i = 0; i < n; i++) {
+      const at::Tensor& w = all[i];
+      const at::Tensor& g = all[n + i];
+      at::Tensor m = all[2 * n + i] * beta1 + g * oneMinusBeta1;
+      at::Tensor v = all[3 * n + i] * beta2 + (g * g) * oneMinusBeta2;
+      at::Tensor mHat = m / oneMinusAcc1;
+      at::Tensor vHat = v / oneMinusAcc2;
+      out[i] = (mHat / (vHat.sqrt() + eps)) * lr + w;
+      out[n + i] = m;
+      out[2 * n + i] = v;
+    }
+    return handles(info.Env(), out);
+  })
+}
+
+// One LSTM layer over a sequence (gates i, f, g, o as in src/models/layers/lstm-op.ts): x [B, T, C], wx [C, 4H],
+// wh [H, 4H], b [4H]. Returns [output, hs [B, T, H], cs [B, T, H], gates [B, T, 4H] (activated)]; the output is every
+// hidden state [B, T, H] or the last [B, H].
+Napi::Value LstmForward(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& wx = get(info[1]);
+    const at::Tensor& wh = get(info[2]);
+    const at::Tensor& b = get(info[3]);
+    bool sequences = flag(info, 4);
+    int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = wh.size(0);
+    at::Tensor xp = at::addmm(b, x.reshape({B * T, C}), wx).reshape({B, T, 4 * H});
+    at::Tensor hs = at::empty({B, T, H}, x.options());
+    at::Tensor cs = at::empty({B, T, H}, x.options());
+    at::Tensor gates = at::empty({B, T, 4 * H}, x.options());
+    at::Tensor h = at::zeros({B, H}, x.options());
+    at::Tensor c = at::zeros({B, H}, x.options());
+    for (int64_t t = 0; t < T; t++) {
+      at::Tensor z = t == 0 ? xp.select(1, 0).clone() : at::addmm(xp.select(1, t), h, wh);
+      at::Tensor a = gates.select(1, t);
+      a.narrow(1, 0, 2 * H).copy_(z.narrow(1, 0, 2 * H).sigmoid());
+      a.narrow(1, 2 * H, H).copy_(z.narrow(1, 2 * H, H).tanh());
+      a.narrow(1, 3 * H, H).copy_(z.narrow(1, 3 * H, H).sigmoid());
+      at::Tensor i = a.narrow(1, 0, H), f = a.narrow(1, H, H), g = a.narrow(1, 2 * H, H), o = a.narrow(1, 3 * H, H);
+      c = t == 0 ? i * g : f * c + i * g;
+      h = o * c.tanh();
+      cs.select(1, t).copy_(c);
+      hs.select(1, t).copy_(h);
+    }
+    return handles(info.Env(), {sequences ? hs : h, hs, cs, gates});
+  })
+}
+
+// Backpropagation through time for LstmForward: [dx, dwx, dwh, db].
+Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& dy = get(info[0]);
+    const at::Tensor& x = get(info[1]);
+    const at::Tensor& wx = get(info[2]);
+    const at::Tensor& wh = get(info[3]);
+    const at::Tensor& hs = get(info[4]);
+    const at::Tensor& cs = get(info[5]);
+    const at::Tensor& gates = get(info[6]);
+    bool sequences = flag(info, 7);
+    int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = wh.size(0);
+    at::Tensor dz = at::empty({B, T, 4 * H}, x.options());
+    at::Tensor whT = wh.t().contiguous();
+    at::Tensor dhNext, dcNext;
+    for (int64_t t = T - 1; t >= 0; t--) {
+      at::Tensor dh = sequences ? dy.select(1, t) : (t == T - 1 ? dy : at::Tensor());
+      if (dhNext.defined()) dh = dh.defined() ? dh + dhNext : dhNext;
+      at::Tensor a = gates.select(1, t);
+      at::Tensor i = a.narrow(1, 0, H), f = a.narrow(1, H, H), g = a.narrow(1, 2 * H, H), o = a.narrow(1, 3 * H, H);
+      at::Tensor tc = cs.select(1, t).tanh();
+      at::Tensor dc = dh * o * (1 - tc * tc);
+      if (dcNext.defined()) dc = dc + dcNext;
+      at::Tensor d = dz.select(1, t);
+      d.narrow(1, 0, H).copy_(dc * g * i * (1 - i));
+      if (t > 0) d.narrow(1, H, H).copy_(dc * cs.select(1, t - 1) * f * (1 - f));
+      else d.narrow(1, H, H).zero_();
+      d.narrow(1, 2 * H, H).copy_(dc * i * (1 - g * g));
+      d.narrow(1, 3 * H, H).copy_(dh * tc * o * (1 - o));
+      if (t > 0) {
+        dcNext = dc * f;
+        dhNext = at::mm(d, whT);
+      }
+    }
+    at::Tensor dZ = dz.reshape({B * T, 4 * H});
+    at::Tensor hPrev = at::cat({at::zeros({B, 1, H}, x.options()), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
+    at::Tensor dx = at::mm(dZ, wx.t()).reshape({B, T, C});
+    at::Tensor dwx = at::mm(x.reshape({B * T, C}).t(), dZ);
+    at::Tensor dwh = at::mm(hPrev.t(), dZ);
+    at::Tensor db = dZ.sum(0);
+    return handles(info.Env(), {dx, dwx, dwh, db});
+  })
+}
+
 // --- run-time settings --------------------------------------------------------------------------------------
 
 void setBlasThreads(int n) {
   // OpenBLAS keeps its own thread pool besides ATen's; Debian's libtorch calls BLAS through the generic
   // interface, so ATen's set_num_threads does not reach it.
+  // It was loaded as a dependency of libtorch_cpu, so its symbols are not global: look it up by library.
   using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+  for (const char* lib : {"libblas.so.3", "libopenblas.so.0"}) {
+    void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) continue;
+    auto f = reinterpret_cast<SetThreads>(dlsym(handle, "openblas_set_num_threads"));
+    dlclose(handle);
+    if (f != nullptr) {
+      f(n);
+      return;
+    }
+  }
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -608,6 +728,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(OneHot);
   EXPORT(Linear);
   EXPORT(LinearBackward);
+  EXPORT(AdamStep);
+  EXPORT(LstmForward);
+  EXPORT(LstmBackward);
   EXPORT(SetThreads);
   EXPORT(Info);
 #undef EXPORT
