@@ -177,6 +177,11 @@ describe('torch backend', { skip }, () => {
       inputs: [random([6 * 4, 5]), random([15, 7]), random([7])],
       f: (x, k, b) => causalConvSteps(x as tf.Tensor2D, [0, 1, 2, 3, 4, 5], [1, 3, 5], k as tf.Tensor2D, b as tf.Tensor1D, 3, 2, 'relu'),
     },
+    {
+      name: 'causal conv on held steps only (kernel 3, dilation 2, steps 1,3,5,7 → 3,7)',
+      inputs: [random([4 * 3, 5]), random([15, 6]), random([6])],
+      f: (x, k, b) => causalConvSteps(x as tf.Tensor2D, [1, 3, 5, 7], [3, 7], k as tf.Tensor2D, b as tf.Tensor1D, 3, 2, 'linear'),
+    },
     { name: 'LSTM layer (sequences)', inputs: [random([3, 5, 4]), random([4, 24], 0.5), random([6, 24], 0.5), random([24])], f: (x, wx, wh, b) => lstmLayer(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, true) },
     { name: 'LSTM layer (last step)', inputs: [random([3, 5, 4]), random([4, 24], 0.5), random([6, 24], 0.5), random([24])], f: (x, wx, wh, b) => lstmLayer(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, false) },
     {

@@ -47,6 +47,14 @@ export interface TorchNative {
   LstmForward(x: Handle, wx: Handle, wh: Handle, b: Handle, sequences: boolean): Handle[];
   /** [dx, dwx, dwh, db] from the upstream gradient and LstmForward's saved hs, cs, gates. */
   LstmBackward(dy: Handle, x: Handle, wx: Handle, wh: Handle, hs: Handle, cs: Handle, gates: Handle, sequences: boolean): Handle[];
+  /** Causal dilated convolution on time-major rows holding `inSteps`, output rows for `outSteps` (activation 0/1). */
+  CausalConv(x: Handle, kernel: Handle, bias: Handle, inSteps: readonly number[], outSteps: readonly number[], kernelSize: number, dilation: number, activation: number): Handle;
+  /** [dx, dkernel, dbias] of CausalConv from its output y and the upstream gradient dy. */
+  CausalConvBackward(x: Handle, kernel: Handle, y: Handle, dy: Handle, inSteps: readonly number[], outSteps: readonly number[], kernelSize: number, dilation: number, activation: number): Handle[];
+  /** Layer normalization over the last axis (ε 1e-5): [y, mean, rstd]. */
+  LayerNorm(x: Handle, gamma: Handle, beta: Handle): Handle[];
+  /** [dx, dgamma, dbeta] of LayerNorm. */
+  LayerNormBackward(dy: Handle, x: Handle, mean: Handle, rstd: Handle, gamma: Handle, beta: Handle): Handle[];
   SetThreads(n: number): void;
   Info(): { torchVersion: string; threads: number; parallel: string; config: string };
 }

@@ -316,6 +316,24 @@ function registerFusedKernels(n: TorchNative): void {
       ),
     ),
   );
+  register('TorchCausalConv', ({ inputs, backend, attrs }) => {
+    const [x, kernel, bias] = hs(backend, [inputs.x, inputs.kernel, inputs.bias]);
+    const a = attrs as { inSteps: number[]; outSteps: number[]; kernelSize: number; dilation: number; activation: string };
+    return backend.wrap(n.CausalConv(x!, kernel!, bias!, a.inSteps, a.outSteps, a.kernelSize, a.dilation, a.activation === 'relu' ? 1 : 0));
+  });
+  register('TorchCausalConvGrad', ({ inputs, backend, attrs }) => {
+    const [x, kernel, y, dy] = hs(backend, [inputs.x, inputs.kernel, inputs.y, inputs.dy]);
+    const a = attrs as { inSteps: number[]; outSteps: number[]; kernelSize: number; dilation: number; activation: string };
+    return backend.wrapAll(n.CausalConvBackward(x!, kernel!, y!, dy!, a.inSteps, a.outSteps, a.kernelSize, a.dilation, a.activation === 'relu' ? 1 : 0));
+  });
+  register('TorchLayerNorm', ({ inputs, backend }) => {
+    const [x, gamma, beta] = hs(backend, [inputs.x, inputs.gamma, inputs.beta]);
+    return backend.wrapAll(n.LayerNorm(x!, gamma!, beta!));
+  });
+  register('TorchLayerNormGrad', ({ inputs, backend }) => {
+    const [dy, x, mean, rstd, gamma, beta] = hs(backend, [inputs.dy, inputs.x, inputs.mean, inputs.rstd, inputs.gamma, inputs.beta]);
+    return backend.wrapAll(n.LayerNormBackward(dy!, x!, mean!, rstd!, gamma!, beta!));
+  });
   register('TorchLstm', ({ inputs, backend, attrs }) => {
     const [x, wx, wh, b] = hs(backend, [inputs.x, inputs.wx, inputs.wh, inputs.b]);
     return backend.wrapAll(n.LstmForward(x!, wx!, wh!, b!, Boolean(attrs.sequences)));

@@ -70,6 +70,63 @@ export function torchLstm(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: t
   return (returnSequences ? lstmOps.sequences : lstmOps.last)(x, wx, wh, b);
 }
 
+const convOps = new Map<string, ReturnType<typeof tf.customGrad>>();
+
+/**
+ * Causal dilated convolution on time-major rows (see src/models/layers/causal-conv.ts for the layout): one
+ * at::conv1d over the full time axis, the output steps picked; its gradient one at::convolution_backward.
+ */
+export function torchCausalConv(
+  x: tf.Tensor2D,
+  inSteps: number[],
+  outSteps: number[],
+  kernel: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  kernelSize: number,
+  dilation: number,
+  activation: Activation,
+): tf.Tensor2D {
+  const key = `${inSteps.join(',')}/${outSteps.join(',')}/${kernelSize}/${dilation}/${activation}`;
+  let op = convOps.get(key);
+  if (op === undefined) {
+    const attrs = { inSteps, outSteps, kernelSize, dilation, activation };
+    op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [sx, sk, sb] = args as tf.Tensor[];
+      const save = args[3] as tf.GradSaveFunc;
+      const y = tf.engine().runKernel('TorchCausalConv', { x: sx!, kernel: sk!, bias: sb! }, attrs) as tf.Tensor;
+      save([sx!, sk!, y]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [gx, gk, gy] = saved;
+          return tf.engine().runKernel('TorchCausalConvGrad', { x: gx!, kernel: gk!, y: gy!, dy }, attrs) as tf.Tensor[];
+        },
+      };
+    });
+    convOps.set(key, op);
+  }
+  return op(x, kernel, bias) as tf.Tensor2D;
+}
+
+const layerNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, gamma, beta] = args as tf.Tensor[];
+  const save = args[3] as tf.GradSaveFunc;
+  const [y, mean, rstd] = tf.engine().runKernel('TorchLayerNorm', { x: x!, gamma: gamma!, beta: beta! }) as tf.Tensor[];
+  save([x!, mean!, rstd!, gamma!, beta!]);
+  return {
+    value: y!,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, smean, srstd, sgamma, sbeta] = saved;
+      return tf.engine().runKernel('TorchLayerNormGrad', { dy, x: sx!, mean: smean!, rstd: srstd!, gamma: sgamma!, beta: sbeta! }) as tf.Tensor[];
+    },
+  };
+});
+
+/** Layer normalization over the last axis (ε 1e-5) by ATen's native_layer_norm and its backward. */
+export function torchLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D): T {
+  return layerNormOp(x, gamma, beta) as T;
+}
+
 interface AdamInternals {
   learningRate: number;
   beta1: number;

@@ -648,6 +648,101 @@ Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
   })
 }
 
+// Causal dilated convolution on time-major rows (src/models/layers/causal-conv.ts): x [|S_in|·B, C] holds the
+// steps `inSteps`, kernel [k·C, F] (rows by tap, oldest input first, then channel), bias [F]; the result holds the
+// steps `outSteps`, [|S_out|·B, F]. The held steps are placed on the full time axis (zeros elsewhere, which no
+// output reads), convolved by at::conv1d with left padding (k−1)·d, and the output steps picked.
+struct ConvGeometry {
+  int64_t B, C, F, k, d, T;
+  at::Tensor inIdx, outIdx;
+};
+
+ConvGeometry geometry(const at::Tensor& x, const at::Tensor& kernel, const Napi::Value& inSteps, const Napi::Value& outSteps, int64_t k, int64_t d) {
+  std::vector<int64_t> in = ints(inSteps), out = ints(outSteps);
+  ConvGeometry g;
+  g.k = k;
+  g.d = d;
+  g.C = x.size(1);
+  g.F = kernel.size(1);
+  g.B = x.size(0) / static_cast<int64_t>(in.size());
+  g.T = 1 + std::max(in.back(), out.back());
+  g.inIdx = at::tensor(in, at::kLong);
+  g.outIdx = at::tensor(out, at::kLong);
+  return g;
+}
+
+/** The held steps of time-major x on the full, left-padded time axis: [B, C, (k−1)·d + T]. */
+at::Tensor paddedInput(const at::Tensor& x, const ConvGeometry& g) {
+  int64_t pad = (g.k - 1) * g.d;
+  at::Tensor full = at::zeros({g.B, g.C, pad + g.T}, x.options());
+  full.index_copy_(2, g.inIdx + pad, x.reshape({-1, g.B, g.C}).permute({1, 2, 0}));
+  return full;
+}
+
+at::Tensor convWeight(const at::Tensor& kernel, const ConvGeometry& g) {
+  return kernel.reshape({g.k, g.C, g.F}).permute({2, 1, 0}).contiguous();  // [F, C, k]
+}
+
+Napi::Value CausalConv(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& kernel = get(info[1]);
+    const at::Tensor& bias = get(info[2]);
+    ConvGeometry g = geometry(x, kernel, info[3], info[4], int32(info, 5), int32(info, 6));
+    at::Tensor y = at::conv1d(paddedInput(x, g), convWeight(kernel, g), bias, at::IntArrayRef{1}, at::IntArrayRef{0}, at::IntArrayRef{g.d}, 1);  // [B, F, T]
+    at::Tensor picked = y.index_select(2, g.outIdx).permute({2, 0, 1}).reshape({-1, g.F});
+    if (int32(info, 7) == A_RELU) picked.relu_();
+    return handle(info.Env(), picked);
+  })
+}
+
+// [dx, dkernel, dbias] of CausalConv given its output y and the upstream gradient dy.
+Napi::Value CausalConvBackward(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& kernel = get(info[1]);
+    const at::Tensor& y = get(info[2]);
+    at::Tensor dy = get(info[3]);
+    ConvGeometry g = geometry(x, kernel, info[4], info[5], int32(info, 6), int32(info, 7));
+    if (int32(info, 8) == A_RELU) dy = dy * y.gt(0);
+    at::Tensor dFull = at::zeros({g.B, g.F, g.T}, x.options());
+    dFull.index_copy_(2, g.outIdx, dy.reshape({-1, g.B, g.F}).permute({1, 2, 0}));
+    at::Tensor input = paddedInput(x, g);
+    at::Tensor weight = convWeight(kernel, g);
+    std::vector<int64_t> biasSizes = {g.F};
+    auto grads = at::convolution_backward(dFull, input, weight, at::IntArrayRef(biasSizes), {1}, {0}, {g.d}, false, {0}, 1, {true, true, true});
+    int64_t pad = (g.k - 1) * g.d;
+    at::Tensor dx = std::get<0>(grads).index_select(2, g.inIdx + pad).permute({2, 0, 1}).reshape({-1, g.C});
+    at::Tensor dKernel = std::get<1>(grads).permute({2, 1, 0}).reshape({g.k * g.C, g.F});
+    return handles(info.Env(), {dx, dKernel, std::get<2>(grads)});
+  })
+}
+
+// Layer normalization over the last axis with ε = 1e-5 (src/models/layers/layer-norm.ts): [y, mean, rstd].
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& gamma = get(info[1]);
+    const at::Tensor& beta = get(info[2]);
+    auto out = at::native_layer_norm(x, {x.size(-1)}, gamma, beta, 1e-5);
+    return handles(info.Env(), {std::get<0>(out), std::get<1>(out), std::get<2>(out)});
+  })
+}
+
+// [dx, dgamma, dbeta] of LayerNorm.
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& dy = get(info[0]);
+    const at::Tensor& x = get(info[1]);
+    const at::Tensor& mean = get(info[2]);
+    const at::Tensor& rstd = get(info[3]);
+    const at::Tensor& gamma = get(info[4]);
+    const at::Tensor& beta = get(info[5]);
+    auto out = at::native_layer_norm_backward(dy, x, {x.size(-1)}, mean, rstd, gamma, beta, {true, true, true});
+    return handles(info.Env(), {std::get<0>(out), std::get<1>(out), std::get<2>(out)});
+  })
+}
+
 // --- run-time settings --------------------------------------------------------------------------------------
 
 void setBlasThreads(int n) {
@@ -729,6 +824,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(Linear);
   EXPORT(LinearBackward);
   EXPORT(AdamStep);
+  EXPORT(CausalConv);
+  EXPORT(CausalConvBackward);
+  EXPORT(LayerNorm);
+  EXPORT(LayerNormBackward);
   EXPORT(LstmForward);
   EXPORT(LstmBackward);
   EXPORT(SetThreads);
