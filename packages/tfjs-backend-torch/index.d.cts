@@ -43,10 +43,10 @@ export interface TorchNative {
   LinearBackward(x: Handle, w: Handle, y: Handle, dy: Handle, activation: number): Handle[];
   /** Adam for all parameters: tensors [w…, g…, m…, v…, β1ᵗ, β2ᵗ] → fresh [w'…, m'…, v'…]. */
   AdamStep(tensors: Handle[], beta1: number, beta2: number, learningRate: number, epsilon: number): Handle[];
-  /** One LSTM layer: [output, hs, cs, gates] (output all hidden states or the last). */
+  /** One LSTM layer: [output, hs, cs, tanh(cs), gates] (output all hidden states or the last; the rest time-major). */
   LstmForward(x: Handle, wx: Handle, wh: Handle, b: Handle, sequences: boolean): Handle[];
-  /** [dx, dwx, dwh, db] from the upstream gradient and LstmForward's saved hs, cs, gates. */
-  LstmBackward(dy: Handle, x: Handle, wx: Handle, wh: Handle, hs: Handle, cs: Handle, gates: Handle, sequences: boolean): Handle[];
+  /** [dx, dwx, dwh, db] from the upstream gradient and LstmForward's saved hs, cs, tanh(cs), gates. */
+  LstmBackward(dy: Handle, x: Handle, wx: Handle, wh: Handle, hs: Handle, cs: Handle, tcs: Handle, gates: Handle, sequences: boolean): Handle[];
   /** Causal dilated convolution on time-major rows holding `inSteps`, output rows for `outSteps` (activation 0/1). */
   CausalConv(x: Handle, kernel: Handle, bias: Handle, inSteps: readonly number[], outSteps: readonly number[], kernelSize: number, dilation: number, activation: number): Handle;
   /** [dx, dkernel, dbias] of CausalConv from its output y and the upstream gradient dy. */

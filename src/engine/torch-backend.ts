@@ -339,8 +339,8 @@ function registerFusedKernels(n: TorchNative): void {
     return backend.wrapAll(n.LstmForward(x!, wx!, wh!, b!, Boolean(attrs.sequences)));
   });
   register('TorchLstmGrad', ({ inputs, backend, attrs }) => {
-    const [dy, x, wx, wh, h, c, g] = hs(backend, [inputs.dy, inputs.x, inputs.wx, inputs.wh, inputs.hs, inputs.cs, inputs.gates]);
-    return backend.wrapAll(n.LstmBackward(dy!, x!, wx!, wh!, h!, c!, g!, Boolean(attrs.sequences)));
+    const [dy, x, wx, wh, h, c, tc, g] = hs(backend, [inputs.dy, inputs.x, inputs.wx, inputs.wh, inputs.hs, inputs.cs, inputs.tcs, inputs.gates]);
+    return backend.wrapAll(n.LstmBackward(dy!, x!, wx!, wh!, h!, c!, tc!, g!, Boolean(attrs.sequences)));
   });
 }
 

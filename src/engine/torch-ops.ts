@@ -47,17 +47,17 @@ function makeLstm(sequences: boolean) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, wx, wh, b] = args as tf.Tensor[];
     const save = args[4] as tf.GradSaveFunc;
-    const [value, hs, cs, gates] = tf.engine().runKernel('TorchLstm', { x: x!, wx: wx!, wh: wh!, b: b! }, { sequences }) as tf.Tensor[];
-    if (recording()) save([x!, wx!, wh!, hs!, cs!, gates!]);
+    const [value, hs, cs, tcs, gates] = tf.engine().runKernel('TorchLstm', { x: x!, wx: wx!, wh: wh!, b: b! }, { sequences }) as tf.Tensor[];
+    if (recording()) save([x!, wx!, wh!, hs!, cs!, tcs!, gates!]);
     else {
-      tf.dispose([hs!, cs!, gates!]);
+      tf.dispose([hs!, cs!, tcs!, gates!]);
       save([]);
     }
     return {
       value: value!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, swx, swh, shs, scs, sgates] = saved;
-        return tf.engine().runKernel('TorchLstmGrad', { dy, x: sx!, wx: swx!, wh: swh!, hs: shs!, cs: scs!, gates: sgates! }, { sequences }) as tf.Tensor[];
+        const [sx, swx, swh, shs, scs, stcs, sgates] = saved;
+        return tf.engine().runKernel('TorchLstmGrad', { dy, x: sx!, wx: swx!, wh: swh!, hs: shs!, cs: scs!, tcs: stcs!, gates: sgates! }, { sequences }) as tf.Tensor[];
       },
     };
   });

@@ -20,8 +20,10 @@ if (!existsSync(join(lib, 'libtorch_cpu.so'))) skip(`no libtorch_cpu.so in ${lib
 const cxx = process.env.CXX || 'g++';
 if (spawnSync(cxx, ['--version'], { stdio: 'ignore' }).status !== 0) skip(`no C++ compiler (${cxx})`);
 
-// npm runs install scripts with its bundled node-gyp on PATH and names it in npm_config_node_gyp.
-const gyp = process.env.npm_config_node_gyp;
+// npm runs install scripts with its bundled node-gyp named in npm_config_node_gyp; run by hand, the node-gyp
+// bundled with the npm beside this node, else one on PATH.
+const bundled = join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const gyp = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : null);
 const gypArgs = ['rebuild'];
 // Node's own headers: node-gyp would download them from nodejs.org unless told where the installed ones are.
 const prefix = dirname(dirname(process.execPath));

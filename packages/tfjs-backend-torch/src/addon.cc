@@ -572,8 +572,9 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
 }
 
 // One LSTM layer over a sequence (gates i, f, g, o as in src/models/layers/lstm-op.ts): x [B, T, C], wx [C, 4H],
-// wh [H, 4H], b [4H]. Returns [output, hs [B, T, H], cs [B, T, H], gates [B, T, 4H] (activated)]; the output is every
-// hidden state [B, T, H] or the last [B, H].
+// wh [H, 4H], b [4H]. Returns [output, hs [B, T, H], cs [B, T, H], tanh(cs), gates [B, T, 4H] (activated)]; the
+// output is every hidden state [B, T, H] or the last [B, H]. Each step writes its results in place into the slices
+// of those tensors (eight ATen calls a step, no copies).
 Napi::Value LstmForward(const Napi::CallbackInfo& info) {
   GUARD({
     const at::Tensor& x = get(info[0]);
@@ -582,66 +583,87 @@ Napi::Value LstmForward(const Napi::CallbackInfo& info) {
     const at::Tensor& b = get(info[3]);
     bool sequences = flag(info, 4);
     int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = wh.size(0);
-    at::Tensor xp = at::addmm(b, x.reshape({B * T, C}), wx).reshape({B, T, 4 * H});
-    at::Tensor hs = at::empty({B, T, H}, x.options());
-    at::Tensor cs = at::empty({B, T, H}, x.options());
-    at::Tensor gates = at::empty({B, T, 4 * H}, x.options());
-    at::Tensor h = at::zeros({B, H}, x.options());
-    at::Tensor c = at::zeros({B, H}, x.options());
+    // Time-major pre-activations, so that each step's rows are contiguous.
+    at::Tensor xp = at::addmm(b, x.transpose(0, 1).reshape({T * B, C}), wx).reshape({T, B, 4 * H});
+    at::Tensor hs = at::empty({T, B, H}, x.options());
+    at::Tensor cs = at::empty({T, B, H}, x.options());
+    at::Tensor tcs = at::empty({T, B, H}, x.options());
+    at::Tensor gates = at::empty({T, B, 4 * H}, x.options());
     for (int64_t t = 0; t < T; t++) {
-      at::Tensor z = t == 0 ? xp.select(1, 0).clone() : at::addmm(xp.select(1, t), h, wh);
-      at::Tensor a = gates.select(1, t);
-      a.narrow(1, 0, 2 * H).copy_(z.narrow(1, 0, 2 * H).sigmoid());
-      a.narrow(1, 2 * H, H).copy_(z.narrow(1, 2 * H, H).tanh());
-      a.narrow(1, 3 * H, H).copy_(z.narrow(1, 3 * H, H).sigmoid());
+      at::Tensor z = t == 0 ? xp[0] : at::addmm(xp[t], hs[t - 1], wh);
+      at::Tensor a = gates[t];
       at::Tensor i = a.narrow(1, 0, H), f = a.narrow(1, H, H), g = a.narrow(1, 2 * H, H), o = a.narrow(1, 3 * H, H);
-      c = t == 0 ? i * g : f * c + i * g;
-      h = o * c.tanh();
-      cs.select(1, t).copy_(c);
-      hs.select(1, t).copy_(h);
+      at::Tensor ifGates = a.narrow(1, 0, 2 * H);
+      at::sigmoid_out(ifGates, z.narrow(1, 0, 2 * H));
+      at::tanh_out(g, z.narrow(1, 2 * H, H));
+      at::sigmoid_out(o, z.narrow(1, 3 * H, H));
+      at::Tensor c = cs[t];
+      at::mul_out(c, i, g);
+      if (t > 0) c.addcmul_(f, cs[t - 1]);
+      at::Tensor tc = tcs[t];
+      at::tanh_out(tc, c);
+      at::Tensor h = hs[t];
+      at::mul_out(h, o, tc);
     }
-    return handles(info.Env(), {sequences ? hs : h, hs, cs, gates});
+    auto batchMajor = [](const at::Tensor& t) { return t.transpose(0, 1).contiguous(); };
+    at::Tensor out = sequences ? batchMajor(hs) : hs[T - 1].clone();
+    return handles(info.Env(), {out, hs, cs, tcs, gates});
   })
 }
 
-// Backpropagation through time for LstmForward: [dx, dwx, dwh, db].
+// Backpropagation through time for LstmForward (its time-major hs, cs, tanh(cs), gates): [dx, dwx, dwh, db]. The
+// elementwise part of a step is one loop; the recurrent product one matMul.
 Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
   GUARD({
-    const at::Tensor& dy = get(info[0]);
+    at::Tensor dy = get(info[0]).contiguous();
     const at::Tensor& x = get(info[1]);
     const at::Tensor& wx = get(info[2]);
     const at::Tensor& wh = get(info[3]);
     const at::Tensor& hs = get(info[4]);
     const at::Tensor& cs = get(info[5]);
-    const at::Tensor& gates = get(info[6]);
-    bool sequences = flag(info, 7);
+    const at::Tensor& tcs = get(info[6]);
+    const at::Tensor& gates = get(info[7]);
+    bool sequences = flag(info, 8);
     int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = wh.size(0);
-    at::Tensor dz = at::empty({B, T, 4 * H}, x.options());
+    int64_t G = 4 * H;
+    at::Tensor dz = at::empty({T, B, G}, x.options());
+    at::Tensor dhNext = at::zeros({B, H}, x.options());
+    at::Tensor dcNext = at::zeros({B, H}, x.options());
     at::Tensor whT = wh.t().contiguous();
-    at::Tensor dhNext, dcNext;
+    const float* dyp = dy.data_ptr<float>();
+    const float* csp = cs.data_ptr<float>();
+    const float* tcp = tcs.data_ptr<float>();
+    const float* gp = gates.data_ptr<float>();
+    float* dzp = dz.data_ptr<float>();
+    float* dcp = dcNext.data_ptr<float>();
     for (int64_t t = T - 1; t >= 0; t--) {
-      at::Tensor dh = sequences ? dy.select(1, t) : (t == T - 1 ? dy : at::Tensor());
-      if (dhNext.defined()) dh = dh.defined() ? dh + dhNext : dhNext;
-      at::Tensor a = gates.select(1, t);
-      at::Tensor i = a.narrow(1, 0, H), f = a.narrow(1, H, H), g = a.narrow(1, 2 * H, H), o = a.narrow(1, 3 * H, H);
-      at::Tensor tc = cs.select(1, t).tanh();
-      at::Tensor dc = dh * o * (1 - tc * tc);
-      if (dcNext.defined()) dc = dc + dcNext;
-      at::Tensor d = dz.select(1, t);
-      d.narrow(1, 0, H).copy_(dc * g * i * (1 - i));
-      if (t > 0) d.narrow(1, H, H).copy_(dc * cs.select(1, t - 1) * f * (1 - f));
-      else d.narrow(1, H, H).zero_();
-      d.narrow(1, 2 * H, H).copy_(dc * i * (1 - g * g));
-      d.narrow(1, 3 * H, H).copy_(dh * tc * o * (1 - o));
-      if (t > 0) {
-        dcNext = dc * f;
-        dhNext = at::mm(d, whT);
+      const float* dhp = dhNext.data_ptr<float>();
+      for (int64_t n = 0; n < B; n++) {
+        const float* a = gp + (t * B + n) * G;
+        float* d = dzp + (t * B + n) * G;
+        for (int64_t j = 0; j < H; j++) {
+          int64_t k = (t * B + n) * H + j;
+          float dh = dhp[n * H + j];
+          if (sequences) dh += dyp[(n * T + t) * H + j];
+          else if (t == T - 1) dh += dyp[n * H + j];
+          float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+          float tc = tcp[k];
+          float cPrev = t > 0 ? csp[k - B * H] : 0.0f;
+          float dc = dh * o * (1.0f - tc * tc) + dcp[n * H + j];
+          d[j] = dc * g * i * (1.0f - i);
+          d[H + j] = dc * cPrev * f * (1.0f - f);
+          d[2 * H + j] = dc * i * (1.0f - g * g);
+          d[3 * H + j] = dh * tc * o * (1.0f - o);
+          dcp[n * H + j] = dc * f;
+        }
       }
+      if (t > 0) dhNext = at::mm(dz[t], whT);
     }
-    at::Tensor dZ = dz.reshape({B * T, 4 * H});
-    at::Tensor hPrev = at::cat({at::zeros({B, 1, H}, x.options()), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
-    at::Tensor dx = at::mm(dZ, wx.t()).reshape({B, T, C});
-    at::Tensor dwx = at::mm(x.reshape({B * T, C}).t(), dZ);
+    at::Tensor dZ = dz.reshape({T * B, G});
+    at::Tensor xT = x.transpose(0, 1).reshape({T * B, C});
+    at::Tensor hPrev = at::cat({at::zeros({1, B, H}, x.options()), hs.narrow(0, 0, T - 1)}, 0).reshape({T * B, H});
+    at::Tensor dx = at::mm(dZ, wx.t()).reshape({T, B, C}).transpose(0, 1).contiguous();
+    at::Tensor dwx = at::mm(xT.t(), dZ);
     at::Tensor dwh = at::mm(hPrev.t(), dZ);
     at::Tensor db = dZ.sum(0);
     return handles(info.Env(), {dx, dwx, dwh, db});
