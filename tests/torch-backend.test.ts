@@ -19,6 +19,7 @@ import { causalConvSteps } from '../src/models/layers/causal-conv.js';
 import { lstmLayer } from '../src/models/layers/lstm-op.js';
 import { multiHeadSelfAttention } from '../src/models/layers/attention.js';
 import { layerNorm } from '../src/models/layers/layer-norm.js';
+import { dropout } from '../src/models/layers/dropout.js';
 import { Rng } from '../src/engine/rng.js';
 import { RUN_FILES } from '../src/experiments/run.js';
 import { tempDir } from './helpers.js';
@@ -210,6 +211,19 @@ describe('torch backend', { skip }, () => {
       });
     });
   }
+
+  test('the native dropout mask is the portable one bit for bit', async () => {
+    const masks: Float32Array[] = [];
+    for (const backend of ['cpu', 'torch']) {
+      await selectBackend(backend);
+      const out = tf.tidy(() => dropout(tf.ones([37, 29]), 0.3, 123456789 + 1000));
+      masks.push(out.dataSync() as Float32Array);
+      out.dispose();
+    }
+    assert.deepEqual(masks[1], masks[0]);
+    const kept = masks[0].filter((v) => v !== 0).length / masks[0].length;
+    assert.ok(kept > 0.6 && kept < 0.8, `kept ${kept}`);
+  });
 
   test('the same config and seed give byte-identical metrics.json on torch', async () => {
     const metrics: string[] = [];

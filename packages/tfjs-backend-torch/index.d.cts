@@ -55,6 +55,8 @@ export interface TorchNative {
   LayerNorm(x: Handle, gamma: Handle, beta: Handle): Handle[];
   /** [dx, dgamma, dbeta] of LayerNorm. */
   LayerNormBackward(dy: Handle, x: Handle, mean: Handle, rstd: Handle, gamma: Handle, beta: Handle): Handle[];
+  /** The mask of src/models/layers/dropout.ts for (shape, rate, seed), bit for bit. */
+  DropoutMask(shape: readonly number[], rate: number, seed: number): Handle;
   SetThreads(n: number): void;
   Info(): { torchVersion: string; threads: number; parallel: string; config: string };
 }

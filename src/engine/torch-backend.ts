@@ -334,6 +334,7 @@ function registerFusedKernels(n: TorchNative): void {
     const [dy, x, mean, rstd, gamma, beta] = hs(backend, [inputs.dy, inputs.x, inputs.mean, inputs.rstd, inputs.gamma, inputs.beta]);
     return backend.wrapAll(n.LayerNormBackward(dy!, x!, mean!, rstd!, gamma!, beta!));
   });
+  register('TorchDropoutMask', ({ backend, attrs }) => backend.wrap(n.DropoutMask(attrs.shape as number[], Number(attrs.rate), Number(attrs.seed))));
   register('TorchLstm', ({ inputs, backend, attrs }) => {
     const [x, wx, wh, b] = hs(backend, [inputs.x, inputs.wx, inputs.wh, inputs.b]);
     return backend.wrapAll(n.LstmForward(x!, wx!, wh!, b!, Boolean(attrs.sequences)));

@@ -127,6 +127,11 @@ export function torchLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, be
   return layerNormOp(x, gamma, beta) as T;
 }
 
+/** The mask of src/models/layers/dropout.ts made natively (the same bits; the JS loop cost ~1.5 ms per [256, 24, 32]). */
+export function torchDropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  return tf.engine().runKernel('TorchDropoutMask', {}, { shape, rate, seed }) as tf.Tensor;
+}
+
 interface AdamInternals {
   learningRate: number;
   beta1: number;

@@ -764,6 +764,33 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   })
 }
 
+// The inverted-dropout mask of src/models/layers/dropout.ts, bit for bit: mulberry32 (Tommy Ettinger, public
+// domain) seeded with seed ^ 0x9e3779b9, two 16-bit uniforms per output, an element kept when its uniform is
+// below round(65536·(1 − rate)); kept elements hold 1/(1 − rate) in float32, dropped ones 0.
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  GUARD({
+    std::vector<int64_t> shape = ints(info[0]);
+    double rate = num(info, 1);
+    int32_t seed = int32(info, 2);
+    at::Tensor mask = at::empty(shape, at::kFloat);
+    int64_t n = mask.numel();
+    float* m = mask.data_ptr<float>();
+    double keep = 1 - rate;
+    float scale = static_cast<float>(1 / keep);
+    uint32_t threshold = static_cast<uint32_t>(std::floor(keep * 65536 + 0.5));
+    uint32_t state = static_cast<uint32_t>(seed) ^ 0x9e3779b9u;
+    for (int64_t i = 0; i < n; i += 2) {
+      state += 0x6d2b79f5u;
+      uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+      t ^= t + (t ^ (t >> 7)) * (t | 61u);
+      t ^= t >> 14;
+      m[i] = (t & 0xffffu) < threshold ? scale : 0.0f;
+      if (i + 1 < n) m[i + 1] = (t >> 16) < threshold ? scale : 0.0f;
+    }
+    return handle(info.Env(), mask);
+  })
+}
+
 // --- run-time settings --------------------------------------------------------------------------------------
 
 void setBlasThreads(int n) {
@@ -845,6 +872,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(Linear);
   EXPORT(LinearBackward);
   EXPORT(AdamStep);
+  EXPORT(DropoutMask);
   EXPORT(CausalConv);
   EXPORT(CausalConvBackward);
   EXPORT(LayerNorm);
