@@ -12,7 +12,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"]
+      "cflags_cc": ["-std=c++17", "-O2", "-ffp-contract=off", "-fexceptions", "-frtti", "-Wno-unused-parameter"]
     }
   ]
 }
