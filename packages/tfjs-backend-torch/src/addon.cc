@@ -229,8 +229,15 @@ at::Tensor unary(int code, const at::Tensor& x, double alpha) {
     case U_LEAKY_RELU: return at::where(x < 0, x * alpha, x);
     // tfjs Step: 1 above zero, alpha otherwise, NaN stays NaN.
     case U_STEP: {
-      at::Tensor s = at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options()));
-      return x.is_floating_point() ? at::where(x.isnan(), x, s) : s;
+      if (x.scalar_type() != at::kFloat) return at::where(x > 0, at::scalar_tensor(1, x.options()), at::scalar_tensor(alpha, x.options()));
+      // One pass (three ATen calls took 0.7 ms on [6144, 32]).
+      at::Tensor in = x.contiguous();
+      at::Tensor out = at::empty_like(in);
+      const float* xp = in.data_ptr<float>();
+      float* op = out.data_ptr<float>();
+      float a = static_cast<float>(alpha);
+      for (int64_t i = 0, n = in.numel(); i < n; i++) op[i] = std::isnan(xp[i]) ? xp[i] : xp[i] > 0 ? 1.0f : a;
+      return out;
     }
     case U_ZEROS_LIKE: return at::zeros_like(x);
     case U_ONES_LIKE: return at::ones_like(x);
