@@ -688,24 +688,34 @@ Napi::Value LstmBackward(const Napi::CallbackInfo& info) {
 
 // Causal dilated convolution on time-major rows (src/models/layers/causal-conv.ts): x [|S_in|·B, C] holds the
 // steps `inSteps`, kernel [k·C, F] (rows by tap, oldest input first, then channel), bias [F]; the result holds the
-// steps `outSteps`, [|S_out|·B, F]. Output step t, tap j reads input step t − (k−1−j)·d. As im2col on whole row
-// blocks: one gather builds [|S_out|·B, k·C] (block 0 of the source is zeros, for steps before the start), then one
-// addmm. (at::conv1d's backward took 2 ms per call at these sizes, the matMuls a fraction of that.)
+// steps `outSteps`, [|S_out|·B, F]. Output step t, tap j reads input step t − (k−1−j)·d.
+//
+// Two ways, by how many steps are wanted (measured at [256, 24, 32], kernel 3, one thread):
+// - most steps: the held steps placed on the full time axis (zeros elsewhere, which no output reads), at::conv1d
+//   with left padding (k−1)·d and at::convolution_backward (oneDNN: 0.7 + 1.7 ms for every step);
+// - a few steps (last-step pooling's upper blocks): im2col on whole row blocks, one gather building
+//   [|S_out|·B, k·C] (source block 0 is zeros, for steps before the start) and one addmm, the gradient two matMuls
+//   and an index_add (2.4 + 5.1 ms for every step, but proportional to the steps computed).
 struct ConvGeometry {
-  int64_t B, C, F, k, nIn, nOut;
-  at::Tensor source;  // [nOut·k] source block per (output step, tap): 0 = zeros, p + 1 = held step p
+  int64_t B, C, F, k, d, T, nIn, nOut;
+  bool im2col;
+  at::Tensor inIdx, outIdx;
+  at::Tensor source;  // im2col: [nOut·k] source block per (output step, tap): 0 = zeros, p + 1 = held step p
 };
 
 ConvGeometry geometry(const at::Tensor& x, const at::Tensor& kernel, const Napi::Value& inSteps, const Napi::Value& outSteps, int64_t k, int64_t d) {
   std::vector<int64_t> in = ints(inSteps), out = ints(outSteps);
   ConvGeometry g;
   g.k = k;
+  g.d = d;
   g.C = x.size(1);
   g.F = kernel.size(1);
   g.nIn = static_cast<int64_t>(in.size());
   g.nOut = static_cast<int64_t>(out.size());
   g.B = x.size(0) / g.nIn;
-  std::vector<int64_t> position(1 + std::max(in.back(), out.back()), -1);
+  g.T = 1 + std::max(in.back(), out.back());
+  g.im2col = 3 * g.nOut < g.T;
+  std::vector<int64_t> position(g.T, -1);
   for (int64_t p = 0; p < g.nIn; p++) position[in[p]] = p;
   std::vector<int64_t> source(g.nOut * k);
   for (int64_t m = 0; m < g.nOut; m++) {
@@ -716,13 +726,27 @@ ConvGeometry geometry(const at::Tensor& x, const at::Tensor& kernel, const Napi:
     }
   }
   g.source = at::tensor(source, at::kLong);
+  g.inIdx = at::tensor(in, at::kLong);
+  g.outIdx = at::tensor(out, at::kLong);
   return g;
 }
 
-/** [|S_out|·B, k·C]: for every output row, the k input rows its taps read, side by side. */
+/** im2col: [|S_out|·B, k·C], for every output row the k input rows its taps read, side by side. */
 at::Tensor gatherColumns(const at::Tensor& x, const ConvGeometry& g) {
   at::Tensor blocks = at::cat({at::zeros({1, g.B, g.C}, x.options()), x.reshape({g.nIn, g.B, g.C})}, 0);
   return blocks.index_select(0, g.source).reshape({g.nOut, g.k, g.B, g.C}).permute({0, 2, 1, 3}).reshape({g.nOut * g.B, g.k * g.C});
+}
+
+/** conv1d: the held steps of x on the full, left-padded time axis, [B, C, (k−1)·d + T]. */
+at::Tensor paddedInput(const at::Tensor& x, const ConvGeometry& g) {
+  int64_t pad = (g.k - 1) * g.d;
+  at::Tensor full = at::zeros({g.B, g.C, pad + g.T}, x.options());
+  full.index_copy_(2, g.inIdx + pad, x.reshape({g.nIn, g.B, g.C}).permute({1, 2, 0}));
+  return full;
+}
+
+at::Tensor convWeight(const at::Tensor& kernel, const ConvGeometry& g) {
+  return kernel.reshape({g.k, g.C, g.F}).permute({2, 1, 0}).contiguous();  // [F, C, k]
 }
 
 Napi::Value CausalConv(const Napi::CallbackInfo& info) {
@@ -731,7 +755,13 @@ Napi::Value CausalConv(const Napi::CallbackInfo& info) {
     const at::Tensor& kernel = get(info[1]);
     const at::Tensor& bias = get(info[2]);
     ConvGeometry g = geometry(x, kernel, info[3], info[4], int32(info, 5), int32(info, 6));
-    at::Tensor y = at::addmm(bias, gatherColumns(x, g), kernel);
+    at::Tensor y;
+    if (g.im2col) {
+      y = at::addmm(bias, gatherColumns(x, g), kernel);
+    } else {
+      at::Tensor full = at::conv1d(paddedInput(x, g), convWeight(kernel, g), bias, at::IntArrayRef{1}, at::IntArrayRef{0}, at::IntArrayRef{g.d}, 1);
+      y = full.index_select(2, g.outIdx).permute({2, 0, 1}).reshape({g.nOut * g.B, g.F});
+    }
     if (int32(info, 7) == A_RELU) y.relu_();
     return handle(info.Env(), y);
   })
@@ -745,13 +775,22 @@ Napi::Value CausalConvBackward(const Napi::CallbackInfo& info) {
     const at::Tensor& y = get(info[2]);
     at::Tensor dy = get(info[3]);
     ConvGeometry g = geometry(x, kernel, info[4], info[5], int32(info, 6), int32(info, 7));
-    if (int32(info, 8) == A_RELU) dy = dy * y.gt(0);
-    at::Tensor dKernel = at::mm(gatherColumns(x, g).t(), dy);
-    at::Tensor dBias = dy.sum(0);
-    at::Tensor dColumns = at::mm(dy, kernel.t()).reshape({g.nOut, g.B, g.k, g.C}).permute({0, 2, 1, 3}).reshape({g.nOut * g.k, g.B, g.C});
-    at::Tensor dBlocks = at::zeros({g.nIn + 1, g.B, g.C}, x.options()).index_add_(0, g.source, dColumns);
-    at::Tensor dx = dBlocks.narrow(0, 1, g.nIn).reshape({g.nIn * g.B, g.C});
-    return handles(info.Env(), {dx, dKernel, dBias});
+    if (int32(info, 8) == A_RELU) dy = at::threshold_backward(dy, y, 0);
+    if (g.im2col) {
+      at::Tensor dKernel = at::mm(gatherColumns(x, g).t(), dy);
+      at::Tensor dBias = dy.sum(0);
+      at::Tensor dColumns = at::mm(dy, kernel.t()).reshape({g.nOut, g.B, g.k, g.C}).permute({0, 2, 1, 3}).reshape({g.nOut * g.k, g.B, g.C});
+      at::Tensor dBlocks = at::zeros({g.nIn + 1, g.B, g.C}, x.options()).index_add_(0, g.source, dColumns);
+      return handles(info.Env(), {dBlocks.narrow(0, 1, g.nIn).reshape({g.nIn * g.B, g.C}), dKernel, dBias});
+    }
+    at::Tensor dFull = at::zeros({g.B, g.F, g.T}, x.options());
+    dFull.index_copy_(2, g.outIdx, dy.reshape({g.nOut, g.B, g.F}).permute({1, 2, 0}));
+    std::vector<int64_t> biasSizes = {g.F};
+    auto grads = at::convolution_backward(dFull, paddedInput(x, g), convWeight(kernel, g), at::IntArrayRef(biasSizes), {1}, {0}, {g.d}, false, {0}, 1, {true, true, true});
+    int64_t pad = (g.k - 1) * g.d;
+    at::Tensor dx = std::get<0>(grads).index_select(2, g.inIdx + pad).permute({2, 0, 1}).reshape({g.nIn * g.B, g.C});
+    at::Tensor dKernel = std::get<1>(grads).permute({2, 1, 0}).reshape({g.k * g.C, g.F});
+    return handles(info.Env(), {dx, dKernel, std::get<2>(grads)});
   })
 }
 
