@@ -7,6 +7,7 @@
  *   npm run bench -- --case lstm --case tcn --no-torch
  *   npm run bench -- --backend wasm --wasm-unpatched   # wasm with and without the matMul fix
  *   npm run bench -- --require-torch   # exit 1 when the torch backend does not load
+ *   npm run bench -- --grid-runs       # also the wall time of a fixed subset of the default grid's runs per backend
  *
  * The backends run in one process on the same model, in alternating blocks (A/B/A/B…), so slow
  * drift of a shared machine hits all alike; each backend's throughput is the median over blocks.
@@ -41,6 +42,12 @@ import type { FeatureNames } from '../src/models/types.js';
 import { lstmReference } from '../src/models/layers/lstm-op.js';
 import { parse as parseYaml } from 'yaml';
 import { sharedDir } from './shared-dir.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { setupData, SETUP_DEFAULTS } from '../src/data/setup.js';
+import { resolveRunConfig } from '../src/experiments/config.js';
+import { executeRun } from '../src/experiments/run.js';
+import { runDetection } from '../src/detectors/run-detection.js';
 
 const SEED = 'bench';
 
@@ -238,14 +245,20 @@ function trainerStep(logits: (x: tf.Tensor, dropoutSeed: number) => tf.Tensor, w
 const VIEWS = cohortViews();
 
 /** One of the registry's models with its default config. */
-function registryModelCase(caseName: string, modelName: string, describe: (config: any, shape: number[], batch: number) => string, torch: (config: any, shape: number[], batch: number) => string[]): BenchCase {
+function registryModelCase(
+  caseName: string,
+  modelName: string,
+  describe: (config: any, shape: number[], batch: number) => string,
+  torch: (config: any, shape: number[], batch: number) => string[],
+  overrides: Record<string, unknown> = {},
+): BenchCase {
   const spec = getModel(modelName);
   const { model: raw, batch } = defaultConfig(modelName);
-  const config = spec.resolveConfig(raw);
+  const config = spec.resolveConfig({ ...raw, ...overrides });
   const view = VIEWS[spec.view as 'sequence' | 'tabular'];
   return {
     name: caseName,
-    description: `${describe(config, view.shape, batch)}, batch ${batch}, Adam, sigmoid cross-entropy, optimizer.minimize (configs/model/${modelName}.yaml)`,
+    description: `${describe(config, view.shape, batch)}, batch ${batch}, Adam, sigmoid cross-entropy, optimizer.minimize (configs/model/${modelName}.yaml${Object.keys(overrides).length > 0 ? ` with ${JSON.stringify(overrides)}` : ''})`,
     samplesPerStep: batch,
     torch: torch(config, view.shape, batch),
     setup() {
@@ -349,15 +362,15 @@ function lstmLayersCase(): BenchCase {
   };
 }
 
-const TCN_CASE = registryModelCase(
-  'tcn',
-  'tcn',
-  (c, shape) => `TCN ${seqShape(shape)} → ${c.dilations.length} blocks × ${c.filters} filters (kernel ${c.kernel_size}, dilations ${c.dilations.join(',')}${c.weight_norm ? ', weight norm' : ''}), ${c.pooling} step → 1 logit`,
-  (c, shape, batch) => [
-    'tcn', '--seq-len', String(shape[0]), '--channels', String(shape[1]), '--filters', String(c.filters),
-    '--kernel', String(c.kernel_size), '--dilations', c.dilations.join(','), '--batch', String(batch),
-  ],
-);
+const describeTcn = (c: any, shape: number[]) =>
+  `TCN ${seqShape(shape)} → ${c.dilations.length} blocks × ${c.filters} filters (kernel ${c.kernel_size}, dilations ${c.dilations.join(',')}${c.weight_norm ? ', weight norm' : ''}), ${c.pooling} step${c.pooling === 'last' ? ' (only the steps it reads are computed)' : 's'} → 1 logit`;
+const tcnReference = (c: any, shape: number[], batch: number) => [
+  'tcn', '--seq-len', String(shape[0]), '--channels', String(shape[1]), '--filters', String(c.filters),
+  '--kernel', String(c.kernel_size), '--dilations', c.dilations.join(','), '--batch', String(batch),
+];
+const TCN_CASE = registryModelCase('tcn', 'tcn', describeTcn, tcnReference);
+// Mean pooling reads every step, so every step is computed, as the PyTorch reference (which mean-pools) does.
+const TCN_EVERY_STEP_CASE = registryModelCase('tcn-every-step', 'tcn', describeTcn, tcnReference, { pooling: 'mean' });
 
 const TABTRANSFORMER_CASE = registryModelCase(
   'tabtransformer',
@@ -381,6 +394,7 @@ const CASES: BenchCase[] = [
   { ...lstmAutodiffCase(), byDefault: false },
   { ...lstmLayersCase(), byDefault: false },
   TCN_CASE,
+  TCN_EVERY_STEP_CASE,
   TABTRANSFORMER_CASE,
 ];
 
@@ -501,6 +515,64 @@ async function runCase(c: BenchCase, variants: Variant[], secondsPerVariant: num
   }
 }
 
+interface GridRunCost {
+  backend: string;
+  /** Seconds per model: training and evaluation, then its detectors. */
+  models: { model: string; trainSeconds: number; detectSeconds: number }[];
+  totalSeconds: number;
+}
+
+/**
+ * Wall time of a fixed subset of the default `all` grid on each backend: per model one poisoned run (rare_value,
+ * 5%, seed 0) with the grid's settings (configs/benchmark/default.yaml: epochs, last-epoch selection, per-model
+ * overrides) and the grid's detectors, on the embedded dev cohort. Data loading, featurizing and detection count.
+ */
+async function gridRunCost(variants: Variant[], log: (line: string) => void): Promise<GridRunCost[]> {
+  const grid = parseYaml(readFileSync(join('configs', 'benchmark', 'default.yaml'), 'utf8')) as {
+    detectors: string[];
+    extra_detectors?: Record<string, string[]>;
+    overrides?: { train?: Record<string, unknown> };
+    per_model?: Record<string, { model?: Record<string, unknown>; train?: Record<string, unknown> } | null>;
+  };
+  const work = mkdtempSync(join(tmpdir(), 'backdoor-bench-grid-'));
+  try {
+    const dataDir = join(work, 'data');
+    await setupData({ dataDir, ...SETUP_DEFAULTS });
+    const data = { path: join(dataDir, 'dev', 'dev.parquet'), splits: join(dataDir, 'splits', 'splits.json') };
+    const costs: GridRunCost[] = [];
+    for (const v of variants.filter((x) => x.name !== 'wasm-unpatched')) {
+      const cost: GridRunCost = { backend: v.name, models: [], totalSeconds: 0 };
+      for (const model of ['mlp', 'lstm', 'tcn', 'tabtransformer']) {
+        const own = grid.per_model?.[model] ?? {};
+        const config = resolveRunConfig({
+          overrides: {
+            data,
+            seed: 0,
+            backend: v.name,
+            model: { name: model, ...(own.model ?? {}) },
+            trigger: { name: 'rare_value' },
+            poison: { rate: 0.05 },
+            train: { ...(grid.overrides?.train ?? {}), ...(own.train ?? {}) },
+          },
+        });
+        let t = performance.now();
+        const run = await executeRun(config, { runsDir: join(work, 'runs', v.name) });
+        const trainSeconds = (performance.now() - t) / 1000;
+        t = performance.now();
+        await runDetection(run.dir, { methods: [...grid.detectors, ...(grid.extra_detectors?.[model] ?? [])], backend: v.name });
+        const detectSeconds = (performance.now() - t) / 1000;
+        cost.models.push({ model, trainSeconds, detectSeconds });
+        cost.totalSeconds += trainSeconds + detectSeconds;
+        log(`  ${v.name.padEnd(6)} ${model.padEnd(15)} run ${fmt(trainSeconds, 1).padStart(6)} s, detectors ${fmt(detectSeconds, 1).padStart(6)} s`);
+      }
+      costs.push(cost);
+    }
+    return costs;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
@@ -516,6 +588,7 @@ async function main(): Promise<void> {
       'wasm-unpatched': { type: 'boolean', default: false },
       'require-torch': { type: 'boolean', default: false },
       torch: { type: 'boolean', default: true },
+      'grid-runs': { type: 'boolean', default: false },
       python: { type: 'string', default: '/usr/bin/python3' },
       'torch-script': { type: 'string', default: join(sharedDir(), 'bench', 'torch_reference.py') },
       'torch-samples': { type: 'string', default: '10240' },
@@ -619,8 +692,18 @@ async function main(): Promise<void> {
     }
   }
 
+  let grid: GridRunCost[] | undefined;
+  if (values['grid-runs']) {
+    log('\nper-run cost of the default grid (one rare_value 5% run per model, seed 0, its epochs and detectors, dev cohort)');
+    grid = await gridRunCost(variants, log);
+    for (const g of grid) log(`  ${g.backend.padEnd(6)} total ${fmt(g.totalSeconds, 1)} s`);
+    const torchCost = grid.find((g) => g.backend === 'torch');
+    const wasmCost = grid.find((g) => g.backend === 'wasm');
+    if (torchCost && wasmCost) log(`  wasm / torch wall time ${fmt(wasmCost.totalSeconds / torchCost.totalSeconds, 2)}×`);
+  }
+
   if (values.json) {
-    console.log(JSON.stringify({ backends: versionsOf, secondsPerVariant, rounds, cases }, null, 2));
+    console.log(JSON.stringify({ backends: versionsOf, secondsPerVariant, rounds, cases, grid }, null, 2));
   }
 }
 
