@@ -3,7 +3,14 @@
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
-const native = require(join(__dirname, 'build', 'Release', 'tfjs_backend_torch.node'));
+const addon = join(__dirname, 'build', 'Release', 'tfjs_backend_torch.node');
+let native;
+try {
+  native = require(addon);
+} catch (err) {
+  const reason = err && err.code === 'MODULE_NOT_FOUND' ? 'the addon was not built at install (npm rebuild tfjs-backend-torch builds it)' : String(err && err.message).split('\n')[0];
+  throw new Error(`tfjs-backend-torch: ${reason}`);
+}
 
 /** Codes of the addon's elementwise ops, reductions and activations (src/addon.cc, same order). */
 const UNARY = Object.freeze(Object.fromEntries(

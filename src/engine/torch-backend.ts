@@ -18,7 +18,6 @@ type TorchModule = typeof import('../../packages/tfjs-backend-torch/index.cjs');
 export const TORCH_BACKEND = 'torch';
 
 const DTYPES = ['float32', 'int32', 'bool'] as const;
-type TorchDType = (typeof DTYPES)[number];
 
 interface Entry {
   handle: Handle;
@@ -350,4 +349,3 @@ export function torchKernelNames(): string[] {
   return tf.getKernelsForBackend(TORCH_BACKEND).map((k) => k.kernelName);
 }
 
-export type { TorchDType };
