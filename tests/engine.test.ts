@@ -22,6 +22,16 @@ function tfjsNodeInstalled(): boolean {
   }
 }
 
+/** Whether the optional torch addon is built and loads here (then `auto` prefers it). */
+function torchLoads(): boolean {
+  try {
+    createRequire(import.meta.url)('tfjs-backend-torch');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function randomData(rng: Rng, shape: number[]): Float32Array {
   const n = shape.reduce((p, d) => p * d, 1);
   const out = new Float32Array(n);
@@ -83,7 +93,7 @@ function swapLast(shape: number[]): number[] {
 
 describe('selectBackend', () => {
   it('rejects an unknown backend with the list of valid ones', async () => {
-    await assert.rejects(selectBackend('gpu'), /unknown backend "gpu"; valid: auto, tfjs-node, wasm, cpu/);
+    await assert.rejects(selectBackend('gpu'), /unknown backend "gpu"; valid: auto, torch, tfjs-node, wasm, cpu/);
   });
 
   it('fails clearly when tfjs-node is forced but not installed', { skip: tfjsNodeInstalled() }, async () => {
@@ -91,11 +101,19 @@ describe('selectBackend', () => {
       selectBackend('tfjs-node'),
       (err: Error) =>
         err.message ===
-        'backend "tfjs-node" is not available: @tensorflow/tfjs-node is not installed; valid: auto, tfjs-node, wasm, cpu',
+        'backend "tfjs-node" is not available: @tensorflow/tfjs-node is not installed; valid: auto, torch, tfjs-node, wasm, cpu',
     );
   });
 
-  it('auto picks patched single-threaded wasm when tfjs-node is absent, and is idempotent', { skip: tfjsNodeInstalled() }, async () => {
+  it('auto picks torch, single-threaded, when its addon loads', { skip: !torchLoads() }, async () => {
+    const info = await selectBackend('auto');
+    assert.equal(info.name, 'torch');
+    assert.equal(tf.getBackend(), 'torch');
+    assert.equal(info.threads, 1);
+    assert.deepEqual(info.notes, []);
+  });
+
+  it('auto picks patched single-threaded wasm when tfjs-node and torch are absent, and is idempotent', { skip: tfjsNodeInstalled() || torchLoads() }, async () => {
     const first = await selectBackend('auto');
     const second = await selectBackend('auto');
     for (const info of [first, second]) {
@@ -106,6 +124,7 @@ describe('selectBackend', () => {
       assert.equal(info.wasmMatmulPatched, true);
       assert.equal(info.threads, 1);
       assert.ok(info.notes.some((n) => n.includes('tfjs-node skipped')));
+      assert.ok(info.notes.some((n) => n.includes('torch skipped')));
     }
   });
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { BACKEND_CHOICES } from '../engine/backend.js';
+import { BACKEND_CHOICES, setDefaultThreads } from '../engine/backend.js';
 import { POISON_MODES } from '../triggers/poison.js';
 
 export function parseList(value: string): string[] {
@@ -68,6 +68,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--mode <mode>', 'poisoning mode (default: poison.mode, dirty)').choices([...POISON_MODES]))
     .addOption(new Option('--backend <name>', 'compute backend (default: backend in config, auto)').choices([...BACKEND_CHOICES]))
     .option('--variant <name>', 'name of this config variant (e.g. potassium): runs go to runs/{model}/{trigger}@{name}/… so runs differing only in config share a runs folder (default: variant in config, none)')
+    .option('--threads <n>', 'compute threads of the torch backend (default 1: sweeps run one process per core)', parseIntArg('--threads'))
     .option('--force', 'rerun runs whose folder is already complete', false)
     .option('--json', 'print the results as JSON on stdout', false)
     .option('-v, --verbose', 'print per-epoch progress', false)
@@ -84,6 +85,7 @@ export interface RunFlags {
   mode?: string;
   backend?: string;
   variant?: string;
+  threads?: number;
   force: boolean;
   json: boolean;
   verbose: boolean;
@@ -115,5 +117,7 @@ export function flagOverrides(flags: RunFlags & { seed?: number }, pairs: Record
   if (flags.backend) set('--backend', out, 'backend', 'backend', flags.backend);
   if (flags.seed !== undefined) set('--seed', out, 'seed', 'seed', flags.seed);
   if (flags.variant !== undefined) set('--variant', out, 'variant', 'variant', flags.variant);
+  // Threads change speed, not the experiment, so they are an engine setting rather than a config key.
+  if (flags.threads !== undefined) setDefaultThreads(flags.threads);
   return out;
 }

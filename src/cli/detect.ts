@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
 import { parseList } from './common.js';
+import { BACKEND_CHOICES } from '../engine/backend.js';
 import { parseOverrides } from '../experiments/config.js';
 import { DETECTOR_REGISTRY, detectorNames } from '../detectors/registry.js';
 import { describeParams } from '../util/plugin.js';
 import { UserError } from '../util/errors.js';
 import type { DetectionRunResult } from '../experiments/detection.js';
-import { BACKEND_CHOICES } from '../engine/backend.js';
 
 interface DetectFlags {
   runDir: string;

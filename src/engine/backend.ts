@@ -1,29 +1,39 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { UserError } from '../util/errors.js';
+
+import { loadTorch, torchKernelNames, TORCH_BACKEND } from './torch-backend.js';
+import { TORCH_REQUIRED_KERNELS } from './torch-coverage.js';
 import { isWasmMatMulPatched, patchWasmMatMul, unpatchWasmMatMul } from './wasm-matmul.js';
 import { patchWasmSlice } from './wasm-slice.js';
 
-export const BACKEND_CHOICES = ['auto', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'torch', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 type ConcreteBackend = Exclude<BackendChoice, 'auto'>;
 
 /** The name under which each choice registers itself with tfjs, as `tf.getBackend()` reports it. */
 const TFJS_NAME: Record<ConcreteBackend, string> = {
+  torch: TORCH_BACKEND,
   'tfjs-node': 'tensorflow',
   wasm: 'wasm',
   cpu: 'cpu',
 };
 
-const AUTO_ORDER: readonly ConcreteBackend[] = ['tfjs-node', 'wasm', 'cpu'];
+const AUTO_ORDER: readonly ConcreteBackend[] = ['torch', 'tfjs-node', 'wasm', 'cpu'];
 
 export interface SelectBackendOptions {
   /** Replace the wasm matMul kernels by the transpose-materializing ones (see wasm-matmul.ts). Default true. */
   patchWasmMatMul?: boolean;
+  /**
+   * Intra-op threads of the torch backend (ATen and OpenBLAS). Default 1: sweeps run one process per core.
+   * Ignored by the other backends (wasm runs single-threaded in Node).
+   */
+  threads?: number;
 }
 
 export interface BackendInfo {
   requested: BackendChoice;
-  /** `tf.getBackend()` after selection: 'tensorflow' (tfjs-node), 'wasm' or 'cpu'. */
+  /** `tf.getBackend()` after selection: 'torch', 'tensorflow' (tfjs-node), 'wasm' or 'cpu'. */
   name: string;
   tfjsVersion: string;
   wasmMatmulPatched: boolean;
@@ -47,12 +57,28 @@ export interface BackendVersions {
     matmulPatched: boolean;
   };
   tfjsNode?: string;
+  torch?: {
+    /** libtorch's version (from the headers the addon was built against). */
+    version: string;
+    /** The BLAS library libtorch calls: openblas, mkl, reference (slow) or unknown. */
+    blas: string;
+    blasPath: string | null;
+    threads: number;
+  };
 }
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
 let wasmModule: WasmModule | null = null;
 let tfjsNodeModule: Record<string, unknown> | null = null;
+let torchModule: ReturnType<typeof loadTorch> | null = null;
+let defaultThreads = 1;
+
+/** Threads for the torch backend when `selectBackend` is not given any (the CLI's --threads). */
+export function setDefaultThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a whole number ≥ 1, got ${threads}`);
+  defaultThreads = threads;
+}
 
 class BackendUnavailable extends Error {}
 
@@ -116,8 +142,30 @@ async function loadWasm(opts: SelectBackendOptions): Promise<void> {
   await activate('wasm');
 }
 
+async function loadTorchBackend(opts: SelectBackendOptions): Promise<void> {
+  if (torchModule === null) {
+    try {
+      torchModule = loadTorch();
+    } catch (err) {
+      if (isMissingPackage(err, 'tfjs-backend-torch')) {
+        throw new BackendUnavailable('tfjs-backend-torch is not installed (it builds at npm install where libtorch-dev and g++ are present)');
+      }
+      throw new BackendUnavailable(`tfjs-backend-torch failed to load: ${firstLine(err)}`);
+    }
+  }
+  const missing = TORCH_REQUIRED_KERNELS.filter((k) => !torchKernelNames().includes(k));
+  // Never a silent fallback: a backend without a kernel the models call is not selected at all.
+  if (missing.length > 0) throw new BackendUnavailable(`no torch kernel for ${missing.join(', ')}`);
+  const threads = opts.threads ?? defaultThreads;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
+  torchModule.native.SetThreads(threads);
+  await activate('torch');
+}
+
 async function load(choice: ConcreteBackend, opts: SelectBackendOptions): Promise<void> {
   switch (choice) {
+    case 'torch':
+      return loadTorchBackend(opts);
     case 'tfjs-node':
       return loadTfjsNode();
     case 'wasm':
@@ -130,6 +178,7 @@ async function load(choice: ConcreteBackend, opts: SelectBackendOptions): Promis
 function threadsOf(name: string): number | undefined {
   if (name === 'wasm' && wasmModule !== null) return wasmModule.getThreadsCount();
   if (name === 'cpu') return 1;
+  if (name === TORCH_BACKEND && torchModule !== null) return torchModule.native.Info().threads;
   // tfjs-node runs TensorFlow's own intra-op thread pool, sized by TensorFlow.
   return undefined;
 }
@@ -139,8 +188,9 @@ function unavailable(choice: string, reason: string): Error {
 }
 
 /**
- * Make `choice` the active tfjs backend. `auto` takes the first that starts of tfjs-node (optional
- * dependency), wasm and cpu, and records why it skipped the others in `notes`; an explicit choice
+ * Make `choice` the active tfjs backend. `auto` takes the first that starts of torch (optional dependency
+ * with a native addon; only when it has every kernel the models call), tfjs-node (optional dependency), wasm
+ * and cpu, and records why it skipped the others in `notes`; an explicit choice
  * throws a one-line error when that backend cannot be had. Safe to call repeatedly, also with
  * different choices.
  */
@@ -177,6 +227,9 @@ export async function selectBackend(
   }
 
   const name = tf.getBackend();
+  // The backend actually running, checked after start-up: tfjs can keep another one on a failed start.
+  const expected = requested === 'auto' ? null : TFJS_NAME[requested];
+  if (expected !== null && name !== expected) throw unavailable(requested, `tfjs runs on ${name} after selecting it`);
   const info: BackendInfo = {
     requested,
     name,
@@ -224,6 +277,11 @@ export async function backendVersions(): Promise<BackendVersions> {
       threads,
       matmulPatched: isWasmMatMulPatched(),
     };
+  }
+  if (torchModule !== null && versions.backend === TORCH_BACKEND) {
+    const native = torchModule.native.Info();
+    const blas = torchModule.loadedBlas();
+    versions.torch = { version: native.torchVersion, blas: blas.name, blasPath: blas.path, threads: native.threads };
   }
   if (tfjsNodeModule !== null) {
     const v = tfjsNodeModule['version'];

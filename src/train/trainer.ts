@@ -61,7 +61,7 @@ export interface TrainInputs {
   resume?: CheckpointState;
 }
 
-function featuresTensor(features: Features, rows?: ArrayLike<number>): tf.Tensor {
+export function featuresTensor(features: Features, rows?: ArrayLike<number>): tf.Tensor {
   const size = rowSize(features);
   if (!rows) return tf.tensor(features.x, [features.n, ...features.rowShape], 'float32');
   const out = new Float32Array(rows.length * size);

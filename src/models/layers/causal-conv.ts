@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { KernelScope } from './kernels.js';
+import { torchActive, torchCausalConv } from '../../engine/torch-ops.js';
 
 /**
  * Causal dilated 1-D convolution from kernels every backend implements, as one op with a hand-written
@@ -212,6 +213,7 @@ export function causalConvSteps(
 ): tf.Tensor2D {
   if (kernel.shape[0] !== kernelSize * x.shape[1]) throw new Error(`causalConv1d: kernel rows ${kernel.shape[0]} ≠ kernel size ${kernelSize} × channels ${x.shape[1]}`);
   if (x.shape[0] % inSteps.length !== 0) throw new Error(`causalConv1d: ${x.shape[0]} rows are not a whole number of ${inSteps.length}-step blocks`);
+  if (torchActive()) return torchCausalConv(x, inSteps, outSteps, kernel, bias, kernelSize, dilation, activation);
   const key = `${inSteps.join(',')}/${outSteps.join(',')}/${kernelSize}/${dilation}/${activation}`;
   let op = ops.get(key);
   if (op === undefined) {

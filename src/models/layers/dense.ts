@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { causalConvSteps } from './causal-conv.js';
+import { torchActive, torchDense } from '../../engine/torch-ops.js';
 
 const ONE_STEP = [0];
 
@@ -14,5 +15,6 @@ const ONE_STEP = [0];
  */
 export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: 'linear' | 'relu' = 'linear'): tf.Tensor2D {
   if (x.shape[1] !== kernel.shape[0]) throw new Error(`dense: input width ${x.shape[1]} ≠ kernel rows ${kernel.shape[0]}`);
+  if (torchActive()) return torchDense(x, kernel, bias, activation);
   return causalConvSteps(x, ONE_STEP, ONE_STEP, kernel, bias, 1, 1, activation);
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { torchActive, torchDropoutMask } from '../../engine/torch-ops.js';
+
 /**
  * Inverted dropout whose mask is drawn in plain JS from a small seeded generator and uploaded as one
  * tensor: out = x ⊙ mask, mask ∈ {0, 1/(1 − rate)}.
@@ -12,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (rate <= 0) return x;
+  if (torchActive()) return tf.tidy(() => tf.mul(x, torchDropoutMask(x.shape, rate, seed | 0))) as T;
   const n = x.size;
   const mask = new Float32Array(n);
   const keep = 1 - rate;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { KernelScope } from './kernels.js';
+import { torchActive, torchLayerNorm } from '../../engine/torch-ops.js';
 
 /**
  * Layer normalization over the last axis (Ba et al. 2016) with a hand-written gradient.
@@ -55,6 +56,7 @@ const layerNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
 
 /** Layer normalization of x over its last axis with gain γ and shift β (both [d]). */
 export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D): T {
+  if (torchActive()) return torchLayerNorm(x, gamma, beta);
   return layerNormOp(x, gamma, beta) as T;
 }
 

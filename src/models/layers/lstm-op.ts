@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { KernelScope } from './kernels.js';
+import { torchActive, torchLstm } from '../../engine/torch-ops.js';
 
 /**
  * One LSTM layer over a whole sequence as a single differentiable op with a hand-written backward pass
@@ -174,6 +175,7 @@ const lastOp = makeOp(false);
  * Differentiable in x, wx, wh and b.
  */
 export function lstmLayer(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, returnSequences: boolean): tf.Tensor {
+  if (torchActive()) return torchLstm(x, wx, wh, b, returnSequences);
   return (returnSequences ? sequenceOp : lastOp)(x, wx, wh, b);
 }
 
