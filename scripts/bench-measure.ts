@@ -90,6 +90,7 @@ export async function runCase(c: BenchCase, variants: Variant[], secondsPerVaria
       await v.apply();
       runner.dispose();
     }
-    patchWasmMatMul();
+    // wasm-unpatched left the matMul fix off; without wasm there is nothing to patch.
+    if (variants.some((v) => v.name === 'wasm-unpatched')) patchWasmMatMul();
   }
 }
