@@ -161,6 +161,7 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
         flagged,
         metrics,
         details: extra ? { ...out.details, ...extra } : out.details,
+        seconds: (performance.now() - started) / 1000,
       });
       await writeScoresRecord(dir, method, { stayIds: run.prepared.poisoned.cohort.stayIds, scores: out.scores, flagged: out.flagged, poisoned: run.poisonedMask });
       if (method === 'saliency') {
@@ -188,8 +189,9 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
       );
       let defence: DefenceReport | null = null;
       if (options.defend) {
+        const defenceStarted = performance.now();
         defence = await defend(run, method, paramsHash, out.flagged, log);
-        await writeDefenceRecord(dir, defence);
+        await writeDefenceRecord(dir, { ...defence, seconds: (performance.now() - defenceStarted) / 1000 });
       } else if (await removeDefenceRecord(dir, method)) {
         log(`${method}: removed the defence record of an earlier run of this detector (rerun with --defend to recompute it)`);
       }

@@ -3,6 +3,7 @@ import { readDetectionFolder, type DetectionFolder } from '../runs/detection-rec
 import { detectionFiguresOf, isStaleDefence } from '../runs/summary.js';
 import { readConfigRecord, type RunMetadata, type RunMetrics } from '../runs/records.js';
 import { readPredictionsRecord, type TestPredictions } from '../runs/predictions.js';
+import { parseRepair, parseTestDetection, type RepairRecord, type TestDetectionRecord } from './collect-details.js';
 
 export { compareRuns } from '../runs/collection.js';
 export { summaryCsv } from '../runs/summary.js';
@@ -35,6 +36,11 @@ export interface DetectionRecord {
   tpr_at_fpr_5pct: number | null;
   tpr_at_fpr_1pct: number | null;
   reason?: string;
+  // issue 13: runtime and the extra results of the repair defences and STRIP (collect-details.ts).
+  /** Wall-clock seconds of scoring and the method's extra report; null for records without it. */
+  seconds: number | null;
+  repair: RepairRecord | null;
+  test_detection: TestDetectionRecord | null;
 }
 
 /** Per-feature attribution of one run (detection/saliency_attribution.json), normalized to one shape. */
@@ -77,6 +83,8 @@ export interface DefenceRecord {
   /** The random-removal control; null for records from before issue 10. */
   control: (DefenceArm & { removed: number | null; removed_target_class: number | null }) | null;
   beats_control: boolean | null;
+  /** Wall-clock seconds of the retraining and its control; null for records without it. */
+  seconds: number | null;
 }
 
 export interface RunRecord {
@@ -129,6 +137,9 @@ export function parseDetection(method: string, raw: unknown): DetectionRecord {
     tpr_at_fpr_5pct: targetClass?.tpr_at_fpr_5pct ?? null,
     tpr_at_fpr_1pct: targetClass?.tpr_at_fpr_1pct ?? null,
     ...(typeof metrics.reason === 'string' ? { reason: metrics.reason } : {}),
+    seconds: num(obj.seconds),
+    repair: parseRepair(obj.details),
+    test_detection: parseTestDetection(obj.details),
   };
 }
 
@@ -178,6 +189,7 @@ export function parseDefence(method: string, raw: unknown): DefenceRecord {
         }
       : null,
     beats_control: typeof obj.beats_control === 'boolean' ? obj.beats_control : null,
+    seconds: num(obj.seconds),
   };
 }
 

@@ -1,3 +1,4 @@
+import { repairHtml } from './html-repair.js';
 import { percentLabel } from './percent.js';
 import type { Summary } from './stats-core.js';
 import type { ReportStats } from './stats-types.js';
@@ -55,7 +56,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     );
     parts.push(
       h.table(
-        ['model', 'trigger', 'rate', 'defence', 'arm', 'rows removed (target class)', 'ASR before', 'ASR after', 'clean AUROC after', 'balanced accuracy after', 'DER', 'beat control'],
+        ['model', 'trigger', 'rate', 'defence', 'arm', 'rows removed (target class)', 'ASR before', 'ASR after', 'clean AUROC before', 'clean AUROC after', 'balanced accuracy after', 'DER', 'runtime (s)', 'beat control'],
         section.defences.flatMap((d) => [
           [
             ...cellOf(d),
@@ -64,15 +65,18 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
             `${h.summaryCell(d.removed, 1)} (${h.summaryCell(d.removed_target_class, 1)})`,
             h.summaryCell(d.asr_before),
             h.summaryCell(d.asr_after),
+            h.summaryCell(d.clean_auroc_before),
             h.summaryCell(d.clean_auroc_after),
             h.summaryCell(d.balanced_accuracy_after),
             h.summaryCell(d.der),
-            d.n_with_control === 0 ? 'no control' : `${d.n_beats_control} of ${d.n_with_control}${d.effective_beyond_control ? ' (effective)' : ''}`,
+            d.seconds ? h.summaryCell(d.seconds, 1) : '',
+            d.n_with_control === 0 ? 'no control' : `${d.n_beats_control} of ${d.n_with_control}${d.effective_beyond_control ? ' (effective)' : ' (fails)'}`,
           ],
-          ['', '', '', '', 'control', 'same count and class mix', '', h.summaryCell(d.control_asr_after), h.summaryCell(d.control_clean_auroc_after), h.summaryCell(d.control_balanced_accuracy_after), h.summaryCell(d.control_der), ''],
+          ['', '', '', '', 'control', 'same count and class mix', '', h.summaryCell(d.control_asr_after), '', h.summaryCell(d.control_clean_auroc_after), h.summaryCell(d.control_balanced_accuracy_after), h.summaryCell(d.control_der), '(in the row above)', ''],
         ]),
       ),
     );
   }
+  parts.push(...repairHtml(section, h));
   return parts;
 }

@@ -104,6 +104,25 @@ export function statsCsv(stats: ReportStats): string {
     }
     rows.push({ ...base, statistic: 'beats_control', n: d.n_with_control, mean: d.n_with_control > 0 ? d.n_beats_control / d.n_with_control : N_TOO_SMALL, note: d.effective_beyond_control ? 'effective beyond control' : 'not effective beyond control' });
   }
+  // issue 13: runtime per detector and defence cell, repair stages beside their controls, STRIP at test time.
+  for (const d of stats.detection?.detectors ?? []) {
+    if (d.seconds) rows.push({ section: 'detection_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method, statistic: 'seconds', ...summaryCells(d.seconds) });
+  }
+  for (const d of stats.detection?.defences ?? []) {
+    if (d.seconds) rows.push({ section: 'defence_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method, statistic: 'seconds', ...summaryCells(d.seconds) });
+  }
+  for (const r of stats.detection?.repairs ?? []) {
+    const base = { section: 'repair_cell', model: r.model, trigger: r.trigger, poison_rate: r.poison_rate, detector: r.method };
+    for (const k of ['asr_before', 'asr_after', 'control_asr_after', 'clean_auroc_before', 'clean_auroc_after', 'control_clean_auroc_after', 'der', 'control_der', 'isolation_precision', 'seconds'] as const) {
+      rows.push({ ...base, statistic: `${r.stage}.${k}`, ...summaryCells(r[k]) });
+    }
+    const verdict = r.n_with_control === 0 ? 'no control' : r.effective_beyond_control ? 'effective beyond control' : 'not effective beyond control';
+    rows.push({ ...base, statistic: `${r.stage}.beats_control`, n: r.n_with_control, mean: r.n_with_control > 0 ? r.n_beats_control / r.n_with_control : N_TOO_SMALL, verdict, note: r.control ?? '' });
+  }
+  for (const t of stats.detection?.test_detection ?? []) {
+    const base = { section: 'test_detection_cell', model: t.model, trigger: t.trigger, poison_rate: t.poison_rate, detector: t.method };
+    for (const k of ['auroc', 'tpr_at_fpr_1pct', 'tpr_at_fpr_5pct', 'tpr_at_threshold', 'frr_test_at_threshold'] as const) rows.push({ ...base, statistic: k, ...summaryCells(t[k]) });
+  }
   for (const a of stats.attribution) {
     const base = { section: 'attribution', trigger: a.trigger, detector: 'saliency' };
     rows.push({ ...base, statistic: 'tar_triggered', ...summaryCells(a.tar_triggered) });

@@ -3,6 +3,7 @@ import { BEATS_CONTROL_RULE } from '../metrics/defence.js';
 import type { DefenceRecord, RunRecord } from './collect.js';
 import { isClean } from './baseline.js';
 import { summarize, type BootstrapOptions, type Summary } from './stats-core.js';
+import { REPAIR_RULE, repairCellStats, testDetectionCellStats, type RepairCellStats, type TestDetectionCellStats } from './stats-repair.js';
 
 /**
  * Detection and defence statistics of stats.json (its `detection` section), per experimental cell (model ×
@@ -32,6 +33,8 @@ export interface DetectorCellStats {
   rule_flagged: Summary;
   rule_false_alarms: Summary;
   rule_precision: Summary;
+  /** Wall-clock seconds of scoring and the method's extra report (runs whose record has it). */
+  seconds: Summary;
 }
 
 /** One defence (retraining without one detector's flags) in one cell, beside its random-removal control. */
@@ -62,6 +65,8 @@ export interface DefenceCellStats {
   n_beats_control: number;
   /** `effective_rule`: beat its control in every run of the cell that has one. */
   effective_beyond_control: boolean;
+  /** Runtime cost: the detector's seconds plus the retraining's and its control's, in runs whose records have both. */
+  seconds: Summary;
 }
 
 export interface DetectionSection {
@@ -72,10 +77,17 @@ export interface DetectionSection {
   effective_rule: string;
   detectors: DetectorCellStats[];
   defences: DefenceCellStats[];
+  /** issue 13: model-repair defences (fine_pruning, abl) per stage beside their controls (stats-repair.ts). */
+  repair_rule: string;
+  repairs: RepairCellStats[];
+  /** STRIP's detection of triggered vs clean test inputs. */
+  test_detection: TestDetectionCellStats[];
+  runtime: string;
 }
 
 const SCOPE = 'per cell (model × trigger × poison rate) and method, over the seeds of the cell; nothing else is pooled';
 const HEADLINE = 'target-class AUROC: poisoned vs clean training rows among those carrying the target label';
+const RUNTIME = 'wall-clock seconds on the machine that ran the method, from the records; retrain defences add the retraining (defence and control) to the detector\'s scoring, repairs include the repair and its control';
 const EFFECTIVE_RULE = 'a defence is effective beyond its control in a cell when it beat its random-removal control in every run of the cell that has one (at least one)';
 
 function cellKey(r: RunRecord): string {
@@ -85,6 +97,12 @@ function cellKey(r: RunRecord): string {
 function compareCells(a: { model: string; trigger: string; poison_rate: number; method: string; reference?: boolean }, b: typeof a): number {
   const s = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
   return s(a.model, b.model) || s(a.trigger, b.trigger) || a.poison_rate - b.poison_rate || Number(a.reference ?? false) - Number(b.reference ?? false) || s(a.method, b.method);
+}
+
+/** A retrain defence's cost in one run: its detector's seconds plus its own; null unless both were recorded. */
+function retrainSeconds(run: RunRecord, method: string, d: DefenceRecord): number | null {
+  const detector = run.detection.find((x) => x.method === method)?.seconds ?? null;
+  return detector === null || d.seconds === null ? null : detector + d.seconds;
 }
 
 const present = (values: (number | null | undefined)[]) => values.filter((v): v is number => typeof v === 'number');
@@ -100,7 +118,11 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
   }
   const detectors: DetectorCellStats[] = [];
   const defences: DefenceCellStats[] = [];
+  const repairs: RepairCellStats[] = [];
+  const testDetection: TestDetectionCellStats[] = [];
   for (const group of cells.values()) {
+    repairs.push(...repairCellStats(group, sum));
+    testDetection.push(...testDetectionCellStats(group, sum));
     const { model, trigger, poison_rate } = group[0]!.metrics;
     const key = [model, trigger, poison_rate];
     const methods = [...new Set(group.flatMap((r) => r.detection.map((d) => d.method)))].sort();
@@ -125,11 +147,12 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
         rule_flagged: sum(applicable.map((f) => f.d.rule?.flagged), ...key, method, 'rule_flagged'),
         rule_false_alarms: sum(applicable.map((f) => f.d.rule?.false_alarms), ...key, method, 'rule_false_alarms'),
         rule_precision: sum(applicable.map((f) => f.d.rule?.precision), ...key, method, 'rule_precision'),
+        seconds: sum(found.map((f) => f.d.seconds), ...key, method, 'seconds'),
       });
     }
     const defenceMethods = [...new Set(group.flatMap((r) => r.defences.map((d) => d.method)))].sort();
     for (const method of defenceMethods) {
-      const found = group.flatMap((r) => r.defences.filter((d) => d.method === method).map((d) => ({ seed: r.metrics.seed, d })));
+      const found = group.flatMap((r) => r.defences.filter((d) => d.method === method).map((d) => ({ seed: r.metrics.seed, d, r })));
       const ds = found.map((f) => f.d);
       const withControl = ds.filter((d): d is DefenceRecord & { control: NonNullable<DefenceRecord['control']> } => d.control !== null && d.beats_control !== null);
       const nBeats = withControl.filter((d) => d.beats_control === true).length;
@@ -158,12 +181,26 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
         control_der: s((d) => d.control?.der, 'control_der'),
         n_beats_control: nBeats,
         effective_beyond_control: withControl.length > 0 && nBeats === withControl.length,
+        seconds: sum(found.map((f) => retrainSeconds(f.r, method, f.d)), ...key, method, 'seconds'),
       });
     }
   }
   detectors.sort(compareCells);
   defences.sort(compareCells);
-  return { scope: SCOPE, headline: HEADLINE, beats_control_rule: BEATS_CONTROL_RULE, effective_rule: EFFECTIVE_RULE, detectors, defences };
+  repairs.sort(compareCells);
+  testDetection.sort(compareCells);
+  return {
+    scope: SCOPE,
+    headline: HEADLINE,
+    beats_control_rule: BEATS_CONTROL_RULE,
+    effective_rule: EFFECTIVE_RULE,
+    detectors,
+    defences,
+    repair_rule: REPAIR_RULE,
+    repairs,
+    test_detection: testDetection,
+    runtime: RUNTIME,
+  };
 }
 
 /** The best non-reference detector cell by mean target-class AUROC, for the dashboard's KPI; null when none. */

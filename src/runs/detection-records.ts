@@ -43,6 +43,8 @@ export interface DetectionReport {
   flagged: number;
   metrics: TargetClassDetection | DetectionNotApplicable;
   details: unknown;
+  /** Wall-clock seconds of scoring and the method's extra report (repairs included); absent in older records. */
+  seconds?: number;
 }
 
 /** One row of detection/<method>_scores.parquet. */
@@ -117,6 +119,8 @@ export interface DefenceReport {
   /** Whether the defence beat its control by `beats_control_rule`; null without an attack (trigger none). */
   beats_control: boolean | null;
   beats_control_rule: string;
+  /** Wall-clock seconds of the defence's retraining and its control's; absent in older records. */
+  seconds?: number;
 }
 
 /** detection/manifest.json: every finished output file with its size in bytes, and the methods it completes. */
