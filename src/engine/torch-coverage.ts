@@ -5,6 +5,6 @@
  */
 export const TORCH_REQUIRED_KERNELS: readonly string[] = [
   'Abs', 'Add', 'AddN', 'BatchMatMul', 'Cast', 'Concat', 'Exp', 'Fill', 'Floor', 'GatherV2', 'Identity', 'Log1p', 'Mean',
-  'Multiply', 'Neg', 'PadV2', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Sigmoid', 'Slice', 'Softmax', 'SplitV', 'Sqrt',
+  'Multiply', 'Neg', 'PadV2', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Sigmoid', 'Sign', 'Slice', 'Softmax', 'SplitV', 'Sqrt',
   'Square', 'Step', 'Sub', 'Sum', 'Transpose', 'Unpack', 'ZerosLike', '_FusedMatMul',
 ];
