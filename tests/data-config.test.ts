@@ -10,8 +10,6 @@ import { after, before, describe, test } from 'node:test';
 import YAML from 'yaml';
 
 import { CONFIG_DIR, mergeConfig, parseOverrides, resolveRunConfig, splitTriggerConfig, triggerDefaults, type RunConfig } from '../src/experiments/config.js';
-import { MODELS } from '../src/models/registry.js';
-import type { ModelSpec } from '../src/models/types.js';
 import { triggerNames } from '../src/triggers/registry.js';
 import { UserError } from '../src/util/errors.js';
 

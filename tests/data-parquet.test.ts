@@ -16,12 +16,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Cohort, CohortSchema } from '../src/data/cohort.js';
 import { cohortToParquetBuffer, readCohortParquet, seriesColumnName, writeCohortParquet } from '../src/data/parquet.js';
 import { generateSynthetic } from '../src/data/sources/synthetic.js';
-import { syntheticSchema } from '../src/data/sources/synthetic-schema.js';
 import { UserError } from '../src/util/errors.js';
-
-function bytesOf(a: ArrayBufferView): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
 
 function nanPositions(a: Float32Array): number[] {
   const out: number[] = [];

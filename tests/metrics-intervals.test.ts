@@ -10,7 +10,6 @@ import {
   normalCdf,
   normalQuantile,
   seedTestInterval,
-  studentTQuantile,
   twoStageBootstrap,
   type SeedPredictions,
   type SeedTestInterval,

@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs';
 
-import { stayView, cloneCohort, type Cohort } from '../src/data/cohort.js';
+import { stayView, cloneCohort } from '../src/data/cohort.js';
 import { FEATURIZERS, type Features } from '../src/data/features/index.js';
 import { COHORT_SOURCES } from '../src/data/sources/registry.js';
 import { SYNTHETIC_VARIABLES } from '../src/data/sources/synthetic-schema.js';

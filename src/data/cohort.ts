@@ -3,7 +3,7 @@
  * Every source (synthetic, MIMIC-IV, PhysioNet 2012, a user table) produces a Cohort, Parquet stores one,
  * triggers edit one, and featurizers read one.
  */
-import { UserError, unknownChoice } from '../util/errors.js';
+import { unknownChoice } from '../util/errors.js';
 import { clampFloat32 } from '../util/float32.js';
 
 export interface VariableSpec {

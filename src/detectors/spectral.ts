@@ -1,6 +1,6 @@
 import { centred, covariance, selectRows, symmetricEigen } from './linalg.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
-import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
+import { need, resolveEpsilon, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
 
 /**
  * Spectral signatures (Tran, Li & Madry, NeurIPS 2018): within each class, poisoned rows leave a trace in the
@@ -68,13 +68,7 @@ export const spectral: Detector<SpectralParams> = {
     const reps = need(input.representation, 'penultimate representations', 'spectral')();
     const n = input.labels.length;
     if (reps.rows !== n) throw new Error(`spectral: ${reps.rows} representation rows for ${n} labels`);
-    let epsilon: number;
-    if (params.epsilon === 'run') {
-      if (input.configuredRate === undefined) throw new Error('spectral: epsilon is "run" but the input carries no configured poison rate');
-      epsilon = input.configuredRate;
-    } else {
-      epsilon = params.epsilon;
-    }
+    const epsilon = resolveEpsilon(params.epsilon, input, 'spectral');
     const scores = new Float32Array(n);
     const flagged = new Uint8Array(n);
     const classes: Record<string, unknown>[] = [];

@@ -1,7 +1,7 @@
 import { robustScale, selectRows, type Matrix } from './linalg.js';
 import { inverseSqrt, principalProjection, queScores, robustCovariance, whiten } from './robust.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
-import { need, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
+import { need, resolveEpsilon, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
 
 /**
  * SPECTRE (Hayase, Kong, Somani & Oh, ICML 2021): per class, project the representations on their top k principal
@@ -98,13 +98,7 @@ export const spectre: Detector<SpectreParams> = {
     const reps = need(input.representation, 'penultimate representations', 'spectre')();
     const n = input.labels.length;
     if (reps.rows !== n) throw new Error(`spectre: ${reps.rows} representation rows for ${n} labels`);
-    let epsilon: number;
-    if (params.epsilon === 'run') {
-      if (input.configuredRate === undefined) throw new Error('spectre: epsilon is "run" but the input carries no configured poison rate');
-      epsilon = input.configuredRate;
-    } else {
-      epsilon = params.epsilon;
-    }
+    const epsilon = resolveEpsilon(params.epsilon, input, 'spectre');
     const scores = new Float32Array(n);
     const flagged = new Uint8Array(n);
     const classes: Record<string, unknown>[] = [];

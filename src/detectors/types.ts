@@ -63,6 +63,13 @@ export function need<T>(value: T | undefined, what: string, detector: string): T
   return value;
 }
 
+/** A detector's poison-share parameter: a number, or "run" for the run's configured poison rate. */
+export function resolveEpsilon(epsilon: number | 'run', input: DetectionInput, detector: string): number {
+  if (epsilon !== 'run') return epsilon;
+  if (input.configuredRate === undefined) throw new Error(`${detector}: epsilon is "run" but the input carries no configured poison rate`);
+  return input.configuredRate;
+}
+
 /** Rows of each label value, in row order: detectors that work "per class" split by the training label. */
 export function rowsByLabel(labels: Uint8Array): Map<number, number[]> {
   const out = new Map<number, number[]>();

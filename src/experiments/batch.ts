@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mergeConfig, resolveRunConfig, type RunConfig } from './config.js';
 import { runIdFor, type RunResult } from './run.js';
 import { CHECKPOINTS_DIR, failureFileFor, partialDirFor, runDirFor } from '../runs/layout.js';

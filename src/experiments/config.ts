@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { getModel, modelNames } from '../models/registry.js';
 import { getTrigger, triggerNames } from '../triggers/registry.js';
 import { POISON_MODES, type PoisonMode } from '../triggers/poison.js';
 import { resolveLabelConsistent, type LabelConsistentParams } from '../triggers/label-consistent.js';
 import { TRAIN_KEYS, WEIGHT_SELECTIONS, type TrainConfig } from '../train/trainer.js';
 import { UserError, unknownChoice } from '../util/errors.js';
-import { checkValue, defaultsOf, describeValue, FORBIDDEN_KEYS, isMapping, validateParams, type ScalarSpec } from '../util/plugin.js';
+import { checkValue, defaultsOf, describeValue, validateParams, type ScalarSpec } from '../util/plugin.js';
 import { CHECKPOINT_POLICIES } from '../train/checkpoint.js';
 import { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile, parseYaml, refuseKey, isTree, type Tree } from '../util/config-files.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-import type { ModelSpec, RawModelConfig } from './types.js';
+import type { ModelSpec } from './types.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { lstmLayer } from './layers/lstm-op.js';

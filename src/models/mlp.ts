@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BuiltModel, ModelSpec, RawModelConfig } from './types.js';
+import type { BuiltModel, ModelSpec } from './types.js';
 import { deriveIntSeed } from '../engine/rng.js';
 import { loadLayersModel, saveLayersModel } from './io.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';

@@ -13,17 +13,6 @@ const BOOTSTRAP_RESAMPLES = 2000;
 const BOOTSTRAP_SEED = 0;
 
 
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const it of items) {
-    const k = key(it);
-    const list = out.get(k);
-    if (list) list.push(it);
-    else out.set(k, [it]);
-  }
-  return out;
-}
-
 export interface StatsOptions {
   resamples?: number;
   seed?: number;

@@ -1,4 +1,3 @@
-import { UserError } from '../util/errors.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { missingness, type MissingnessParams } from './missingness.js';
 import { rareValue, type RareValueParams } from './rare-value.js';

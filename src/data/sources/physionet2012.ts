@@ -10,7 +10,6 @@ import {
   PHYSIONET_HOURS,
   PHYSIONET_ICU_TYPES,
   PHYSIONET_PARAMETERS,
-  PHYSIONET_STATICS,
   PHYSIONET_VARIABLES,
   physionetSchema,
 } from './physionet2012-schema.js';
