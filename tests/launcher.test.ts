@@ -23,7 +23,7 @@ const options: SlurmOptions = {
   mem: '8G',
   sbatchArgs: ['--account=lab', '--qos=high'],
   cli: "/opt/it's/backdoor/dist/src/cli/main.js",
-  cwd: '/home/me/study',
+  cwd: '/scratch/study',
 };
 
 test('the sbatch script names the job after the sweep, sets every option and runs its shard of the plan', () => {
@@ -43,7 +43,7 @@ test('the sbatch script names the job after the sweep, sets every option and run
       '#SBATCH --account=lab',
       '#SBATCH --qos=high',
       'set -euo pipefail',
-      "cd '/home/me/study'",
+      "cd '/scratch/study'",
       `exec node '/opt/it'\\''s/backdoor/dist/src/cli/main.js' run-shard '/shared/runs/slurm/0123456789ab.plan.json' --index "$SLURM_ARRAY_TASK_ID" --jobs 2 --verbose`,
       '',
     ].join('\n'),
