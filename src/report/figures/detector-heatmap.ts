@@ -58,7 +58,8 @@ export function detectionPanel(stats: ReportStats): VlSpec | null {
         },
       ],
     },
-    resolve: { scale: { x: 'independent' } },
+    // Each model panel lists only the detectors run on it (saliency may run on one model only): no empty rows.
+    resolve: { scale: { x: 'independent', y: 'independent' } },
   };
 }
 
