@@ -151,51 +151,54 @@ const PHYSIONET = realData('physionet');
 
 describe('PhysioNet 2012: train on set-a, validate externally on set-b (no splits)', () => {
   let tmp: string | undefined;
-  let run: RunResult;
   let externalFile: string;
+  // One set-a split holds ~600 stays and ~80 deaths, so its AUROC alone carries a standard error near 0.03 (Hanley &
+  // McNeil 1982, Radiology 143:29, eq. 2): one draw measured 0.032 from set-b. The comparison is therefore made on the
+  // mean of three independent set-a splits (split seeds 0, 1, 2, each run trained with the same seed), which estimates
+  // the internal test AUROC with ~1/sqrt(3) of that error; every draw is printed.
+  const SPLIT_SEEDS = [0, 1, 2];
+  const runs: RunResult[] = [];
 
   before(async () => {
     if (PHYSIONET.skip) return;
     assertRealData(PHYSIONET);
     tmp = await mkdtemp(join(tmpdir(), 'backdoor-external-pn-'));
-    const a = await buildPhysionetCohort({ dir: PHYSIONET.path, sets: ['a'], outDir: join(tmp, 'a') });
     const b = await buildPhysionetCohort({ dir: PHYSIONET.path, sets: ['b'], outDir: join(tmp, 'b') });
     // set-b's cohort alone, without its splits: every stay is an external test stay.
     mkdirSync(join(tmp, 'b-external'));
     externalFile = join(tmp, 'b-external', 'cohort.parquet');
     copyFileSync(b.files.cohort, externalFile);
-    // The default MLP and training settings.
-    const config = resolveRunConfig({
-      overrides: { data: { path: a.files.cohort, splits: a.files.splits }, trigger: { name: 'rare_value' }, poison: { rate: 0.01 }, evaluation: { clean_run_triggers: ['rare_value'] } },
-    });
-    run = await executeRun(config, { runsDir: join(tmp, 'runs') });
+    for (const seed of SPLIT_SEEDS) {
+      const a = await buildPhysionetCohort({ dir: PHYSIONET.path, sets: ['a'], outDir: join(tmp, `a-${seed}`), seed });
+      // The default MLP and training settings.
+      const config = resolveRunConfig({
+        overrides: { seed, data: { path: a.files.cohort, splits: a.files.splits }, trigger: { name: 'rare_value' }, poison: { rate: 0.01 }, evaluation: { clean_run_triggers: ['rare_value'] } },
+      });
+      runs.push(await executeRun(config, { runsDir: join(tmp, `runs-${seed}`) }));
+    }
   });
   after(async () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  test('clean AUROC within 0.03 and rare_value ASR within 0.05 of set-a\'s test split', { skip: PHYSIONET.skip }, async () => {
-    const r = await evaluateRun(run.dir, { data: externalFile });
-    assert.equal(r.test_set, 'whole cohort');
-    assert.deepEqual(r.trigger_params, run.metrics.trigger_params);
-    const own = { auroc: run.metrics.clean.auroc, asr: run.metrics.attack!.asr, n_test: run.metrics.data.n_test };
-    const ext = { auroc: r.evaluation.clean.auroc, asr: r.evaluation.attack!.asr, n_test: r.n_test };
-    process.stdout.write(`# PhysioNet set-a test split: ${JSON.stringify(own)}; set-b external: ${JSON.stringify(ext)}; trigger ${JSON.stringify(r.trigger_params)}\n`);
-    // The set-a test split (~600 stays, ~80 deaths) alone has an AUROC standard error near 0.03 (Hanley & McNeil 1982,
-    // Radiology 143:29, eq. 2), so a 0.03 tolerance is tighter than the sampling error of what it compares: the check
-    // allows 0.03 or 1.96 standard errors of the difference of two independent AUROCs, whichever is larger, and prints both.
-    const se = (c: { auroc: number; n: number; n_pos: number }) => {
-      const a = c.auroc;
-      const nPos = c.n_pos;
-      const nNeg = c.n - c.n_pos;
-      const q1 = a / (2 - a);
-      const q2 = (2 * a * a) / (1 + a);
-      return Math.sqrt((a * (1 - a) + (nPos - 1) * (q1 - a * a) + (nNeg - 1) * (q2 - a * a)) / (nPos * nNeg));
-    };
-    const seDiff = Math.hypot(se(run.metrics.clean), se(r.evaluation.clean));
-    const tolerance = Math.max(0.03, 1.96 * seDiff);
-    process.stdout.write(`# clean AUROC difference ${(ext.auroc - own.auroc).toFixed(4)} (within 0.03: ${Math.abs(ext.auroc - own.auroc) <= 0.03}); SE of the difference ${seDiff.toFixed(4)}\n`);
-    assert.ok(Math.abs(ext.auroc - own.auroc) <= tolerance, `clean AUROC set-a test ${own.auroc}, set-b ${ext.auroc}, tolerance ${tolerance}`);
-    assert.ok(Math.abs(ext.asr - own.asr) <= 0.05, `ASR set-a test ${own.asr}, set-b ${ext.asr}`);
+  test('mean over three set-a splits: clean AUROC within 0.03 and rare_value ASR within 0.05 of set-b as an external cohort', { skip: PHYSIONET.skip }, async () => {
+    const own = { auroc: [] as number[], asr: [] as number[] };
+    const ext = { auroc: [] as number[], asr: [] as number[] };
+    for (const [k, run] of runs.entries()) {
+      const r = await evaluateRun(run.dir, { data: externalFile });
+      assert.equal(r.test_set, 'whole cohort');
+      assert.deepEqual(r.trigger_params, run.metrics.trigger_params);
+      own.auroc.push(run.metrics.clean.auroc);
+      own.asr.push(run.metrics.attack!.asr);
+      ext.auroc.push(r.evaluation.clean.auroc);
+      ext.asr.push(r.evaluation.attack!.asr);
+      process.stdout.write(`# split seed ${SPLIT_SEEDS[k]}: set-a test AUROC ${own.auroc[k]!.toFixed(4)} ASR ${own.asr[k]!.toFixed(4)} (n=${run.metrics.data.n_test}); set-b external AUROC ${ext.auroc[k]!.toFixed(4)} ASR ${ext.asr[k]!.toFixed(4)} (n=${r.n_test})\n`);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const dAuroc = mean(ext.auroc) - mean(own.auroc);
+    const dAsr = mean(ext.asr) - mean(own.asr);
+    process.stdout.write(`# mean of ${runs.length} splits: clean AUROC difference ${dAuroc.toFixed(4)}, ASR difference ${dAsr.toFixed(4)}\n`);
+    assert.ok(Math.abs(dAuroc) <= 0.03, `mean clean AUROC set-a test ${mean(own.auroc)}, set-b ${mean(ext.auroc)}`);
+    assert.ok(Math.abs(dAsr) <= 0.05, `mean ASR set-a test ${mean(own.asr)}, set-b ${mean(ext.asr)}`);
   });
 });
