@@ -118,7 +118,7 @@ export function registerRunCommands(program: Command): void {
   addRunOptions(
     program
       .command('train')
-      .description('Train and evaluate one run and write its run folder runs/{model}/{trigger}/{rate}/seed_{seed}/')
+      .description('Train and evaluate one run and write its run folder runs/{model}/{trigger}/{rate}/seed_{seed}/ (the trigger folder rare_value-target0, rare_value-clean, … for another target or mode)')
       .option('--model <name>', `model (valid: ${modelNames().join(', ')}; default: model.name, mlp)`)
       .option('--trigger <name>', `trigger (valid: ${triggerNames().join(', ')}; default: trigger.name, none)`)
       .option('--poison-rate <rate>', 'share of training rows poisoned, in [0, 1) (default: poison.rate, 0)', parseNumberArg('--poison-rate'))
@@ -160,7 +160,7 @@ export function registerRunCommands(program: Command): void {
         program
           .command('benchmark')
           .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
-          .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
+          .option('--profile <name>', 'grid in configs/benchmark/: default (324 runs, about 11 min on 2 cores on wasm) or full', 'default')
           .option('--grid <file>', 'a grid YAML file instead of --profile'),
         false,
       ),
