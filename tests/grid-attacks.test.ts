@@ -149,6 +149,24 @@ test('one target or mode among the overrides is the list of one; a conflicting l
   assert.equal(sweepConfigs(modes).filter((c) => c.poison.mode === 'clean').length, 3);
 });
 
+test('flags replace the top level\'s lists and narrow the lists an also: sub-grid sets itself', () => {
+  const grid = loadSweepSpec(profilePath('default'));
+  const poisoned = (choices: Parameters<typeof applyGridChoices>[1]) => sweepConfigs(applyGridChoices(grid, choices, {})).filter((c) => c.trigger.name !== 'none');
+  const one = poisoned({ models: ['mlp'], seeds: [0], triggers: ['rare_value'], poisonRates: [0.05] });
+  assert.deepEqual(one.map((c) => [c.trigger.name, c.poison.rate, c.poison.target, c.poison.mode]), [['rare_value', 0.05, 1, 'dirty']]);
+  const hide = poisoned({ models: ['mlp'], seeds: [0], targets: [0] });
+  // Every trigger at 1% and 5%, rare_value and missingness also at 0.1% and 0.5%, and the clean-label sub-grid (which
+  // takes its targets from the top level) in the target-0 direction.
+  assert.equal(hide.length, 7 * 2 + 2 * 2 + 2);
+  assert.ok(hide.every((c) => c.poison.target === 0));
+  assert.deepEqual(hide.filter((c) => c.poison.mode !== 'dirty').map((c) => runDirFor('', c).split(/[\\/]/)[1]), ['rare_value-target0-clean', 'rare_value-target0-label_consistent']);
+  const lowRates = poisoned({ models: ['mlp'], seeds: [0], poisonRates: [0.001, 0.03] });
+  assert.deepEqual(
+    lowRates.map((c) => runDirFor('', c).split(/[\\/]/).slice(1, 3).join('/')),
+    ['rare_value/0.001', 'rare_value/0.03', 'missingness/0.001', 'missingness/0.03', 'hybrid/0.001', 'hybrid/0.03', 'pattern/0.001', 'pattern/0.03', 'correlation/0.001', 'correlation/0.03', 'frequency_domain/0.001', 'frequency_domain/0.03', 'distribution_shift/0.001', 'distribution_shift/0.03', 'rare_value-target0/0.001', 'missingness-target0/0.001', 'rare_value-clean/0.03', 'rare_value-label_consistent/0.03'],
+  );
+});
+
 test('--targets and --modes on benchmark: the dry run lists the new folders; bad values exit 2 in one line', () => {
   const file = gridFile('cli.yaml', ['models: [mlp]', 'triggers: [rare_value]', 'poison_rates: [0.05]', 'seeds: [0]', 'baseline: false']);
   const r = runCli(['benchmark', '--grid', file, '--targets', '1,0', '--modes', 'dirty,label_consistent', '--dry-run', '--json', '--runs-dir', join(work, 'cli-runs')], work);

@@ -77,14 +77,14 @@ function addAttackOptions(cmd: Command, withDefaults: boolean): Command {
     .addOption(
       listOption(
         '--targets <list>',
-        `attack targets, comma-separated: 1 = make a stay look like a death, 0 = hide a death (valid: ${POISON_TARGETS.join(', ')}; default: ${fallback(DEFAULT_TARGETS)}; replaces the grid's everywhere, also: sub-grids included)`,
+        `attack targets, comma-separated: 1 = make a stay look like a death, 0 = hide a death (valid: ${POISON_TARGETS.join(', ')}; default: ${fallback(DEFAULT_TARGETS)}; replaces the grid's; also: sub-grids keep only the values given)`,
         parseChoiceList('--targets', POISON_TARGETS),
       ),
     )
     .addOption(
       listOption(
         '--modes <list>',
-        `poisoning modes, comma-separated (valid: ${POISON_MODES.join(', ')}; default: ${fallback(DEFAULT_MODES)}; replaces the grid's everywhere, also: sub-grids included)`,
+        `poisoning modes, comma-separated (valid: ${POISON_MODES.join(', ')}; default: ${fallback(DEFAULT_MODES)}; replaces the grid's; also: sub-grids keep only the values given)`,
         parseChoiceList('--modes', POISON_MODES),
       ),
     );

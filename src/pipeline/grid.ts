@@ -17,10 +17,11 @@ export interface GridChoices {
 }
 
 /**
- * Command-line choices over a grid spec: lists replace the grid's, at the top level and in every `also:` sub-grid
- * (so `--targets 0` runs the whole grid in the target-0 direction); a single target or mode among the overrides
- * (`--target 0`, poison.mode=clean) is the list of one. Run-config overrides merge over the grid's and over its
- * per-model settings (flags and key=value pairs win).
+ * Command-line choices over a grid spec: lists replace the top level's, and narrow the lists an `also:` sub-grid sets
+ * itself to the values given (a sub-grid left with an empty list has no runs), so `--triggers rare_value
+ * --poison-rates 0.05` is one poisoned run per model and seed, while `--targets 0` keeps the target-0 runs of every
+ * part. A single target or mode among the overrides (`--target 0`, poison.mode=clean) is the list of one. Run-config
+ * overrides merge over the grid's and over its per-model settings (flags and key=value pairs win).
  */
 export function applyGridChoices(spec: SweepSpec, choices: GridChoices, overrides: Tree): SweepSpec {
   const attack = foldAttackOverrides('the command line', overrides, { targets: choices.targets, modes: choices.modes });
@@ -32,10 +33,19 @@ export function applyGridChoices(spec: SweepSpec, choices: GridChoices, override
     ...(attack.targets && { targets: attack.targets }),
     ...(attack.modes && { modes: attack.modes }),
   };
+  const narrowed = spec.also
+    .map((sub) => {
+      const out: Record<string, unknown[]> = { ...sub };
+      for (const [key, given] of Object.entries(lists) as [keyof SubGrid, unknown[]][]) {
+        if (out[key]) out[key] = out[key].filter((value) => given.includes(value));
+      }
+      return out as SubGrid;
+    })
+    .filter((sub) => Object.values(sub).every((values) => values.length > 0));
   return {
     ...spec,
     ...lists,
-    also: spec.also.map((sub) => ({ ...sub, ...lists })),
+    also: narrowed,
     detectors: choices.detectors ?? spec.detectors,
     defend: choices.defend ?? spec.defend,
     overrides: mergeConfig(spec.overrides, attack.overrides),
