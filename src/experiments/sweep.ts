@@ -10,8 +10,9 @@ export { DEFAULT_MODES, DEFAULT_TARGETS, POISON_TARGETS, detectorsFor, foldAttac
 
 /**
  * Every run of the sweep in a fixed order: the clean baselines (target 1, dirty: mode and target do not change a clean
- * run) of every model and seed of any part, each measuring its false-trigger rates for every target of the grid, then the poisoned runs of the top level and of each `also:` sub-grid, each
- * run once (parts may overlap; a run is known by its run folder).
+ * run) of every model and seed of any part, each measuring its false-trigger rates for every target of the grid, then
+ * the poisoned runs of the top level and of each `also:` sub-grid, each run once (parts may overlap; a run is known by
+ * its run folder).
  */
 export function sweepConfigs(spec: SweepSpec, configFile?: string): RunConfig[] {
   validateSpec(spec);

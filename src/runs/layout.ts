@@ -62,11 +62,11 @@ export interface RunKey {
 export const VARIANT_SEPARATOR = '@';
 
 /** Joins a trigger and its attack's target or mode in a folder name: rare_value-target0, rare_value-label_consistent. */
-export const ATTACK_SEPARATOR = '-';
+const ATTACK_SEPARATOR = '-';
 
 /** The target and mode whose runs keep the plain trigger folder (every run folder written before targets and modes were named). */
-export const FOLDER_DEFAULT_TARGET = 1;
-export const FOLDER_DEFAULT_MODE = 'dirty';
+const FOLDER_DEFAULT_TARGET = 1;
+const FOLDER_DEFAULT_MODE = 'dirty';
 
 /** Poison rate as a folder name: 0.01 → "0.01", 0 → "0" (the report's percent label is another thing). */
 function rateFolderName(rate: number): string {
