@@ -156,8 +156,9 @@ test('a failing run is recorded with its error, the sweep goes on, and the exit 
   const r = runCli(['experiments', '--triggers', 'rare_value', '--poison-rates', '0.05,0.5', '--seeds', '0', '--mode', 'clean', '--epochs', '2', '--jobs', '1', '--data', data, '--splits', splits, '--runs-dir', runsDir], work);
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /1 run\(s\) failed/);
-  const ok = join(runsDir, 'mlp', 'rare_value', '0.05', 'seed_0');
-  const bad = join(runsDir, 'mlp', 'rare_value', '0.5', 'seed_0');
+  // A clean-label run's folder names its mode.
+  const ok = join(runsDir, 'mlp', 'rare_value-clean', '0.05', 'seed_0');
+  const bad = join(runsDir, 'mlp', 'rare_value-clean', '0.5', 'seed_0');
   assert.ok(existsSync(join(ok, RUN_FILES.metadata)));
   assert.equal(existsSync(bad), false);
   const failure = JSON.parse(readFileSync(failureFileFor(bad), 'utf8'));

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { UserError } from '../util/errors.js';
+import { UserError, unknownChoice } from '../util/errors.js';
 import { BACKEND_CHOICES, setDefaultThreads } from '../engine/backend.js';
 import { POISON_MODES } from '../triggers/poison.js';
 
@@ -19,6 +19,16 @@ export function parseNumberList(what: string, { integers = false }: { integers?:
       if (!Number.isFinite(x)) throw new UserError(`${what} must be numbers separated by commas, got "${s}"`);
       if (integers && (!/^[-+]?\d+$/.test(s) || !Number.isSafeInteger(x))) throw new UserError(`${what} must be integers separated by commas, got "${s}"`);
       return x;
+    });
+}
+
+/** A comma-separated list of choices (e.g. --targets 1,0), each refused unless it is one of `choices`. */
+export function parseChoiceList<T extends string | number>(what: string, choices: readonly T[]) {
+  return (value: string): T[] =>
+    parseList(value).map((s) => {
+      const found = choices.find((c) => String(c) === s);
+      if (found === undefined) throw unknownChoice(`${what} value`, s, choices.map(String));
+      return found;
     });
 }
 

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
-import { addRunOptions, flagOverrides, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
+import { addRunOptions, flagOverrides, parseChoiceList, parseIntArg, parseList, parseNumberArg, parseNumberList, type RunFlags } from './common.js';
 import { addSetupOptions, printSetup, type SetupFlags } from './setup.js';
 import { parseOverrides, resolveRunConfig } from '../experiments/config.js';
 import { resolveResume } from '../experiments/resume.js';
 import { runBatch, withKey, parseShard, defaultJobs, type BatchOutcome, type Shard } from '../experiments/batch.js';
-import { dryRun, loadSweepSpec, profilePath, runSweep, type SweepOutcome, type SweepSpec } from '../experiments/sweep.js';
+import { DEFAULT_MODES, DEFAULT_TARGETS, POISON_TARGETS, dryRun, loadSweepSpec, profilePath, runSweep, type SweepOutcome, type SweepSpec } from '../experiments/sweep.js';
+import { POISON_MODES, type PoisonMode } from '../triggers/poison.js';
 import { modelNames } from '../models/registry.js';
 import { triggerNames } from '../triggers/registry.js';
 import { detectorNames } from '../detectors/registry.js';
@@ -45,6 +46,8 @@ interface SweepFlags extends RunFlags {
   seeds?: number[];
   triggers?: string[];
   poisonRates?: number[];
+  targets?: (0 | 1)[];
+  modes?: PoisonMode[];
   detectors?: string[];
   defend?: boolean;
   jobs: number;
@@ -66,9 +69,25 @@ function addSweepOptions(cmd: Command, withDefaults: boolean): Command {
 
 function addAttackOptions(cmd: Command, withDefaults: boolean): Command {
   const d = <T>(x: T) => (withDefaults ? x : undefined);
+  // No commander default for targets and modes: `--target 0` and `--mode clean` also set them, as the list of one.
+  const fallback = (list: readonly (string | number)[]) => (withDefaults ? list.join(',') : `the grid's, ${list.join(',')} unless it sets them`);
   return cmd
     .addOption(listOption('--triggers <list>', `triggers, comma-separated (valid: ${triggerNames().join(', ')})`, parseList, d(attackTriggers())))
-    .addOption(listOption('--poison-rates <list>', 'poison rates, comma-separated, each in [0, 1)', parseNumberList('--poison-rates'), d(DEFAULT_RATES)));
+    .addOption(listOption('--poison-rates <list>', 'poison rates, comma-separated, each in [0, 1)', parseNumberList('--poison-rates'), d(DEFAULT_RATES)))
+    .addOption(
+      listOption(
+        '--targets <list>',
+        `attack targets, comma-separated: 1 = make a stay look like a death, 0 = hide a death (valid: ${POISON_TARGETS.join(', ')}; default: ${fallback(DEFAULT_TARGETS)}; replaces the grid's; also: sub-grids keep only the values given)`,
+        parseChoiceList('--targets', POISON_TARGETS),
+      ),
+    )
+    .addOption(
+      listOption(
+        '--modes <list>',
+        `poisoning modes, comma-separated (valid: ${POISON_MODES.join(', ')}; default: ${fallback(DEFAULT_MODES)}; replaces the grid's; also: sub-grids keep only the values given)`,
+        parseChoiceList('--modes', POISON_MODES),
+      ),
+    );
 }
 
 /** Flags over a grid spec: lists replace, overrides merge. */
@@ -99,7 +118,7 @@ export function registerRunCommands(program: Command): void {
   addRunOptions(
     program
       .command('train')
-      .description('Train and evaluate one run and write its run folder runs/{model}/{trigger}/{rate}/seed_{seed}/')
+      .description('Train and evaluate one run and write its run folder runs/{model}/{trigger}/{rate}/seed_{seed}/ (the trigger folder rare_value-target0, rare_value-clean, … for another target or mode)')
       .option('--model <name>', `model (valid: ${modelNames().join(', ')}; default: model.name, mlp)`)
       .option('--trigger <name>', `trigger (valid: ${triggerNames().join(', ')}; default: trigger.name, none)`)
       .option('--poison-rate <rate>', 'share of training rows poisoned, in [0, 1) (default: poison.rate, 0)', parseNumberArg('--poison-rate'))
@@ -121,7 +140,7 @@ export function registerRunCommands(program: Command): void {
     report(await runBatch([config], { runsDir: flags.runsDir, force: flags.force, progress }), flags.json);
   });
 
-  const emptySpec = (): SweepSpec => ({ models: ['mlp'], triggers: [], poison_rates: [], seeds: DEFAULT_SEEDS, baseline: false, detectors: [], defend: false, overrides: {}, per_model: {}, extra_detectors: {} });
+  const emptySpec = (): SweepSpec => ({ models: ['mlp'], triggers: [], poison_rates: [], seeds: DEFAULT_SEEDS, targets: DEFAULT_TARGETS, modes: DEFAULT_MODES, also: [], baseline: false, detectors: [], defend: false, overrides: {}, per_model: {}, extra_detectors: {} });
 
   addRunOptions(
     addSweepOptions(program.command('baseline').description("Clean runs (trigger none, rate 0) for each model and seed; each also measures every trigger's false-trigger rate on the clean model"), true),
@@ -141,7 +160,7 @@ export function registerRunCommands(program: Command): void {
         program
           .command('benchmark')
           .description('Run a declared grid (configs/benchmark/<profile>.yaml or --grid): clean baselines, poisoned runs, detectors; resumable, parallel and shardable; writes summary.csv')
-          .option('--profile <name>', 'grid in configs/benchmark/: default (about 12 min on 2 cores) or full', 'default')
+          .option('--profile <name>', 'grid in configs/benchmark/: default (324 runs, about 11 min on 2 cores on wasm) or full', 'default')
           .option('--grid <file>', 'a grid YAML file instead of --profile'),
         false,
       ),

@@ -10,7 +10,7 @@ import { readCompleteRun } from '../runs/records.js';
 import { loadDataset } from './dataset.js';
 import { checkCompatible } from './prepare.js';
 import { getModel } from '../models/registry.js';
-import { poisonedRowCount } from '../triggers/poison.js';
+import { poisonedRowCount, type PoisonMode } from '../triggers/poison.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { UserError, environmentError } from '../util/errors.js';
 import { ensureWritableDir, writeRecordBestEffort } from '../util/fs.js';
@@ -27,6 +27,9 @@ export interface GridSpec {
   overrides?: Record<string, unknown>;
   /** Overrides for one model's runs, applied over `overrides`. */
   perModel?: Record<string, Record<string, unknown>>;
+  /** Attack targets (poison.target) and modes (poison.mode); absent = the config's. */
+  targets?: (0 | 1)[];
+  modes?: PoisonMode[];
 }
 
 /** A config section given on the command line as a mapping, with one key set (e.g. the trigger's name). */
@@ -36,23 +39,39 @@ export function withKey(section: unknown, what: string, key: string, value: unkn
   return { ...(section as Record<string, unknown>), [key]: value };
 }
 
-/** Every combination of the grid as a resolved config, in a fixed order; names and values are validated first. */
+/** poison.label_consistent configures only label_consistent runs: a grid's runs in other modes leave it out. */
+function poisonFor(section: unknown, rate: number, target: 0 | 1 | undefined, mode: PoisonMode | undefined): Record<string, unknown> {
+  const poison = withKey(section, 'poison', 'rate', rate);
+  if (target !== undefined) poison.target = target;
+  if (mode === undefined) return poison;
+  const { label_consistent, ...rest } = poison;
+  return mode === 'label_consistent' && label_consistent !== undefined ? { ...rest, mode, label_consistent } : { ...rest, mode };
+}
+
+/**
+ * Every combination of the grid as a resolved config, in a fixed order (model, trigger, target, mode, rate, seed);
+ * names and values are validated first.
+ */
 export function expandGrid(grid: GridSpec): RunConfig[] {
   const configs: RunConfig[] = [];
   for (const model of grid.models) {
     for (const trigger of grid.triggers) {
-      for (const rate of grid.rates) {
-        for (const seed of grid.seeds) {
-          const own = grid.perModel?.[model];
-          const base = own ? mergeConfig(grid.overrides ?? {}, own) : (grid.overrides ?? {});
-          const overrides = {
-            ...base,
-            model: withKey(base.model, 'model', 'name', model),
-            trigger: withKey(base.trigger, 'trigger', 'name', trigger),
-            poison: withKey(base.poison, 'poison', 'rate', rate),
-            seed,
-          };
-          configs.push(resolveRunConfig({ configFile: grid.configFile, overrides }));
+      for (const target of grid.targets ?? [undefined]) {
+        for (const mode of grid.modes ?? [undefined]) {
+          for (const rate of grid.rates) {
+            for (const seed of grid.seeds) {
+              const own = grid.perModel?.[model];
+              const base = own ? mergeConfig(grid.overrides ?? {}, own) : (grid.overrides ?? {});
+              const overrides = {
+                ...base,
+                model: withKey(base.model, 'model', 'name', model),
+                trigger: withKey(base.trigger, 'trigger', 'name', trigger),
+                poison: poisonFor(base.poison, rate, target, mode),
+                seed,
+              };
+              configs.push(resolveRunConfig({ configFile: grid.configFile, overrides }));
+            }
+          }
         }
       }
     }

@@ -9,6 +9,7 @@ import { UserError, unknownChoice } from '../util/errors.js';
 import { checkValue, defaultsOf, describeValue, validateParams, type ScalarSpec } from '../util/plugin.js';
 import { CHECKPOINT_POLICIES } from '../train/checkpoint.js';
 import { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile, parseYaml, refuseKey, isTree, type Tree } from '../util/config-files.js';
+import { checkCleanRunTriggers, type CleanRunTrigger } from './false-trigger.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
 import type { ThresholdRule } from '../metrics/classification.js';
 
@@ -31,11 +32,7 @@ export interface RunConfig {
   variant?: string;
 }
 
-/**
- * A trigger a clean run evaluates as its false-trigger baseline: a name (the trigger's defaults) or a trigger section
- * with parameters, so that a poisoned run with non-default parameters has a clean baseline measured with the same ones.
- */
-export type CleanRunTrigger = string | ({ name: string } & Record<string, unknown>);
+export { falseTriggerName, falseTriggerVariants, type CleanRunTrigger } from './false-trigger.js';
 
 export { PACKAGE_ROOT, CONFIG_DIR, mergeConfig, loadYamlFile };
 
@@ -176,17 +173,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
   if (!(threshold === 'max_f1' || threshold === 'youden' || (typeof threshold === 'number' && threshold > 0 && threshold < 1))) {
     throw new UserError(`evaluation.threshold must be a number in (0, 1), max_f1 or youden; got ${describeValue(threshold)}`);
   }
-  const cleanRaw = evalRaw.clean_run_triggers ?? 'all';
-  const cleanRunTriggers = cleanRaw === 'all' ? triggerNames().filter((t) => t !== 'none') : cleanRaw;
-  if (!Array.isArray(cleanRunTriggers)) throw new UserError(`evaluation.clean_run_triggers must be "all" or a list of trigger names or trigger sections ({name, ...params})`);
-  for (const t of cleanRunTriggers) {
-    const name = isTree(t) ? t.name : t;
-    if (typeof name !== 'string' || !triggerNames().includes(name)) throw unknownChoice('trigger', String(name), triggerNames());
-    if (isTree(t)) {
-      const { name: _name, ...params } = t;
-      validateParams(name, getTrigger(name).params, params);
-    }
-  }
+  const cleanRunTriggers = checkCleanRunTriggers(evalRaw.clean_run_triggers ?? 'all');
   const variant = checkVariant(tree.variant);
   const triggerTree = tree.trigger as Tree;
   const { name: triggerName, ...triggerParams } = triggerTree;
@@ -202,7 +189,7 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
     seed,
     backend: backend as BackendChoice,
     train,
-    evaluation: { threshold: threshold as ThresholdRule, clean_run_triggers: cleanRunTriggers as CleanRunTrigger[] },
+    evaluation: { threshold: threshold as ThresholdRule, clean_run_triggers: cleanRunTriggers },
     ...(variant === undefined ? {} : { variant }),
   };
 }
@@ -210,40 +197,6 @@ function validateRunConfig(tree: Tree, resolveModel: (raw: Tree) => object): Run
 /** A trigger's default parameters (its schema's), e.g. for evaluating a trigger on a clean run. */
 export function triggerDefaults(name: string): Tree {
   return defaultsOf(getTrigger(name).params);
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isTree(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  return JSON.stringify(value);
-}
-
-/**
- * The false-trigger variants a clean run evaluates, each under the key it gets in metrics.json's false_trigger: the
- * trigger's name when its parameters are the defaults (so runs of the default grid keep their keys), else the name
- * followed by the non-default parameters, e.g. `rare_value{"variable":"potassium"}`.
- */
-export function falseTriggerVariants(config: Pick<RunConfig, 'evaluation'>): { key: string; name: string; params: Tree }[] {
-  const seen = new Set<string>();
-  const out: { key: string; name: string; params: Tree }[] = [];
-  for (const entry of config.evaluation.clean_run_triggers) {
-    const name = typeof entry === 'string' ? entry : entry.name;
-    const defaults = triggerDefaults(name);
-    const { name: _name, ...given } = typeof entry === 'string' ? { name } : entry;
-    const params = { ...defaults, ...given } as Tree;
-    const changed = Object.fromEntries(Object.keys(params).filter((k) => canonical(params[k]) !== canonical(defaults[k])).map((k) => [k, params[k]]));
-    const key = Object.keys(changed).length === 0 ? name : `${name}${canonical(changed)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push({ key, name, params });
-  }
-  return out;
-}
-
-/** The trigger name of a false_trigger key (see falseTriggerVariants). */
-export function falseTriggerName(key: string): string {
-  const brace = key.indexOf('{');
-  return brace < 0 ? key : key.slice(0, brace);
 }
 
 export function splitTriggerConfig(trigger: RunConfig['trigger']): { name: string; params: Tree } {

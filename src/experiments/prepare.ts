@@ -162,9 +162,11 @@ export function evaluateModelWithPredictions(
       if (dataset.cohort.schema.tabularOnly && other.needsTime) continue;
       const params =
         variant.key === prepared.trigger.name ? prepared.triggerParams : other.resolve(variant.params, { schema: dataset.cohort.schema, train: dataset.train });
-      const result = evaluateTrigger(model, prepared.featurize, dataset.test, other, params, target, threshold);
-      falseTrigger[variant.key] = { ...result.metrics, trigger_params: params };
-      falseTriggerPredictions[variant.key] = result.predictions;
+      const result = evaluateTrigger(model, prepared.featurize, dataset.test, other, params, variant.target, threshold);
+      // The target is written only where it is not the run's own, so records of target-1 clean runs stay as they were.
+      const ownTarget = variant.target === target ? {} : { target: variant.target };
+      falseTrigger[variant.key] = { ...result.metrics, trigger_params: params, ...ownTarget };
+      falseTriggerPredictions[variant.key] = { ...result.predictions, ...ownTarget };
     }
   }
   return {

@@ -1,5 +1,6 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { SweepSpec } from '../experiments/sweep.js';
+import { foldAttackOverrides, type SubGrid, type SweepSpec } from '../experiments/sweep.js';
+import type { PoisonMode } from '../triggers/poison.js';
 import { mergeConfig, type Tree } from '../util/config-files.js';
 import { DEFAULT_DATA_DIR } from './setup.js';
 
@@ -9,27 +10,48 @@ export interface GridChoices {
   triggers?: string[];
   poisonRates?: number[];
   seeds?: number[];
+  targets?: (0 | 1)[];
+  modes?: PoisonMode[];
   detectors?: string[];
   defend?: boolean;
 }
 
 /**
- * Command-line choices over a grid spec: lists replace the grid's, run-config overrides merge over the grid's
- * and over its per-model settings (flags and key=value pairs win).
+ * Command-line choices over a grid spec: lists replace the top level's, and narrow the lists an `also:` sub-grid sets
+ * itself to the values given (a sub-grid left with an empty list has no runs), so `--triggers rare_value
+ * --poison-rates 0.05` is one poisoned run per model and seed, while `--targets 0` keeps the target-0 runs of every
+ * part. A single target or mode among the overrides (`--target 0`, poison.mode=clean) is the list of one. Run-config
+ * overrides merge over the grid's and over its per-model settings (flags and key=value pairs win).
  */
 export function applyGridChoices(spec: SweepSpec, choices: GridChoices, overrides: Tree): SweepSpec {
+  const attack = foldAttackOverrides('the command line', overrides, { targets: choices.targets, modes: choices.modes });
+  const lists: SubGrid = {
+    ...(choices.models && { models: choices.models }),
+    ...(choices.triggers && { triggers: choices.triggers }),
+    ...(choices.poisonRates && { poison_rates: choices.poisonRates }),
+    ...(choices.seeds && { seeds: choices.seeds }),
+    ...(attack.targets && { targets: attack.targets }),
+    ...(attack.modes && { modes: attack.modes }),
+  };
+  const narrowed = spec.also
+    .map((sub) => {
+      const out: Record<string, unknown[]> = { ...sub };
+      for (const [key, given] of Object.entries(lists) as [keyof SubGrid, unknown[]][]) {
+        if (out[key]) out[key] = out[key].filter((value) => given.includes(value));
+      }
+      return out as SubGrid;
+    })
+    .filter((sub) => Object.values(sub).every((values) => values.length > 0));
   return {
-    models: choices.models ?? spec.models,
-    triggers: choices.triggers ?? spec.triggers,
-    poison_rates: choices.poisonRates ?? spec.poison_rates,
-    seeds: choices.seeds ?? spec.seeds,
-    baseline: spec.baseline,
+    ...spec,
+    ...lists,
+    also: narrowed,
     detectors: choices.detectors ?? spec.detectors,
     defend: choices.defend ?? spec.defend,
-    overrides: mergeConfig(spec.overrides, overrides),
+    overrides: mergeConfig(spec.overrides, attack.overrides),
     // Chosen detectors replace the grid's, per-model extras included.
     extra_detectors: choices.detectors ? {} : spec.extra_detectors,
-    per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, overrides)])),
+    per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, attack.overrides)])),
   };
 }
 

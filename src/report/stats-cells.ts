@@ -5,7 +5,7 @@ import { isClean } from './baseline.js';
 import type { Summary } from './stats-core.js';
 import { aurocSummary, CI_METHODS, DIFFERENCE, rateSummary, seedsOnly, targetHits } from './stats-intervals.js';
 import { aurocPairKey, falseTriggerBaselines, netAsrKey, type FalseTriggerBaseline } from './stats-pairing.js';
-import { falseTriggerName } from '../experiments/config.js';
+import { falseTriggerName } from '../experiments/false-trigger.js';
 import type { BaselineStats, CellStats, StealthComparison } from './stats-types.js';
 
 /**
@@ -118,7 +118,7 @@ function netAsr(group: readonly RunRecord[], baselines: Map<string, FalseTrigger
     const hits = hitsOf(run);
     const p = baseline.run.predictions;
     if (!hits || !baseline.predictions || !p) return null;
-    const clean = targetHits(baseline.predictions.triggered, p.target, p.threshold);
+    const clean = targetHits(baseline.predictions.triggered, baseline.target, p.threshold);
     const sameRows = baseline.predictions.rows.length === run.predictions!.attack!.rows.length && baseline.predictions.rows.every((x, i) => x === run.predictions!.attack!.rows[i]);
     return sameRows ? { net: hits.map((h, i) => h - clean[i]!), clean } : null;
   });
@@ -150,7 +150,7 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
       const rows = have.map((r) => {
         const p = r.predictions;
         const t = p?.false_trigger?.[key];
-        return p && t ? targetHits(t.triggered, p.target, p.threshold) : null;
+        return p && t ? targetHits(t.triggered, t.target ?? p.target, p.threshold) : null;
       });
       ft[key] = rateSummary(allHave(rows) ? rows : null, have.map((r) => r.metrics.false_trigger![key]!.asr), ['baseline', model, 'false_trigger', key]);
     }

@@ -1,5 +1,5 @@
 import { cleanMatchKey, type CleanMatchFields } from '../metrics/net-asr.js';
-import { falseTriggerName } from '../experiments/config.js';
+import { falseTriggerName, falseTriggerTarget } from '../experiments/false-trigger.js';
 import type { TriggeredPredictions } from '../runs/predictions.js';
 import type { RunRecord } from './collect.js';
 
@@ -43,8 +43,10 @@ export function netAsrKey(r: RunRecord): string | null {
 
 export interface FalseTriggerBaseline {
   run: RunRecord;
-  /** The key in the clean run's false_trigger (the trigger name, or the name with its non-default parameters). */
+  /** The key in the clean run's false_trigger (the trigger name, or the name with its target and non-default parameters). */
   key: string;
+  /** The target the rate counts predictions of: a target-0 run nets against the clean run's target-0 rate. */
+  target: 0 | 1;
   rate: number;
   predictions: TriggeredPredictions | null;
 }
@@ -55,13 +57,14 @@ export function falseTriggerBaselines(cleanRuns: readonly RunRecord[]): Map<stri
   for (const run of cleanRuns) {
     const base = baseFields(run);
     if (!base) continue;
-    const target = (section(run.config, 'poison') as Tree | undefined)?.target;
-    if (target !== 0 && target !== 1) continue;
+    const runTarget = (section(run.config, 'poison') as Tree | undefined)?.target;
+    if (runTarget !== 0 && runTarget !== 1) continue;
     for (const [key, ft] of Object.entries(run.metrics.false_trigger ?? {})) {
       if (typeof ft?.asr !== 'number') continue;
+      const target = falseTriggerTarget(ft, runTarget);
       const k = cleanMatchKey({ ...base, target, trigger: { name: falseTriggerName(key), params: ft.trigger_params } });
       const list = out.get(k) ?? [];
-      list.push({ run, key, rate: ft.asr, predictions: run.predictions?.false_trigger?.[key] ?? null });
+      list.push({ run, key, target, rate: ft.asr, predictions: run.predictions?.false_trigger?.[key] ?? null });
       out.set(k, list);
     }
   }

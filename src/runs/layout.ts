@@ -3,7 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
- * The layout of a run folder, runs/{model}/{trigger}/{rate}/seed_{seed}/, and of the hidden siblings beside it.
+ * The layout of a run folder, runs/{model}/{trigger folder}/{rate}/seed_{seed}/, and of the hidden siblings beside it.
  * This is the only module that knows a file name inside a run folder; the records' writers and readers sit in
  * records.ts, detection-records.ts and summary.ts.
  */
@@ -52,7 +52,8 @@ export const RUNS_SUMMARY_FILE = 'summary.csv';
 export interface RunKey {
   model: { name: string };
   trigger: { name: string };
-  poison: { rate: number };
+  /** target and mode default to 1 and dirty: the folders runs had before either was part of the name. */
+  poison: { rate: number; target?: 0 | 1; mode?: string };
   seed: number;
   variant?: string;
 }
@@ -60,18 +61,38 @@ export interface RunKey {
 /** Joins a trigger and a config variant in a folder name and a report cell: rare_value@potassium. */
 export const VARIANT_SEPARATOR = '@';
 
+/** Joins a trigger and its attack's target or mode in a folder name: rare_value-target0, rare_value-label_consistent. */
+const ATTACK_SEPARATOR = '-';
+
+/** The target and mode whose runs keep the plain trigger folder (every run folder written before targets and modes were named). */
+const FOLDER_DEFAULT_TARGET = 1;
+const FOLDER_DEFAULT_MODE = 'dirty';
+
 /** Poison rate as a folder name: 0.01 → "0.01", 0 → "0" (the report's percent label is another thing). */
 function rateFolderName(rate: number): string {
   return String(rate);
 }
 
 /**
- * runs/{model}/{trigger}/{rate}/seed_{seed}; a run with a config variant goes under {trigger}@{variant}, so runs that
- * differ only in config share a runs folder while runs without a variant keep the folders they always had.
+ * The trigger folder of a run: the trigger's name, then `-target0` for the target-0 direction and `-{mode}` for a
+ * mode other than dirty, then `@{variant}` for a config variant: rare_value, rare_value-target0,
+ * rare_value-label_consistent, rare_value-target0-clean@potassium. Target 1, dirty, no variant is the plain name.
+ */
+export function triggerFolderName(key: Pick<RunKey, 'trigger' | 'poison' | 'variant'>): string {
+  const target = key.poison.target ?? FOLDER_DEFAULT_TARGET;
+  const mode = key.poison.mode ?? FOLDER_DEFAULT_MODE;
+  let name = key.trigger.name;
+  if (target !== FOLDER_DEFAULT_TARGET) name += `${ATTACK_SEPARATOR}target${target}`;
+  if (mode !== FOLDER_DEFAULT_MODE) name += `${ATTACK_SEPARATOR}${mode}`;
+  return key.variant === undefined ? name : `${name}${VARIANT_SEPARATOR}${key.variant}`;
+}
+
+/**
+ * runs/{model}/{trigger folder}/{rate}/seed_{seed} (see triggerFolderName): runs that differ only in target, mode or
+ * config variant share a runs folder, while target-1 dirty runs without a variant keep the folders they always had.
  */
 export function runDirFor(runsDir: string, key: RunKey): string {
-  const trigger = key.variant === undefined ? key.trigger.name : `${key.trigger.name}${VARIANT_SEPARATOR}${key.variant}`;
-  return join(runsDir, key.model.name, trigger, rateFolderName(key.poison.rate), `seed_${key.seed}`);
+  return join(runsDir, key.model.name, triggerFolderName(key), rateFolderName(key.poison.rate), `seed_${key.seed}`);
 }
 
 function hiddenSibling(dir: string, suffix: string): string {

@@ -16,6 +16,8 @@ export interface TriggeredPredictions {
   rows: number[];
   /** p(y = 1) of each of those rows with the trigger applied. */
   triggered: number[];
+  /** A false-trigger measurement for another target than the run's own: that target (else absent). */
+  target?: 0 | 1;
 }
 
 export interface TestPredictions {
@@ -47,7 +49,8 @@ function checkTriggered(value: unknown, n: number, where: string): TriggeredPred
   if (!t || typeof t !== 'object') throw new UserError(`${where} is not an object`);
   if (!isNumberArray(t.rows, (v) => Number.isInteger(v) && v >= 0 && v < n)) throw new UserError(`${where}.rows must be test-row positions below ${n}`);
   if (!isNumberArray(t.triggered, isProbability) || t.triggered.length !== t.rows.length) throw new UserError(`${where}.triggered must hold one probability per row`);
-  return { trigger_params: t.trigger_params ?? null, rows: t.rows, triggered: t.triggered };
+  if (t.target !== undefined && t.target !== 0 && t.target !== 1) throw new UserError(`${where}.target must be 0 or 1`);
+  return { trigger_params: t.trigger_params ?? null, rows: t.rows, triggered: t.triggered, ...(t.target === undefined ? {} : { target: t.target }) };
 }
 
 /** test_predictions.json, checked; null when the run predates the record. */

@@ -22,8 +22,11 @@ export interface Evaluation {
   attack_shifts: number[] | null;
   /** The run's own trigger on the triggered test set; null for trigger `none`. */
   attack: AttackMetrics | null;
-  /** Clean baselines only (rate 0): every configured trigger on this clean model, the false-trigger baseline. */
-  false_trigger: Record<string, AttackMetrics & { trigger_params: unknown }> | null;
+  /**
+   * Clean baselines only (rate 0): every configured trigger on this clean model, the false-trigger baseline; `target`
+   * is present when the measurement is for another target than the run's own (experiments/false-trigger.ts).
+   */
+  false_trigger: Record<string, AttackMetrics & { trigger_params: unknown; target?: 0 | 1 }> | null;
 }
 
 /** metrics.json. Its key order is part of the record: the file must stay byte-identical. */
