@@ -77,7 +77,7 @@ test('per_model overrides and extra_detectors apply to one model\'s runs only; b
       '  train: {epochs: 3, patience: 0, select: last}',
       'per_model:',
       '  tabtransformer:',
-      '    model: {d_token: 16, heads: 2}',
+      '    model: {d_token: 32, heads: 4}',
       '    train: {epochs: 5}',
       'extra_detectors:',
       '  mlp: [saliency, spectral]',
@@ -89,8 +89,8 @@ test('per_model overrides and extra_detectors apply to one model\'s runs only; b
   const mlp = configs.filter((c) => c.model.name === 'mlp');
   assert.equal(tt.length, 2);
   for (const c of tt) {
-    assert.equal(c.model.d_token, 16);
-    assert.equal(c.model.heads, 2);
+    assert.equal(c.model.d_token, 32);
+    assert.equal(c.model.heads, 4);
     assert.equal(c.train.epochs, 5);
     assert.equal(c.train.select, 'last');
   }
