@@ -19,6 +19,11 @@ export interface SweepSpec {
   /** Also run the clean baselines (trigger none, rate 0) of every model and seed. */
   baseline: boolean;
   detectors: string[];
+  /**
+   * The detectors were chosen as `all`, not one by one: a method that does not apply to a run's model (fine_pruning
+   * on the TabTransformer) is skipped on that run with its reason, where a method named explicitly is refused.
+   */
+  all_detectors?: boolean;
   defend: boolean;
   /** Run-config overrides applied to every run (data, train, evaluation, ...). */
   overrides: Record<string, unknown>;
@@ -57,6 +62,7 @@ export function loadSweepSpec(file: string): SweepSpec {
     seeds: list(file, 'seeds', raw.seeds ?? [0], isNumber),
     baseline: (raw.baseline ?? true) as boolean,
     detectors: names('detectors', detectorNames()),
+    ...(raw.detectors === 'all' ? { all_detectors: true } : {}),
     defend: (raw.defend ?? false) as boolean,
     overrides: withVariant(file, (raw.overrides as Record<string, unknown>) ?? {}, raw.variant),
     per_model: perModel(file, raw.per_model),
@@ -153,9 +159,9 @@ export interface SweepOutcome extends BatchOutcome {
 }
 
 /** The detection step of one run of the grid, if it has detectors. */
-function detectionStep(spec: SweepSpec, config: RunConfig): DetectionStep | undefined {
+export function detectionStep(spec: SweepSpec, config: RunConfig): DetectionStep | undefined {
   const detectors = detectorsFor(spec, config.model.name);
-  return detectors.length > 0 ? { detectors, defend: spec.defend } : undefined;
+  return detectors.length > 0 ? { detectors, defend: spec.defend, ...(spec.all_detectors ? { implicit: true } : {}) } : undefined;
 }
 
 export async function dryRun(spec: SweepSpec, options: Omit<SweepOptions, 'progress' | 'jobs'>): Promise<PlannedRun[]> {

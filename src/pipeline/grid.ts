@@ -2,6 +2,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { SweepSpec } from '../experiments/sweep.js';
 import { mergeConfig, type Tree } from '../util/config-files.js';
 import { DEFAULT_DATA_DIR } from './setup.js';
+import { detectorNames } from '../detectors/registry.js';
 
 /** The grid lists a command line may replace (each absent = the grid's own). */
 export interface GridChoices {
@@ -18,13 +19,18 @@ export interface GridChoices {
  * and over its per-model settings (flags and key=value pairs win).
  */
 export function applyGridChoices(spec: SweepSpec, choices: GridChoices, overrides: Tree): SweepSpec {
+  // `--detectors all`: every registered detector, those that do not apply to a run's model skipped there.
+  const all = choices.detectors?.length === 1 && choices.detectors[0] === 'all';
+  const detectors = all ? detectorNames() : choices.detectors;
+  const allDetectors = choices.detectors ? all : spec.all_detectors;
   return {
     models: choices.models ?? spec.models,
     triggers: choices.triggers ?? spec.triggers,
     poison_rates: choices.poisonRates ?? spec.poison_rates,
     seeds: choices.seeds ?? spec.seeds,
     baseline: spec.baseline,
-    detectors: choices.detectors ?? spec.detectors,
+    detectors: detectors ?? spec.detectors,
+    ...(allDetectors ? { all_detectors: true } : {}),
     defend: choices.defend ?? spec.defend,
     overrides: mergeConfig(spec.overrides, overrides),
     // Chosen detectors replace the grid's, per-model extras included.
