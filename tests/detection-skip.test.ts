@@ -19,6 +19,9 @@ import { applyGridChoices } from '../src/pipeline/grid.js';
 import { defenceViewOf } from '../src/runs/defence-view.js';
 import { missingDetection, readDetectionManifest, readDetectionReport } from '../src/runs/detection-records.js';
 import { readExperimentSummary } from '../src/runs/summary.js';
+import { collectRuns } from '../src/report/collect.js';
+import { detectionHtml } from '../src/report/html-detection.js';
+import { computeStats } from '../src/report/stats.js';
 import { UserError } from '../src/util/errors.js';
 import { tempDir } from './helpers.js';
 
@@ -108,5 +111,30 @@ describe('`all` on a model a method does not apply to', () => {
     assert.equal(summary.def_fine_pruning_kind, `skipped: ${reason}`);
     assert.equal(summary.def_spectral_kind, 'no retrain: run without --defend');
     assert.equal(summary.def_strip_kind, 'not run');
+    // The report shows the skip where the method's figures would be.
+    const { runs } = await collectRuns(join(work, 'runs'));
+    const stats = computeStats(runs, { resamples: 50 });
+    const cell = stats.detection!.detectors.find((d) => d.method === 'fine_pruning')!;
+    assert.equal(cell.skipped, reason);
+    assert.equal(stats.detection!.detectors.find((d) => d.method === 'spectral')!.skipped, null);
+    const html = detectionHtml(stats, { esc: (x) => String(x), table: (head, rows) => rows.map((r) => r.join('|')).join('\n'), summaryCell: () => 'x' }).join('\n');
+    assert.ok(html.includes(`tabtransformer|rare_value|5%|fine_pruning|skipped: ${reason}`), html);
+  });
+
+  test('with --defend, a method that flagged no rows is shown as "no retrain" in the summary and the report', async () => {
+    await runDetection(run.dir, { methods: ['spectral'], defend: true });
+    const summary = await readExperimentSummary(run.dir);
+    // label flags nothing: no retraining, so no "after" figures copied from the run itself.
+    assert.equal(summary.def_label_kind, 'no retrain: the detector flagged no training rows');
+    assert.equal(summary.def_label_asr_after, '');
+    assert.notEqual(summary.def_label_asr_before, '');
+    assert.equal(summary.def_spectral_kind, 'retrain');
+    assert.match(summary.def_spectral_asr_after!, /^\d/);
+    const { runs } = await collectRuns(join(work, 'runs'));
+    const stats = computeStats(runs, { resamples: 50 });
+    assert.equal(stats.detection!.defences.find((d) => d.method === 'label')!.n_retrained, 0);
+    assert.equal(stats.detection!.defences.find((d) => d.method === 'spectral')!.n_retrained, 1);
+    const html = detectionHtml(stats, { esc: (x) => String(x), table: (head, rows) => rows.map((r) => r.join('|')).join('\n'), summaryCell: () => 'x' }).join('\n');
+    assert.ok(html.includes('|label|no retrain|0 (x)|x|no retrain: the detector flagged no training rows|x|'), html);
   });
 });
