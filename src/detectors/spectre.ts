@@ -87,9 +87,10 @@ export function candidateDims(units: number, keptRows: number): number[] {
 }
 
 /**
- * The poison rate SPECTRE acts on, per label. The paper takes the rate from the defender as an upper bound ε (its
- * reference code is handed the poison count and removes 1.5 × it, `limit2 = 1.5`); it does not fit the rate to the
- * data. What it does infer is where the poison sits: its target-label identifier (Algorithm 4) names the label whose
+ * The poison rate SPECTRE acts on, per label. The paper takes the rate from the defender as an upper bound ε: none
+ * of its algorithms (SPECTRE, QUEscore, k-IDENTIFIER, target-label identifier) fits it to the data, and its
+ * reference code is handed the poison count and removes 1.5 × it (`limit2 = 1.5`). What it does infer is where the
+ * poison sits: its target-label identifier (Algorithm 4) names the label whose
  * robustly whitened representations have the largest QUE statistic tr(Σ′Q)/tr(Q), and the removal is done there.
  * `identified` gives that label ε and every other label 0; `every` gives every label ε (the poisoned label unknown).
  * A tie on the statistic goes to the lower label, so the choice never depends on map order.
