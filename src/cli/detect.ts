@@ -58,6 +58,8 @@ function table(result: DetectionRunResult): string {
       defended.flatMap((r) => {
         const d = r.defence!;
         const beats = d.beats_control === null ? 'n/a' : d.beats_control ? 'yes' : 'no';
+        // Nothing flagged, nothing retrained: say so rather than show the run itself as "after".
+        if (!d.retrained) return [[r.method, 'defence', '0', '0', fmt(d.before.asr), 'no retrain: nothing flagged', '', '', '', beats]];
         return [
           [r.method, 'defence', String(d.flagged), String(d.removed_target_class), fmt(d.before.asr), fmt(d.after.asr), fmt(d.after.clean_auroc), fmt(d.after.clean_balanced_accuracy), fmt(d.effect.der), beats],
           ['', 'control', String(d.control.removed), String(d.control.removed_target_class), fmt(d.before.asr), fmt(d.control.after.asr), fmt(d.control.after.clean_auroc), fmt(d.control.after.clean_balanced_accuracy), fmt(d.control.effect.der), ''],
