@@ -62,6 +62,12 @@ if (defend) {
     const d = r.defence;
     if (!d) continue;
     const verdict = d.beats_control === null ? 'n/a' : d.beats_control ? 'yes' : 'no';
+    if (!d.retrained) {
+      // Nothing flagged: the "after" would be the run itself; a repair's figures are in its own table.
+      const why = r.method === 'fine_pruning' || r.method === 'abl' ? 'no retrain: nothing flagged (its defence is the repair, logged above)' : 'no retrain: nothing flagged';
+      rows.push([r.method, 'defence', `0 (0 of ${d.n_target_class})`, '0', f(d.before.asr), why, f(d.before.clean_auroc), '', '', '', verdict]);
+      continue;
+    }
     rows.push([r.method, 'defence', `${d.flagged} (${d.removed_target_class} of ${d.n_target_class})`, `${d.flagged_poisoned}`, f(d.before.asr), f(d.after.asr), f(d.before.clean_auroc), f(d.after.clean_auroc), f(d.after.clean_balanced_accuracy), f(d.effect.der), verdict]);
     rows.push(['', 'control', `${d.control.removed} (${d.control.removed_target_class} of ${d.n_target_class})`, `${d.control.removed_poisoned}`, f(d.before.asr), f(d.control.after.asr), f(d.before.clean_auroc), f(d.control.after.clean_auroc), f(d.control.after.clean_balanced_accuracy), f(d.control.effect.der), '']);
   }

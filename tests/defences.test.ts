@@ -16,7 +16,7 @@ import { finePruning, pruneDormantUnits } from '../src/detectors/fine-pruning.js
 import { matrix } from '../src/detectors/linalg.js';
 import { mergeDetectorParams } from '../src/detectors/registry.js';
 import { spectral } from '../src/detectors/spectral.js';
-import { spectre } from '../src/detectors/spectre.js';
+import { poisonRateEstimates, spectre } from '../src/detectors/spectre.js';
 import { stripEntropy } from '../src/detectors/strip.js';
 import { featureRange, invertTrigger } from '../src/detectors/trigger-inversion.js';
 import type { BuiltModel } from '../src/models/types.js';
@@ -77,6 +77,62 @@ describe('spectre', () => {
     assert.ok(robustAuroc > 0.95, `spectre AUROC ${robustAuroc}`);
     assert.equal(plainAuroc.toFixed(3), '0.534');
     assert.equal(robustAuroc.toFixed(3), '0.997');
+  });
+
+  /**
+   * Two labels of 400 Gaussian clean rows each (unequal spread, label 1 shifted); 20 rows of `poisonedLabel` moved
+   * along direction 1. Gaussian, because this project's filter trims its whole 2ε·n budget, which inflates a
+   * heavy-tailed clean label's QUE statistic as much as a poisoned one's.
+   */
+  function twoLabels(poisonedLabel: number) {
+    const perLabel = 400;
+    const d = 8;
+    const rng = deriveRng(1, 'test-spectre-rate');
+    const reps = matrix(2 * perLabel, d);
+    const labels = new Uint8Array(2 * perLabel);
+    const isPoisoned = new Uint8Array(2 * perLabel);
+    for (let i = 0; i < 2 * perLabel; i++) {
+      labels[i] = i < perLabel ? 0 : 1;
+      for (let j = 0; j < d; j++) reps.data[i * d + j] = (j === 0 ? 4 : 1) * rng.normal() + (labels[i] === 1 ? 3 : 0);
+      if (labels[i] === poisonedLabel && i % perLabel < 20) {
+        isPoisoned[i] = 1;
+        reps.data[i * d + 1] = (labels[i] === 1 ? 3 : 0) + 6 + 0.5 * rng.normal();
+      }
+    }
+    return { input: { labels, seed: 0, representation: () => reps }, isPoisoned };
+  }
+
+  test("poison-rate estimate: ε on the label with the largest QUE statistic (the paper's Algorithm 4), 0 elsewhere", () => {
+    for (const poisonedLabel of [0, 1]) {
+      const { input, isPoisoned } = twoLabels(poisonedLabel);
+      const out = spectre.score(input, spectre.resolve(mergeDetectorParams('spectre')));
+      const details = out.details as { identified_label: number; classes: { label: number; poison_rate_estimate: number; flagged: number; que_statistic: number }[] };
+      assert.equal(details.identified_label, poisonedLabel);
+      const [clean, poisoned] = poisonedLabel === 0 ? [details.classes[1], details.classes[0]] : [details.classes[0], details.classes[1]];
+      assert.ok(poisoned.que_statistic > clean.que_statistic, `${poisoned.que_statistic} vs ${clean.que_statistic}`);
+      assert.equal(poisoned.poison_rate_estimate, 0.05);
+      assert.equal(clean.poison_rate_estimate, 0);
+      // 1.5 × ε × n rows, n = 800: the reference code's `limit2 = 1.5` slack over the poison count.
+      assert.equal(poisoned.flagged, 60);
+      assert.equal(clean.flagged, 0);
+      let caught = 0;
+      let flaggedTotal = 0;
+      for (let i = 0; i < out.flagged.length; i++) {
+        flaggedTotal += out.flagged[i];
+        if (out.flagged[i] && isPoisoned[i]) caught++;
+      }
+      assert.equal(flaggedTotal, 60);
+      assert.equal(caught, 20);
+    }
+    // `every`: the poisoned label unknown, each label gets ε.
+    const { input } = twoLabels(1);
+    const every = spectre.score(input, spectre.resolve(mergeDetectorParams('spectre', { classes: 'every' })));
+    assert.deepEqual(
+      (every.details as { classes: { flagged: number }[] }).classes.map((c) => c.flagged),
+      [60, 60],
+    );
+    // A tie on the statistic goes to the lower label.
+    assert.deepEqual([...poisonRateEstimates([{ label: 1, statistic: 2 }, { label: 0, statistic: 2 }], 0.1, 'identified')].sort(), [[0, 0.1], [1, 0]]);
   });
 });
 

@@ -231,14 +231,15 @@ test('leftovers of killed attempts are removed, the project\'s other files are n
   const dir = runDirFor(root, { model: { name: 'mlp' }, trigger: { name: 'none' }, poison: { rate: 0 }, seed: 0 });
   mkdirSync(join(dir, DETECTION_DIR), { recursive: true });
   const parent = join(dir, '..');
-  const orphans = [join(parent, '.seed_0.tmp-123-0a1b2c3d'), join(parent, '.seed_0.tmp-123-0a1b2c3d.old'), join(dir, DETECTION_DIR, '.spectral.json.tmp-9-deadbeef')];
+  const orphans = [join(parent, '.seed_0.tmp-123-0a1b2c3d'), join(parent, '.seed_0.tmp-123-0a1b2c3d.old'), join(dir, DETECTION_DIR, '.spectral.json.tmp-9-deadbeef'), join(dir, '.experiment_summary.csv.tmp-9-deadbeef')];
   mkdirSync(orphans[0]!);
   mkdirSync(orphans[1]!);
   writeFileSync(orphans[2]!, '{');
+  writeFileSync(orphans[3]!, 'run_id');
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
   orphans.push(join(parent, `.seed_0.lock.${dead}`), join(parent, `.seed_0.lock.stale-${dead}`));
-  for (const o of orphans.slice(3)) writeFileSync(o, '{}');
-  const kept = [join(parent, `.seed_0.lock.${process.pid}`), join(parent, '.seed_1.tmp-123-0a1b2c3d'), join(parent, '.seed_0.failed.json'), join(dir, DETECTION_DIR, 'spectral.json'), join(parent, 'notes.tmp-1-00000000')];
+  for (const o of orphans.slice(4)) writeFileSync(o, '{}');
+  const kept = [join(parent, `.seed_0.lock.${process.pid}`), join(parent, '.seed_1.tmp-123-0a1b2c3d'), join(parent, '.seed_0.failed.json'), join(dir, DETECTION_DIR, 'spectral.json'), join(dir, 'experiment_summary.csv'), join(parent, 'notes.tmp-1-00000000')];
   for (const k of kept) writeFileSync(k, '{}');
   assert.deepEqual((await removeOrphans(dir)).sort(), [...orphans].sort());
   for (const o of orphans) assert.equal(existsSync(o), false, o);

@@ -21,7 +21,8 @@ function fmt(x: number | null | undefined, digits = 3): string {
 
 function table(result: DetectionRunResult): string {
   const header = ['method', 'AUROC (target class)', 'AUPRC', 'TPR@1%', 'TPR@5%', 'AUROC (all rows)', 'flagged', 'false alarms', 'precision', 'recall'];
-  const rows = result.results.map((r) => {
+  const ran = result.results.filter((r) => r.skipped === undefined);
+  const rows = ran.map((r) => {
     const m = r.metrics;
     return m.applicable
       ? [
@@ -46,9 +47,10 @@ function table(result: DetectionRunResult): string {
     for (const r of body) lines.push(r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd());
   };
   lines.push(`${result.dir} (trigger ${result.trigger}, poison rate ${result.poison_rate})`);
-  if (result.results.some((r) => !r.metrics.applicable)) lines.push('detection metrics: not applicable (clean run: no poisoned rows); flagged rows are false alarms');
+  if (ran.some((r) => !r.metrics.applicable)) lines.push('detection metrics: not applicable (clean run: no poisoned rows); flagged rows are false alarms');
   else lines.push('headline: poisoned vs clean rows among those carrying the target label; label and random are reference detectors');
   render(header, rows);
+  for (const r of result.results) if (r.skipped !== undefined) lines.push(`${r.method}: skipped: ${r.skipped}`);
   if (defended.length > 0) {
     lines.push('', 'defence: retrained without the flagged rows, beside a random-removal control (as many rows, same class mix; same config and seed)');
     render(
@@ -56,6 +58,8 @@ function table(result: DetectionRunResult): string {
       defended.flatMap((r) => {
         const d = r.defence!;
         const beats = d.beats_control === null ? 'n/a' : d.beats_control ? 'yes' : 'no';
+        // Nothing flagged, nothing retrained: say so rather than show the run itself as "after".
+        if (!d.retrained) return [[r.method, 'defence', '0', '0', fmt(d.before.asr), 'no retrain: nothing flagged', '', '', '', beats]];
         return [
           [r.method, 'defence', String(d.flagged), String(d.removed_target_class), fmt(d.before.asr), fmt(d.after.asr), fmt(d.after.clean_auroc), fmt(d.after.clean_balanced_accuracy), fmt(d.effect.der), beats],
           ['', 'control', String(d.control.removed), String(d.control.removed_target_class), fmt(d.before.asr), fmt(d.control.after.asr), fmt(d.control.after.clean_auroc), fmt(d.control.after.clean_balanced_accuracy), fmt(d.control.effect.der), ''],
@@ -72,7 +76,13 @@ export function registerDetect(program: Command): void {
     .description("Run poisoning detectors on a finished run's (poisoned) training split and score them against its true poisoned rows; writes <run-dir>/detection/")
     .requiredOption('--run-dir <dir>', 'a finished run folder, e.g. runs/mlp/rare_value/0.05/seed_0')
     .addOption(
-      new Option('--method <list>', `detectors, comma-separated (valid: ${detectorNames().join(', ')}; the reference detectors label and random always run too)`).argParser(parseList).default(detectorNames(), detectorNames().join(',')),
+      new Option(
+        '--method <list>',
+        `detectors, comma-separated, or all (valid: ${detectorNames().join(', ')}; the reference detectors label and random always run too). ` +
+          "With all (the default), a method that does not apply to the run's model is skipped with its reason; one named here is refused",
+      )
+        .argParser(parseList)
+        .default(['all'], 'all'),
     )
     .option('--defend', "retrain the run's config (same seed) without each detector's flagged rows, and beside it without as many random rows of the same class mix (the control); report ASR, clean AUROC, balanced accuracy and DER of both", false)
     .addOption(new Option('--backend <name>', 'compute backend (default: the run config\'s backend)').choices([...BACKEND_CHOICES]))
@@ -89,8 +99,9 @@ export function registerDetect(program: Command): void {
         params[method] = value as Record<string, unknown>;
       }
       const { runDetection } = await import('../experiments/detection.js');
+      const all = flags.method.length === 1 && flags.method[0] === 'all';
       const result = await runDetection(flags.runDir, {
-        methods: flags.method,
+        methods: all ? undefined : flags.method,
         defend: flags.defend,
         params,
         backend: flags.backend,

@@ -60,7 +60,7 @@ function addSweepOptions(cmd: Command, withDefaults: boolean): Command {
   return cmd
     .addOption(listOption('--models <list>', `models, comma-separated (valid: ${modelNames().join(', ')})`, parseList, d(['mlp'])))
     .addOption(listOption('--seeds <list>', 'seeds, comma-separated', parseNumberList('--seeds'), d(DEFAULT_SEEDS)))
-    .addOption(listOption('--detectors <list>', `detectors run on each finished run (valid: ${detectorNames().join(', ')})`, parseList, d([])))
+    .addOption(listOption('--detectors <list>', `detectors run on each finished run, comma-separated, or all (valid: ${detectorNames().join(', ')}); with all, a method that does not apply to a run's model is skipped there with its reason`, parseList, d([])))
     .option('--defend', 'retrain without the rows each detector flags and record ASR and AUROC after the defence')
     .addOption(new Option('--jobs <n>', 'parallel worker processes (one TF.js engine each)').argParser(parseIntArg('--jobs', { min: 1 })).default(defaultJobs(), `${defaultJobs()}, the number of cores`))
     .addOption(new Option('--shard <i/n>', 'run only shard i of n of the grid (for job arrays sharing one runs folder)').argParser(parseShard))

@@ -48,10 +48,14 @@ export interface PruningResult {
   meanActivation: Float64Array;
 }
 
+/** Why fine-pruning cannot run on `model`, or null when the model defines prunable units. */
+export function unprunableReason(model: BuiltModel, modelName = 'this model'): string | null {
+  return model.pruneUnits && model.prunableUnits ? null : `${modelName} defines no prunable units (its penultimate representation is not a layer of units); valid models: mlp, lstm, tcn`;
+}
+
 export function checkPrunable(model: BuiltModel, modelName = 'this model'): asserts model is BuiltModel & Required<Pick<BuiltModel, 'pruneUnits' | 'prunableUnits'>> {
-  if (!model.pruneUnits || !model.prunableUnits) {
-    throw new UserError(`fine_pruning: ${modelName} defines no prunable units (its penultimate representation is not a layer of units); valid models: mlp, lstm, tcn`);
-  }
+  const reason = unprunableReason(model, modelName);
+  if (reason !== null) throw new UserError(`fine_pruning: ${reason}`);
 }
 
 /** The pruning search; the model is left unpruned. */
@@ -92,10 +96,14 @@ export const finePruning: Detector<FinePruningParams> = {
   resolve(raw: RawDetectorParams): FinePruningParams {
     return validateParams('fine_pruning', FINE_PRUNING_PARAMS, raw, { owner: 'fine_pruning' }) as unknown as FinePruningParams;
   },
+  notApplicable(input) {
+    return input.model ? unprunableReason(input.model, input.modelName) : null;
+  },
   score(input, params) {
     const model = need(input.model, 'the trained model', 'fine_pruning');
     const validation = need(input.validation, 'the clean validation split', 'fine_pruning');
     const reps = need(input.representation, 'penultimate representations', 'fine_pruning')();
+    checkPrunable(model, input.modelName);
     const result = pruneDormantUnits(model, validation, params.auroc_drop, params.step_share);
     const n = input.labels.length;
     const scores = new Float32Array(n);

@@ -1,4 +1,4 @@
-import { robustScale, selectRows, type Matrix } from './linalg.js';
+import { selectRows, type Matrix } from './linalg.js';
 import { inverseSqrt, principalProjection, queScores, robustCovariance, whiten } from './robust.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { need, resolveEpsilon, rowsByLabel, type Detector, type RawDetectorParams } from './types.js';
@@ -15,7 +15,7 @@ export interface SpectreParams {
   dims: number | 'auto';
   robust_factor: number;
   removal_factor: number;
-  removal_rate: 'estimated' | 'assumed';
+  classes: 'identified' | 'every';
 }
 
 const HAYASE = 'Hayase, Kong, Somani & Oh 2021, "SPECTRE: Defending Against Backdoor Attacks Using Robust Statistics", ICML';
@@ -41,13 +41,22 @@ export const SPECTRE_PARAMS: ParamSchema = {
     citation: HAYASE,
   },
   robust_factor: { type: 'number', min: 0, max: 10, default: 2, description: 'The robust filter may drop up to robust_factor × ε × n rows of a class', citation: HAYASE },
-  removal_factor: { type: 'number', min: 0, minOpen: true, max: 10, default: 1.5, description: 'Rows flagged per class: removal_factor × the poison-rate estimate × n (at most the class)', citation: HAYASE },
-  removal_rate: {
+  removal_factor: {
+    type: 'number',
+    min: 0,
+    minOpen: true,
+    max: 10,
+    default: 1.5,
+    description: 'Rows flagged: removal_factor × ε × n (at most the class), n the training split; the reference code removes 1.5 × the poison count it is given',
+    citation: HAYASE,
+  },
+  classes: {
     type: 'string',
-    choices: ['estimated', 'assumed'],
-    default: 'estimated',
+    choices: ['identified', 'every'],
+    default: 'identified',
     description:
-      "estimated: the poison count of a class is the number of its rows whose QUE score exceeds the class's median QUE score + 3.5 robust SDs (1.4826 MAD) (as a share of the training split); assumed: ε itself",
+      "identified: flag rows only in the label with the largest QUE statistic, the paper's target-label identifier (its Algorithm 4), which estimates the poison rate as ε there and 0 elsewhere; every: flag removal_factor × ε × n rows in every label",
+    citation: HAYASE,
   },
 };
 
@@ -55,24 +64,14 @@ interface ClassFit {
   scores: Float64Array;
   statistic: number;
   dims: number;
-  /** Rows whose QUE score is a robust outlier among the class's scores: the poison count estimate. */
-  outliers: number;
 }
-
-/** Iglewicz & Hoaglin's (1993) modified-z cut, applied to the class's QUE scores. */
-const OUTLIER_Z = 3.5;
 
 function fitClass(reps: Matrix, dims: number, limit: number, alpha: number): ClassFit {
   const x = principalProjection(reps, dims);
   const est = robustCovariance(x, limit);
   const z = whiten(x, est.mean, inverseSqrt(est.cov, x.cols));
   const { scores, statistic } = queScores(z, alpha);
-  // Median and MAD of every row: a breakdown point of 1/2, so a poisoned minority cannot move them much.
-  const { median, scale } = robustScale(scores);
-  const cut = median + OUTLIER_Z * scale;
-  let outliers = 0;
-  for (const s of scores) if (s > cut) outliers++;
-  return { scores, statistic, dims: x.cols, outliers };
+  return { scores, statistic, dims: x.cols };
 }
 
 /**
@@ -85,6 +84,33 @@ export function candidateDims(units: number, keptRows: number): number[] {
   const out = new Set<number>();
   for (let k = 0; k < 8; k++) out.add(Math.min(top, Math.round((1 + (k * (Math.sqrt(64) - 1)) / 7) ** 2)));
   return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * The poison rate SPECTRE acts on, per label. The paper takes the rate from the defender as an upper bound ε: none
+ * of its algorithms (SPECTRE, QUEscore, k-IDENTIFIER, target-label identifier) fits it to the data, and its
+ * reference code is handed the poison count and removes 1.5 × it (`limit2 = 1.5`). What it does infer is where the
+ * poison sits: its target-label identifier (Algorithm 4) names the label whose
+ * robustly whitened representations have the largest QUE statistic tr(Σ′Q)/tr(Q), and the removal is done there.
+ * `identified` gives that label ε and every other label 0; `every` gives every label ε (the poisoned label unknown).
+ * A tie on the statistic goes to the lower label, so the choice never depends on map order.
+ */
+export function poisonRateEstimates(stats: readonly { label: number; statistic: number }[], epsilon: number, mode: 'identified' | 'every'): Map<number, number> {
+  const out = new Map<number, number>();
+  if (mode === 'every') {
+    for (const { label } of stats) out.set(label, epsilon);
+    return out;
+  }
+  const target = identifyTargetLabel(stats);
+  for (const { label } of stats) out.set(label, label === target ? epsilon : 0);
+  return out;
+}
+
+/** The label with the largest QUE statistic (the paper's Algorithm 4); null when there is no label. */
+export function identifyTargetLabel(stats: readonly { label: number; statistic: number }[]): number | null {
+  let target: { label: number; statistic: number } | null = null;
+  for (const s of stats) if (target === null || s.statistic > target.statistic || (s.statistic === target.statistic && s.label < target.label)) target = s;
+  return target?.label ?? null;
 }
 
 export const spectre: Detector<SpectreParams> = {
@@ -101,7 +127,7 @@ export const spectre: Detector<SpectreParams> = {
     const epsilon = resolveEpsilon(params.epsilon, input, 'spectre');
     const scores = new Float32Array(n);
     const flagged = new Uint8Array(n);
-    const classes: Record<string, unknown>[] = [];
+    const fits: { label: number; rows: number[]; fit: ClassFit }[] = [];
     for (const [label, rows] of rowsByLabel(input.labels)) {
       const x = selectRows(reps, rows);
       // ε bounds the poison share of the whole training split, all of which may sit in this class.
@@ -112,15 +138,20 @@ export const spectre: Detector<SpectreParams> = {
         const fit = fitClass(x, k, limit, params.alpha);
         if (best === null || fit.statistic > best.statistic) best = fit;
       }
-      const fit = best!;
-      rows.forEach((i, k) => (scores[i] = fit.scores[k]));
-      const rateEstimate = fit.outliers / n;
-      const rate = params.removal_rate === 'estimated' ? rateEstimate : epsilon;
-      const remove = Math.min(rows.length, Math.floor(params.removal_factor * rate * n));
+      rows.forEach((i, k) => (scores[i] = best!.scores[k]));
+      fits.push({ label, rows, fit: best! });
+    }
+    const stats = fits.map(({ label, fit }) => ({ label, statistic: fit.statistic }));
+    const rates = poisonRateEstimates(stats, epsilon, params.classes);
+    const classes: Record<string, unknown>[] = [];
+    for (const { label, rows, fit } of fits) {
+      const rate = rates.get(label) ?? 0;
+      const remove = Math.min(rows.length, Math.round(params.removal_factor * rate * n));
       const order = rows.map((_, k) => k).sort((a, b) => fit.scores[b] - fit.scores[a] || a - b);
       for (let r = 0; r < remove; r++) flagged[rows[order[r]]] = 1;
-      classes.push({ label, n: rows.length, dims: fit.dims, que_statistic: fit.statistic, outliers: fit.outliers, poison_rate_estimate: rateEstimate, flagged: remove });
+      classes.push({ label, n: rows.length, dims: fit.dims, que_statistic: fit.statistic, poison_rate_estimate: rate, flagged: remove });
     }
-    return { scores, flagged, details: { epsilon_used: epsilon, removal_rate: params.removal_rate, classes } };
+    const identified = params.classes === 'identified' ? identifyTargetLabel(stats) : null;
+    return { scores, flagged, details: { epsilon_used: epsilon, classes_flagged: params.classes, identified_label: identified, classes } };
   },
 };

@@ -17,6 +17,8 @@ export interface DetectionInput {
   seed: number | string;
   /** The run's configured poison rate, for parameters that may say `run` (e.g. spectral `epsilon`). */
   configuredRate?: number;
+  /** The registered name of the run's model (mlp, lstm, …), for messages. */
+  modelName?: string;
   /** Model inputs of the training rows. */
   features?: Features;
   /** The trained model (for gradients). */
@@ -56,6 +58,11 @@ export interface Detector<P = unknown> extends Plugin {
   /** Validates overrides against `params` (src/util/plugin.ts validateParams, which fills in the defaults); one-line errors. */
   resolve(raw: RawDetectorParams): P;
   score(input: DetectionInput, params: P): DetectorOutput;
+  /**
+   * Why the method cannot run on this input's model (one line), or null when it can. A method absent from an
+   * explicit choice of methods is then skipped with this reason; one named explicitly is refused with it.
+   */
+  notApplicable?(input: DetectionInput): string | null;
 }
 
 export function need<T>(value: T | undefined, what: string, detector: string): T {

@@ -8,6 +8,7 @@ import {
   detectorParamsHash,
   methodFiles,
   recordMethodComplete,
+  recordMethodSkipped,
   removeDefenceRecord,
   writeAttributionRecord,
   writeDefenceRecord,
@@ -15,7 +16,7 @@ import {
   writeScoresRecord,
   type DefenceReport,
 } from '../runs/detection-records.js';
-import { removeOrphans } from '../runs/layout.js';
+import { DETECTION_FILES, removeOrphans } from '../runs/layout.js';
 import { acquireRunLock } from '../runs/lock.js';
 import { writeExperimentSummary } from '../runs/summary.js';
 import { UserError } from '../util/errors.js';
@@ -24,8 +25,14 @@ import { defend } from './defence.js';
 import { methodReport } from './method-reports.js';
 
 export interface DetectionOptions {
-  /** Detector names; default every registered detector. The reference detectors (label, random) are always added. */
+  /**
+   * Detector names; default (undefined) every registered detector. The reference detectors (label, random) are
+   * always added. Methods named here are explicit: one that does not apply to the run's model is refused in one
+   * line. With the default, such a method is skipped, with its reason logged and recorded.
+   */
   methods?: string[];
+  /** The methods were not named one by one (a default or `all` choice) even though `methods` lists them. */
+  implicit?: boolean;
   /** Retrain without each detector's flagged rows and compare attack and clean metrics. */
   defend?: boolean;
   /** Per-method parameter overrides on top of each detector's schema defaults. */
@@ -36,6 +43,8 @@ export interface DetectionOptions {
 
 export interface MethodResult {
   method: string;
+  /** Why the method was skipped (it does not apply to the run's model); absent when it ran. */
+  skipped?: string;
   metrics: TargetClassDetection | DetectionNotApplicable;
   flagged: number;
   seconds: number;
@@ -60,6 +69,7 @@ export function inputFromRun(run: RunContext): DetectionInput {
     configuredRate: run.config.poison.rate,
     features: run.prepared.trainFeatures,
     model: run.model,
+    modelName: run.config.model.name,
     representation: () => (cached ??= penultimateRepresentations(run.model, run.prepared.trainFeatures)),
     // issue 13: the clean validation split and a fresh model, for fine-pruning, STRIP, trigger inversion and ABL.
     validation: { features: run.prepared.valFeatures, labels: run.dataset.val.labels },
@@ -127,7 +137,22 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
   const input = inputFromRun(run);
   const results: MethodResult[] = [];
   try {
+    const implicit = options.methods === undefined || Boolean(options.implicit);
+    const skips = new Map(resolved.flatMap(({ method, detector }) => {
+      const reason = detector.notApplicable?.(input) ?? null;
+      return reason === null ? [] : [[method, reason] as const];
+    }));
+    // Refused before anything runs, so a named method that cannot run leaves no half-done detection behind.
+    if (!implicit && skips.size > 0) {
+      const [method, reason] = [...skips][0]!;
+      throw new UserError(`${method}: ${reason}`);
+    }
     for (const { method, detector, params } of resolved) {
+      const skipped = skips.get(method);
+      if (skipped !== undefined) {
+        results.push(await recordSkip(dir, run, input, method, detector.description, params, skipped, log));
+        continue;
+      }
       const started = performance.now();
       const out = detector.score(input, params);
       checkOutput(method, out, input.labels.length);
@@ -204,4 +229,29 @@ export async function runDetectionLocked(dir: string, options: DetectionOptions 
     run.model.dispose();
   }
   return { dir, run_id: run.metrics.run_id, trigger: run.metrics.trigger, poison_rate: run.metrics.poison_rate, results };
+}
+
+/** A method that does not apply to the run's model, in a default or `all` choice: one line, and a skip record. */
+async function recordSkip(dir: string, run: RunContext, input: DetectionInput, method: string, description: string, params: unknown, reason: string, log: (line: string) => void): Promise<MethodResult> {
+  log(`${method}: skipped: ${reason}`);
+  const paramsHash = detectorParamsHash(params);
+  const metrics: DetectionNotApplicable = { applicable: false, reason: `skipped: ${reason}` };
+  await writeDetectionReport(dir, {
+    method,
+    description,
+    params,
+    params_hash: paramsHash,
+    run: { run_id: run.metrics.run_id, model: run.metrics.model, trigger: run.metrics.trigger, poison_rate: run.metrics.poison_rate, poison_mode: run.metrics.poison_mode, seed: run.metrics.seed, target: run.config.poison.target },
+    n_train: input.labels.length,
+    n_poisoned: count(run.poisonedMask),
+    flagged: 0,
+    metrics,
+    details: {},
+    seconds: 0,
+    skipped: reason,
+  });
+  await removeDefenceRecord(dir, method);
+  await writeExperimentSummary(dir, run.metrics, run.dataset.sha256, { methods: detectorNames(), atomic: true });
+  await recordMethodSkipped(dir, method, paramsHash, reason);
+  return { method, skipped: reason, metrics, flagged: 0, seconds: 0, files: [DETECTION_FILES.report(method)], defence: null };
 }

@@ -37,6 +37,11 @@ export interface SweepSpec {
   /** Also run the clean baselines (trigger none, rate 0) of every model and seed. */
   baseline: boolean;
   detectors: string[];
+  /**
+   * The detectors were chosen as `all`, not one by one: a method that does not apply to a run's model (fine_pruning
+   * on the TabTransformer) is skipped on that run with its reason, where a method named explicitly is refused.
+   */
+  all_detectors?: boolean;
   defend: boolean;
   /** Run-config overrides applied to every run (data, train, evaluation, ...). */
   overrides: Record<string, unknown>;
@@ -125,6 +130,7 @@ export function loadSweepSpec(file: string): SweepSpec {
     also: subGrids(file, raw.also),
     baseline: (raw.baseline ?? true) as boolean,
     detectors: raw.detectors === 'all' ? detectorNames() : list(file, 'detectors', raw.detectors ?? [], isString),
+    ...(raw.detectors === 'all' ? { all_detectors: true } : {}),
     defend: (raw.defend ?? false) as boolean,
     overrides: attack.overrides,
     per_model: perModel,

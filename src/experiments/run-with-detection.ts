@@ -10,6 +10,8 @@ import { markRunsFolder } from '../util/markers.js';
 export interface DetectionStep {
   detectors: string[];
   defend: boolean;
+  /** The detectors were chosen as `all`: methods that do not apply to the run's model are skipped, not refused. */
+  implicit?: boolean;
 }
 
 /** Without poisoned rows there is nothing to defend against. */
@@ -46,7 +48,7 @@ export async function executeRunWithDetection(config: RunConfig, options: RunOpt
       const missing = options.force ? detection.detectors : await detectionToDo(result.dir, detection, config);
       if (missing.length > 0) {
         options.log?.(`detection: ${missing.join(', ')}${defend ? ' with defence' : ''}`);
-        await runDetectionLocked(result.dir, { methods: missing, defend, backend: config.backend, log: options.log });
+        await runDetectionLocked(result.dir, { methods: missing, implicit: detection.implicit, defend, backend: config.backend, log: options.log });
       }
     }
     return result;

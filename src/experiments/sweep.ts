@@ -80,9 +80,9 @@ export interface SweepOutcome extends BatchOutcome {
 }
 
 /** The detection step of one run of the grid, if it has detectors. */
-function detectionStep(spec: SweepSpec, config: RunConfig): DetectionStep | undefined {
+export function detectionStep(spec: SweepSpec, config: RunConfig): DetectionStep | undefined {
   const detectors = detectorsFor(spec, config.model.name);
-  return detectors.length > 0 ? { detectors, defend: spec.defend } : undefined;
+  return detectors.length > 0 ? { detectors, defend: spec.defend, ...(spec.all_detectors ? { implicit: true } : {}) } : undefined;
 }
 
 export async function dryRun(spec: SweepSpec, options: Omit<SweepOptions, 'progress' | 'jobs'>): Promise<PlannedRun[]> {

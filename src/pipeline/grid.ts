@@ -3,6 +3,7 @@ import { foldAttackOverrides, type SubGrid, type SweepSpec } from '../experiment
 import type { PoisonMode } from '../triggers/poison.js';
 import { mergeConfig, type Tree } from '../util/config-files.js';
 import { DEFAULT_DATA_DIR } from './setup.js';
+import { detectorNames } from '../detectors/registry.js';
 
 /** The grid lists a command line may replace (each absent = the grid's own). */
 export interface GridChoices {
@@ -42,17 +43,24 @@ export function applyGridChoices(spec: SweepSpec, choices: GridChoices, override
       return out as SubGrid;
     })
     .filter((sub) => Object.values(sub).every((values) => values.length > 0));
-  return {
+  // `--detectors all`: every registered detector, those that do not apply to a run's model skipped there.
+  const all = choices.detectors?.length === 1 && choices.detectors[0] === 'all';
+  const detectors = all ? detectorNames() : choices.detectors;
+  const allDetectors = choices.detectors ? all : spec.all_detectors;
+  const chosen: SweepSpec = {
     ...spec,
     ...lists,
     also: narrowed,
-    detectors: choices.detectors ?? spec.detectors,
+    detectors: detectors ?? spec.detectors,
     defend: choices.defend ?? spec.defend,
     overrides: mergeConfig(spec.overrides, attack.overrides),
     // Chosen detectors replace the grid's, per-model extras included.
     extra_detectors: choices.detectors ? {} : spec.extra_detectors,
     per_model: Object.fromEntries(Object.entries(spec.per_model).map(([model, o]) => [model, mergeConfig(o, attack.overrides)])),
   };
+  if (allDetectors) chosen.all_detectors = true;
+  else delete chosen.all_detectors;
+  return chosen;
 }
 
 /**

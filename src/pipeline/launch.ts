@@ -4,7 +4,7 @@ import { planRuns } from '../experiments/batch.js';
 import { failureFileFor } from '../runs/layout.js';
 import { markRunsFolder } from '../util/markers.js';
 import { writeRunsSummary } from '../runs/summary.js';
-import { detectorsFor, sweepConfigs, type SweepSpec } from '../experiments/sweep.js';
+import { detectionStep, sweepConfigs, type SweepSpec } from '../experiments/sweep.js';
 import { buildShardPlan, readShardPlan, sweepIdFor, writeShardPlan, type ShardPlan, type SweepRun } from '../experiments/shard-plan.js';
 import { buildReport } from '../report/index.js';
 import { UserError } from '../util/errors.js';
@@ -33,10 +33,7 @@ export async function sweepShards(spec: SweepSpec, options: SweepShardsOptions):
   const plans = await planRuns(configs, options.runsDir);
   const conflict = plans.find((p) => p.status === 'conflict');
   if (conflict) throw new UserError(`${conflict.dir} holds a finished run of a different config or data; use another --runs-dir`);
-  const runs = plans.map((plan) => {
-    const detectors = detectorsFor(spec, plan.config.model.name);
-    return { plan, detection: detectors.length > 0 ? { detectors, defend: spec.defend } : undefined };
-  });
+  const runs = plans.map((plan) => ({ plan, detection: detectionStep(spec, plan.config) }));
   const sweepId = sweepIdFor(runs);
   const planPath = options.planPathFor(options.runsDir, sweepId);
   if (existsSync(planPath)) return { plan: await readShardPlan(planPath), planPath, frozen: true, runs };

@@ -36,6 +36,8 @@ export interface DetectionRecord {
   tpr_at_fpr_5pct: number | null;
   tpr_at_fpr_1pct: number | null;
   reason?: string;
+  /** Why the method was skipped on this run (it does not apply to the run's model); null when it ran. */
+  skipped: string | null;
   // issue 13: runtime and the extra results of the repair defences and STRIP (collect-details.ts).
   /** Wall-clock seconds of scoring and the method's extra report; null for records without it. */
   seconds: number | null;
@@ -83,6 +85,8 @@ export interface DefenceRecord {
   /** The random-removal control; null for records from before issue 10. */
   control: (DefenceArm & { removed: number | null; removed_target_class: number | null }) | null;
   beats_control: boolean | null;
+  /** Whether rows were removed and the model retrained (false: the detector flagged none, "after" is the run itself). */
+  retrained: boolean;
   /** Wall-clock seconds of the retraining and its control; null for records without it. */
   seconds: number | null;
 }
@@ -137,6 +141,7 @@ export function parseDetection(method: string, raw: unknown): DetectionRecord {
     tpr_at_fpr_5pct: targetClass?.tpr_at_fpr_5pct ?? null,
     tpr_at_fpr_1pct: targetClass?.tpr_at_fpr_1pct ?? null,
     ...(typeof metrics.reason === 'string' ? { reason: metrics.reason } : {}),
+    skipped: typeof obj.skipped === 'string' ? obj.skipped : null,
     seconds: num(obj.seconds),
     repair: parseRepair(obj.details),
     test_detection: parseTestDetection(obj.details),
@@ -189,6 +194,8 @@ export function parseDefence(method: string, raw: unknown): DefenceRecord {
         }
       : null,
     beats_control: typeof obj.beats_control === 'boolean' ? obj.beats_control : null,
+    // Records from before `retrained` was written retrained exactly when rows were flagged.
+    retrained: typeof obj.retrained === 'boolean' ? obj.retrained : num(obj.flagged) !== 0,
     seconds: num(obj.seconds),
   };
 }

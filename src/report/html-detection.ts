@@ -2,6 +2,7 @@ import { repairHtml } from './html-repair.js';
 import { percentLabel } from './percent.js';
 import type { Summary } from './stats-core.js';
 import type { ReportStats } from './stats-types.js';
+import type { DefenceCellStats } from './stats-detection.js';
 
 /** The report page's formatting helpers (html.ts), passed in so both share one look. */
 export interface HtmlHelpers {
@@ -29,16 +30,20 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     parts.push(
       h.table(
         ['model', 'trigger', 'rate', 'detector', 'AUROC (target class)', 'TPR at 5% FPR (target class)', 'AUROC (all rows)', 'flagged', 'false alarms', 'precision of flags'],
-        section.detectors.map((d) => [
-          ...cellOf(d),
-          h.esc(d.reference ? `${d.method} (reference)` : d.method),
-          h.summaryCell(d.target_class_auroc),
-          h.summaryCell(d.target_class_tpr_at_fpr_5pct),
-          h.summaryCell(d.all_rows_auroc),
-          h.summaryCell(d.rule_flagged, 1),
-          h.summaryCell(d.rule_false_alarms, 1),
-          h.summaryCell(d.rule_precision),
-        ]),
+        section.detectors.map((d) =>
+          d.skipped !== null
+            ? [...cellOf(d), h.esc(d.method), `skipped: ${h.esc(d.skipped)}`, '', '', '', '', '']
+            : [
+                ...cellOf(d),
+                h.esc(d.reference ? `${d.method} (reference)` : d.method),
+                h.summaryCell(d.target_class_auroc),
+                h.summaryCell(d.target_class_tpr_at_fpr_5pct),
+                h.summaryCell(d.all_rows_auroc),
+                h.summaryCell(d.rule_flagged, 1),
+                h.summaryCell(d.rule_false_alarms, 1),
+                h.summaryCell(d.rule_precision),
+              ],
+        ),
       ),
     );
   }
@@ -57,7 +62,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     parts.push(
       h.table(
         ['model', 'trigger', 'rate', 'defence', 'arm', 'rows removed (target class)', 'ASR before', 'ASR after', 'clean AUROC before', 'clean AUROC after', 'balanced accuracy after', 'DER', 'runtime (s)', 'beat control'],
-        section.defences.flatMap((d) => [
+        section.defences.flatMap((d) => d.n_retrained === 0 ? [noRetrainRow(d)] : [
           [
             ...cellOf(d),
             h.esc(d.method),
@@ -79,4 +84,13 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
   }
   parts.push(...repairHtml(section, h));
   return parts;
+
+  /** A defence that retrained nothing in any run of its cell: said so, never a copy of the run shown as "after". */
+  function noRetrainRow(d: DefenceCellStats): string[] {
+    const repair = REPAIR_METHODS.has(d.method) ? '; its defence is the model repair (table below)' : '';
+    return [...cellOf(d), h.esc(d.method), 'no retrain', `0 (${h.summaryCell(d.removed_target_class, 1)})`, h.summaryCell(d.asr_before), `no retrain: the detector flagged no training rows${repair}`, h.summaryCell(d.clean_auroc_before), '', '', '', d.seconds ? h.summaryCell(d.seconds, 1) : '', ''];
+  }
 }
+
+/** The methods whose defence is a model repair (experiments/repair.ts), shown in the model-repair table. */
+const REPAIR_METHODS = new Set(['fine_pruning', 'abl']);

@@ -24,6 +24,8 @@ export interface DetectorCellStats {
   n_runs: number;
   seeds: number[];
   n_not_applicable: number;
+  /** Why the method was skipped in every run of the cell (it does not apply to the cell's model); null when it ran. */
+  skipped: string | null;
   /** Records from before issue 10 (all-rows figures only): counted here, left out of the target-class figures. */
   n_without_target_class: number;
   target_class_auroc: Summary;
@@ -61,6 +63,8 @@ export interface DefenceCellStats {
   control_balanced_accuracy_after: Summary;
   der: Summary;
   control_der: Summary;
+  /** Runs in which rows were removed and the model retrained; in the others the detector flagged no rows. */
+  n_retrained: number;
   /** Runs in which the defence beat its control (`beats_control_rule`). */
   n_beats_control: number;
   /** `effective_rule`: beat its control in every run of the cell that has one. */
@@ -139,6 +143,7 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
         n_runs: headline.length,
         seeds: headline.map((f) => f.seed),
         n_not_applicable: found.length - applicable.length,
+        skipped: found.length > 0 && found.every((f) => f.d.skipped !== null) ? found[0]!.d.skipped : null,
         n_without_target_class: applicable.length - headline.length,
         target_class_auroc: sum(headline.map((f) => f.d.target_class!.auroc), ...key, method, 'target_class_auroc'),
         target_class_auprc: sum(headline.map((f) => f.d.target_class!.auprc), ...key, method, 'target_class_auprc'),
@@ -179,6 +184,7 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
         control_balanced_accuracy_after: s((d) => d.control?.clean_balanced_accuracy_after, 'control_balanced_accuracy_after'),
         der: s((d) => d.der, 'der'),
         control_der: s((d) => d.control?.der, 'control_der'),
+        n_retrained: ds.filter((d) => d.retrained).length,
         n_beats_control: nBeats,
         effective_beyond_control: withControl.length > 0 && nBeats === withControl.length,
         seconds: sum(found.map((f) => retrainSeconds(f.r, method, f.d)), ...key, method, 'seconds'),

@@ -45,6 +45,11 @@ export interface DetectionReport {
   details: unknown;
   /** Wall-clock seconds of scoring and the method's extra report (repairs included); absent in older records. */
   seconds?: number;
+  /**
+   * Set when the method was not run because it does not apply to the run's model (why, one line): it was part of a
+   * default or `all` choice of methods. Such a record has no scores file; its metrics say "not applicable".
+   */
+  skipped?: string;
 }
 
 /** One row of detection/<method>_scores.parquet. */
@@ -127,7 +132,7 @@ export interface DefenceReport {
 export interface DetectionManifest {
   format_version: number;
   /** params_hash: detectorParamsHash of the parameters the method's files were computed with (absent in older manifests). */
-  methods: Record<string, { defended: boolean; files: string[]; params_hash?: string }>;
+  methods: Record<string, { defended: boolean; files: string[]; params_hash?: string; skipped?: string }>;
   files: Record<string, number>;
 }
 
@@ -268,20 +273,29 @@ export async function readDetectionManifest(runDir: string): Promise<DetectionMa
  * manifest is replaced atomically, so it only ever lists files that were whole when it was written.
  */
 export async function recordMethodComplete(runDir: string, method: string, defended: boolean, paramsHash: string): Promise<void> {
+  await recordMethod(runDir, method, { defended, files: methodFiles(method, defended), params_hash: paramsHash });
+}
+
+/** Records a method skipped as not applying to the run's model: its report (the skip record) is its only file. */
+export async function recordMethodSkipped(runDir: string, method: string, paramsHash: string, reason: string): Promise<void> {
+  await recordMethod(runDir, method, { defended: false, files: [DETECTION_FILES.report(method)], params_hash: paramsHash, skipped: reason });
+}
+
+async function recordMethod(runDir: string, method: string, entry: DetectionManifest['methods'][string]): Promise<void> {
   const manifest = (await readDetectionManifest(runDir)) ?? { format_version: RUN_FORMAT_VERSION, methods: {}, files: {} };
-  const files = methodFiles(method, defended);
   const sizes = Object.fromEntries(Object.entries(manifest.files));
-  // A method rerun without its defence drops the old defence file's entry along with the file.
-  if (!defended) delete sizes[DETECTION_FILES.defence(method)];
-  for (const f of files) sizes[f] = (await stat(detectionPath(runDir, f))).size;
-  const methods = { ...manifest.methods, [method]: { defended, files, params_hash: paramsHash } };
+  // A method rerun without its defence (or skipped) drops the old entries of the files it no longer has.
+  for (const f of methodFiles(method, true)) if (!entry.files.includes(f)) delete sizes[f];
+  for (const f of entry.files) sizes[f] = (await stat(detectionPath(runDir, f))).size;
+  const methods = { ...manifest.methods, [method]: entry };
   const sorted = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   await writeFileAtomic(detectionPath(runDir, DETECTION_FILES.manifest), json({ format_version: RUN_FORMAT_VERSION, methods: sorted(methods), files: sorted(sizes) }));
 }
 
 /**
  * The requested methods whose outputs are not all in place: not in the manifest (runs from before the manifest
- * count as missing), a listed file absent or of another size, a defence asked for but not recorded, or (when
+ * count as missing), a listed file absent or of another size, a defence asked for but not recorded (a method
+ * recorded as skipped, not applying to the model, needs none), or (when
  * `paramsHashes` names the wanted parameters) outputs recorded as computed with other parameters (manifests from
  * before the hash was recorded are taken as matching).
  */
@@ -291,8 +305,10 @@ export async function missingDetection(runDir: string, methods: readonly string[
   for (const method of methods) {
     const entry = manifest?.methods[method];
     const wanted = paramsHashes?.[method];
-    let whole = Boolean(entry) && (!defend || entry!.defended) && (wanted === undefined || entry!.params_hash === undefined || entry!.params_hash === wanted);
-    for (const f of whole ? methodFiles(method, defend) : []) {
+    const skipped = typeof entry?.skipped === 'string';
+    // A method skipped as not applying to the model has nothing to defend with: its skip record completes it.
+    let whole = Boolean(entry) && (skipped || !defend || entry!.defended) && (wanted === undefined || entry!.params_hash === undefined || entry!.params_hash === wanted);
+    for (const f of whole ? (skipped ? entry!.files : methodFiles(method, defend)) : []) {
       const size = manifest!.files[f];
       const actual = await stat(detectionPath(runDir, f)).then((s) => s.size, () => -1);
       if (size === undefined || actual !== size) whole = false;

@@ -160,6 +160,9 @@ export async function removeOrphans(dir: string): Promise<string[]> {
     await rm(join(dirname(dir), name), { force: true });
     removed.push(join(dirname(dir), name));
   }
+  // A file of the run folder itself being replaced when the attempt was killed (experiment_summary.csv is rewritten
+  // after each detector); the partial folder is a sibling, so nothing here but such a file has a temporary name.
+  await sweep(dir, () => false);
   await sweep(join(dir, DETECTION_DIR), () => false);
   // A checkpoint being written when the attempt was killed (or ran out of disk).
   await sweep(join(partialDirFor(dir), CHECKPOINTS_DIR), () => false);

@@ -4,7 +4,8 @@ import { stringify as csvStringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../util/fs.js';
 import { RUN_FILES, RUNS_SUMMARY_FILE } from './layout.js';
 import type { RunMetadata, RunMetrics } from './records.js';
-import { readDetectionFolder, type DefenceReport, type DetectionFolder } from './detection-records.js';
+import { readDetectionFolder, type DetectionFolder } from './detection-records.js';
+import { defenceViewOf, isStaleDefence } from './defence-view.js';
 import { findRuns } from './collection.js';
 
 /** The columns of experiment_summary.csv, in order; README "Run folders" documents each. */
@@ -80,6 +81,7 @@ function summaryRow(m: RunMetrics, dataSha256: string): SummaryRow {
 /** Column suffixes of the detection columns, per method, in order. */
 const DET_COLUMNS = ['auroc', 'auprc', 'tpr1', 'tpr5', 'all_rows_auroc', 'all_rows_auprc', 'flagged', 'false_alarms', 'precision', 'recall', 'flagged_target_class'] as const;
 const DEF_COLUMNS = [
+  'kind',
   'asr_before',
   'asr_after',
   'clean_auroc_before',
@@ -107,15 +109,20 @@ const DEF_COLUMNS = [
  * - `det_<method>_flagged`, `_false_alarms`, `_precision`, `_recall`, `_flagged_target_class`: the detector's own
  *   flag rule (flagged is set on clean runs too, where every flag is a false alarm; the other metrics are empty
  *   there: not applicable);
+ * - `def_<method>_kind`: what the defence columns of the method show (runs/defence-view.ts): `retrain`, `repair: …`
+ *   (fine_pruning, abl: the repair's figures and its own control), `no retrain: <why>` (no rows flagged, run
+ *   without --defend, a stale record), `skipped: <why>` (the method does not apply to the run's model) or `not run`;
  * - `def_<method>_asr_before`, `_asr_after`, `_clean_auroc_before`, `_clean_auroc_after`, `_acc_before`,
  *   `_acc_after`, `_balanced_acc_before`, `_balanced_acc_after`, `_der`, `_removed_target_class`: the `--defend`
- *   retraining without the flagged rows (ASR and DER empty for trigger none);
+ *   retraining without the flagged rows, or the repair (ASR and DER empty for trigger none);
  * - `def_<method>_control_asr_after`, `_control_clean_auroc_after`, `_control_balanced_acc_after`, `_control_der`:
- *   its random-removal control; `_beats_control` 1 when the defence beat the control (experiments/defence.ts), else 0;
+ *   its random-removal control (a repair's own control); `_beats_control` 1 when the defence beat the control
+ *   (metrics/defence.ts beatsControl), else 0;
  * - `att_tar_clean`, `att_tar_triggered`: the saliency analysis's Trigger Attribution Ratio on clean and
  *   triggered test rows.
  * A value is null (an empty cell) when its file is absent, predates the figure (records written before issue 10
- * have no target-class figures and no control), is stale (a defence of other detector parameters), or does not apply.
+ * have no target-class figures and no control), is stale (a defence of other detector parameters), or does not apply;
+ * for the def_ columns, `def_<method>_kind` says which.
  */
 export function detectionSummaryColumnNames(methods: readonly string[]): string[] {
   const out: string[] = [];
@@ -145,16 +152,11 @@ export function detectionFiguresOf(raw: unknown): { applicable: boolean; target_
   return { applicable, target_class: null, all_rows: metrics, rule: legacyRule };
 }
 
-/** A defence record computed from other detector parameters than the detection record beside it (both hashed). */
-export function isStaleDefence(report: unknown, defence: unknown): boolean {
-  const a = obj(report).params_hash;
-  const b = obj(defence).params_hash;
-  return typeof a === 'string' && typeof b === 'string' && a !== b;
-}
+export { isStaleDefence };
 
 /** The detection columns of one run from its detection folder's records (see `detectionSummaryColumnNames`). */
-function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[]): Record<string, number | null> {
-  const out: Record<string, number | null> = Object.fromEntries(detectionSummaryColumnNames(methods).map((c) => [c, null]));
+function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[]): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = Object.fromEntries(detectionSummaryColumnNames(methods).map((c) => [c, null]));
   for (const m of methods) {
     const report = folder.reports.find((r) => r.method === m)?.raw;
     if (report) {
@@ -177,25 +179,23 @@ function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[])
         out[`det_${m}_flagged_target_class`] = num(f.rule.flagged_target_class);
       }
     }
-    const defenceRaw = folder.defences.find((d) => d.method === m)?.raw;
-    if (defenceRaw && !isStaleDefence(report, defenceRaw)) {
-      const defence = obj(defenceRaw) as Partial<DefenceReport> & Record<string, any>;
-      out[`def_${m}_asr_before`] = num(defence.before?.asr);
-      out[`def_${m}_asr_after`] = num(defence.after?.asr);
-      out[`def_${m}_clean_auroc_before`] = num(defence.before?.clean_auroc);
-      out[`def_${m}_clean_auroc_after`] = num(defence.after?.clean_auroc);
-      out[`def_${m}_acc_before`] = num(defence.before?.clean_accuracy);
-      out[`def_${m}_acc_after`] = num(defence.after?.clean_accuracy);
-      out[`def_${m}_balanced_acc_before`] = num(defence.before?.clean_balanced_accuracy);
-      out[`def_${m}_balanced_acc_after`] = num(defence.after?.clean_balanced_accuracy);
-      out[`def_${m}_der`] = num(defence.effect?.der);
-      out[`def_${m}_removed_target_class`] = num(defence.removed_target_class);
-      out[`def_${m}_control_asr_after`] = num(defence.control?.after?.asr);
-      out[`def_${m}_control_clean_auroc_after`] = num(defence.control?.after?.clean_auroc);
-      out[`def_${m}_control_balanced_acc_after`] = num(defence.control?.after?.clean_balanced_accuracy);
-      out[`def_${m}_control_der`] = num(defence.control?.effect?.der);
-      out[`def_${m}_beats_control`] = typeof defence.beats_control === 'boolean' ? Number(defence.beats_control) : null;
-    }
+    const v = defenceViewOf(m, report, folder.defences.find((d) => d.method === m)?.raw);
+    out[`def_${m}_kind`] = v.kind;
+    out[`def_${m}_asr_before`] = v.before?.asr ?? null;
+    out[`def_${m}_asr_after`] = v.after?.asr ?? null;
+    out[`def_${m}_clean_auroc_before`] = v.before?.clean_auroc ?? null;
+    out[`def_${m}_clean_auroc_after`] = v.after?.clean_auroc ?? null;
+    out[`def_${m}_acc_before`] = v.before?.clean_accuracy ?? null;
+    out[`def_${m}_acc_after`] = v.after?.clean_accuracy ?? null;
+    out[`def_${m}_balanced_acc_before`] = v.before?.clean_balanced_accuracy ?? null;
+    out[`def_${m}_balanced_acc_after`] = v.after?.clean_balanced_accuracy ?? null;
+    out[`def_${m}_der`] = v.der;
+    out[`def_${m}_removed_target_class`] = v.removed_target_class;
+    out[`def_${m}_control_asr_after`] = v.control_after?.asr ?? null;
+    out[`def_${m}_control_clean_auroc_after`] = v.control_after?.clean_auroc ?? null;
+    out[`def_${m}_control_balanced_acc_after`] = v.control_after?.clean_balanced_accuracy ?? null;
+    out[`def_${m}_control_der`] = v.control_der;
+    out[`def_${m}_beats_control`] = v.beats_control === null ? null : Number(v.beats_control);
   }
   if (methods.includes('saliency')) {
     const att = folder.attribution as { clean?: { tar?: unknown }; triggered?: { tar?: unknown } } | null;
@@ -208,7 +208,7 @@ function detectionColumnsOf(folder: DetectionFolder, methods: readonly string[])
 }
 
 /** The detection results of a run folder as one flat record (see `detectionSummaryColumnNames`). */
-export async function detectionSummaryColumns(runDir: string, methods: readonly string[]): Promise<Record<string, number | null>> {
+export async function detectionSummaryColumns(runDir: string, methods: readonly string[]): Promise<Record<string, number | string | null>> {
   return detectionColumnsOf(await readDetectionFolder(runDir), methods);
 }
 
