@@ -315,14 +315,13 @@ test('stats: intervals over seeds and test stays, net ASR against the matching c
   const expectedAuroc = aurocSeedInterval(paired.map((p) => ({ labels: p.labels, scores: p.clean })), { sharedTestSet: true });
   assert.deepEqual(base.clean_auroc.ci95, expectedAuroc.ci);
   close(base.clean_auroc.mean, 0.81, 1e-12);
-  // Detection AUROC per cell and per detector.
-  close(cell.detection_auroc.spectral!.mean, 0.91, 1e-12);
-  const det = stats.detectors.find((x) => x.method === 'spectral')!;
-  assert.equal(det.trigger, 'rare_value');
-  assert.equal(det.n_runs, 3);
+  // Detection and defences only per cell (issue 10): no statistics pooled over models, rates and seeds.
+  for (const key of ['detectors', 'defences']) assert.ok(!(key in stats), `stats.json still has the pooled ${key}`);
+  assert.ok(stats.cells.every((c) => !('detection_auroc' in c)));
+  assert.deepEqual([cell.target, cell.mode], [1, 'dirty']);
   // defence_spectral.json is a defence, not a detector called "defence_spectral".
-  assert.deepEqual(stats.detectors.map((x) => x.method), ['spectral']);
-  const def = stats.defences.find((x) => x.method === 'spectral')!;
+  assert.deepEqual([...new Set(stats.detection.detectors.map((x) => x.method))], ['spectral']);
+  const def = stats.detection.defences.find((x) => x.method === 'spectral')!;
   assert.equal(def.n_runs, 3);
   close(def.der.mean, (0.9 - 0.1 + 1) / 2, 1e-12); // mean of (asr − 0.1 + 1)/2 over asr = 0.9, 0.8, 1.0
   // Per cell: target-class AUROC beside all rows; the defence beside its control, beaten in 2 of 3 seeds: not effective.

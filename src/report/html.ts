@@ -1,8 +1,7 @@
 import type { Collection, RunRecord } from './collect.js';
 import type { SkippedFigure } from './figures/index.js';
-import { percentLabel } from './percent.js';
 import type { ReportStats } from './stats-types.js';
-import { detectionHtml } from './html-detection.js';
+import { CELL_HEADERS, CELL_NOTE, cellColumns, detectionHtml } from './html-detection.js';
 import { N_TOO_SMALL, type Summary } from './stats-core.js';
 
 export interface HtmlFigure {
@@ -185,31 +184,31 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
 
   parts.push('<section id="tables"><h2>Statistics</h2>');
   parts.push(
-    `<p class="note">Means over seeds with 95% intervals in brackets (hover an interval for what it accounts for). ${esc(stats.settings.intervals)}; ${esc(stats.settings.bootstrap)}. † marks an interval from fewer than 5 seeds. Every value names its n. ${esc(stats.settings.pairing)}.</p>`,
+    `<p class="note">Means over seeds with 95% intervals in brackets (hover an interval for what it accounts for). ${esc(stats.settings.intervals)}; ${esc(stats.settings.bootstrap)}. † marks an interval from fewer than 5 seeds. Every value names its n. ${esc(stats.settings.pairing)}. Cells: ${esc(CELL_NOTE)}.</p>`,
   );
   if (stats.baselines.length > 0) {
+    // Clean runs configured with both targets are two baselines of one model: their false-trigger rates differ in direction.
+    const baselineName = new Set(stats.baselines.map((b) => b.target)).size > 1 ? (b: ReportStats['baselines'][number]) => `${b.model} (target ${b.target})` : (b: ReportStats['baselines'][number]) => b.model;
     parts.push('<h3>Clean baselines (trigger none, rate 0)</h3>');
     parts.push(
       table(
         ['model', 'runs', 'clean AUROC', 'clean AUPRC', 'ECE', 'Brier'],
-        stats.baselines.map((b) => [esc(b.model), String(b.n_runs), summaryCell(b.clean_auroc), summaryCell(b.clean_auprc), summaryCell(b.ece), summaryCell(b.brier)]),
+        stats.baselines.map((b) => [esc(baselineName(b)), String(b.n_runs), summaryCell(b.clean_auroc), summaryCell(b.clean_auprc), summaryCell(b.ece), summaryCell(b.brier)]),
       ),
     );
     const triggers = [...new Set(stats.baselines.flatMap((b) => Object.keys(b.false_trigger_asr)))].sort();
     if (triggers.length > 0) {
       parts.push('<h3>False-trigger rate on clean models</h3><p class="note">ASR of each trigger on a model that was never poisoned: the level ASR should be read against. One row per trigger (and parameter variant), one column per model.</p>');
-      parts.push(table(['trigger', ...stats.baselines.map((b) => esc(b.model))], triggers.map((t) => [esc(t), ...stats.baselines.map((b) => (b.false_trigger_asr[t] ? summaryCell(b.false_trigger_asr[t]!) : '—'))])));
+      parts.push(table(['trigger', ...stats.baselines.map((b) => esc(baselineName(b)))], triggers.map((t) => [esc(t), ...stats.baselines.map((b) => (b.false_trigger_asr[t] ? summaryCell(b.false_trigger_asr[t]!) : '—'))])));
     }
   }
   if (stats.cells.length > 0) {
     parts.push('<h3>Attack success per cell</h3>');
     parts.push(
       table(
-        ['model', 'trigger', 'rate', 'runs', 'ASR', 'ASR net of false trigger', 'confidence shift', 'clean AUROC', 'ECE'],
+        [...CELL_HEADERS, 'runs', 'ASR', 'ASR net of false trigger', 'confidence shift', 'clean AUROC', 'ECE'],
         stats.cells.map((c) => [
-          esc(c.model),
-          esc(c.trigger),
-          percentLabel(c.poison_rate),
+          ...cellColumns(c, esc),
           String(c.n_runs),
           summaryCell(c.asr),
           summaryCell(c.asr_net),
@@ -222,15 +221,13 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
     parts.push(`<h3>Stealth: clean AUROC, poisoned − clean</h3><p class="note">${esc(stats.settings.stealth)}. DeLong p: the smallest per-seed two-sided p of poisoned vs clean AUROC on the one test split.</p>`);
     parts.push(
       table(
-        ['model', 'trigger', 'rate', 'ΔAUROC [95%]', '90% interval', 'TOST p', 'verdict', 'DeLong p (min over seeds)'],
+        [...CELL_HEADERS, 'ΔAUROC [95%]', '90% interval', 'TOST p', 'verdict', 'DeLong p (min over seeds)'],
         stats.cells.map((c) => {
           const a = c.auroc_vs_clean;
           const t = a.tost;
           const delongP = a.delong.length === 0 ? null : Math.min(...a.delong.map((d) => d.p));
           return [
-            esc(c.model),
-            esc(c.trigger),
-            percentLabel(c.poison_rate),
+            ...cellColumns(c, esc),
             summaryCell(a.difference, 4),
             t && Number.isFinite(t.ci90[0]) ? `[${t.ci90[0].toFixed(4)}, ${t.ci90[1].toFixed(4)}]` : '<span class="na">—</span>',
             t ? pValue(t.p) : '<span class="na">—</span>',
@@ -246,8 +243,8 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
     parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger.</p>');
     parts.push(
       table(
-        ['trigger', 'runs', 'TAR, triggered rows', 'TAR, clean rows', 'uniform share'],
-        stats.attribution.map((a) => [esc(a.trigger), String(a.n_runs), summaryCell(a.tar_triggered), summaryCell(a.tar_clean), a.uniform_share === null ? '—' : a.uniform_share.toFixed(3)]),
+        ['trigger', 'target', 'runs', 'TAR, triggered rows', 'TAR, clean rows', 'uniform share'],
+        stats.attribution.map((a) => [esc(a.trigger), String(a.target), String(a.n_runs), summaryCell(a.tar_triggered), summaryCell(a.tar_clean), a.uniform_share === null ? '—' : a.uniform_share.toFixed(3)]),
       ),
     );
   }
