@@ -144,7 +144,8 @@ function computeKpis(stats: Statistics): Kpi[] {
     kpis.push({
       label: 'Largest clean AUROC change',
       value: `${d.mean! >= 0 ? '+' : ''}${fmt(d.mean)}`,
-      detail: `${cellName(worst)}: ${worst.auroc_vs_clean.label}, paired ${seedsLabel(d.n)}`,
+      // The verdict, or only "not assessed" (its reason is in the stealth table): a tile has room for a few words.
+      detail: `${cellName(worst)}: ${worst.auroc_vs_clean.verdict === null ? 'not assessed' : worst.auroc_vs_clean.label}, paired ${seedsLabel(d.n)}`,
     });
   }
   // Within the target class, and never the reference detectors (label, random).

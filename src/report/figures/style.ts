@@ -142,3 +142,17 @@ export function meanByRatePanel(stats: ReportStats, pick: (c: ReportStats['cells
     },
   };
 }
+
+/** Words of `text` in lines of at most `maxChars` characters (a longer word gets a line of its own): KPI tiles are narrow. */
+export function wrapWords(text: string, maxChars: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line !== '' && line.length + 1 + word.length > maxChars) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
