@@ -155,6 +155,13 @@ describe('a report of both attack directions and three poisoning modes', () => {
     assert.ok(shift.facet.sort.includes('Trigger: rare_value · target 0 (death hidden)'), JSON.stringify(shift.facet.sort));
     const comparison = figures.find((f) => f.name === 'model_comparison')!.spec;
     assert.deepEqual((comparison.hconcat as VlSpec[]).slice(1).map((p) => p.title.text), [TARGET_TITLES[1], TARGET_TITLES[0]]);
+    // The clean-label comparison: naive clean-label, label_consistent and dirty at the one rate, with the false-trigger rate.
+    const comparisonRows = dataRows(figures.find((f) => f.name === 'clean_label_comparison')!.spec);
+    const byMode = Object.fromEntries(comparisonRows.filter((r) => r.kind === 'cell').map((r) => [r.mode, r.mean]));
+    assert.deepEqual(Object.keys(byMode), ['dirty', 'clean', 'label_consistent']);
+    close(byMode.clean as number, runs.naive!.metrics.attack!.asr, 'naive clean-label ASR');
+    close(byMode.label_consistent as number, runs.hardened!.metrics.attack!.asr, 'label_consistent ASR');
+    assert.deepEqual(comparisonRows.filter((r) => r.kind === 'ft').map((r) => r.mean), [runs.clean!.metrics.false_trigger!.rare_value!.asr]);
     const kpi = json.figure_data.kpis.find((k) => k.label === 'Highest mean ASR')!;
     assert.match(kpi.detail, /^mlp, rare_value at 10%(, clean|, label_consistent)?, target [01], n=1/);
   });
@@ -170,7 +177,7 @@ describe('a report of both attack directions and three poisoning modes', () => {
     }
     assert.deepEqual(detectionPanel(json)!.facet.row.sort, ['Model: mlp']);
     const { figures } = buildFigures(json);
-    assert.deepEqual(figures.map((f) => f.name), FIGURES.map((f) => f.name).filter((n) => n !== 'attribution_heatmap'));
+    assert.deepEqual(figures.map((f) => f.name), FIGURES.map((f) => f.name).filter((n) => n !== 'attribution_heatmap' && n !== 'clean_label_comparison'));
     const shift = figures.find((f) => f.name === 'confidence_shift')!.spec;
     assert.deepEqual(shift.facet.sort, ['Trigger: rare_value']);
   });

@@ -43,9 +43,9 @@ export const dashboard: FigureDefinition = {
     if (stealth) charts.push({ ...stealth, title: { text: 'Clean-test AUROC vs clean baseline', fontSize: 14 } });
     // Side by side while the facet grids are narrow (≤ 2 triggers), stacked otherwise.
     const nTriggers = sorted(stats.cells.map((c) => c.trigger)).length;
-    if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' } } });
+    if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', shape: 'independent', y: 'independent' } } });
     else panels.push(...charts);
     if (det) panels.push({ ...det, title: { text: 'Detection AUROC within the target class (label, random: reference)', fontSize: 14 } });
-    return { spec: topLevel({ vconcat: panels, spacing: 28, resolve: { scale: { color: 'independent', strokeDash: 'independent' } } }, 'Backdoor attacks on ICU mortality models: summary') };
+    return { spec: topLevel({ vconcat: panels, spacing: 28, resolve: { scale: { color: 'independent', strokeDash: 'independent', shape: 'independent' } } }, 'Backdoor attacks on ICU mortality models: summary') };
   },
 };

@@ -34,7 +34,8 @@ export function detectionPanel(stats: ReportStats): VlSpec | null {
   const y = { field: 'method', type: 'nominal', title: 'Detector', sort: methodOrder, axis: { labelLimit: 400 } };
   return {
     data: { values: rows },
-    facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panelOrder, header: { labelFontSize: 13 } } },
+    // Panel titles above their panel, horizontal: rotated beside a short panel, a long one ran into the next.
+    facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panelOrder, header: { labelFontSize: 13, labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelAlign: 'left' } } },
     spec: {
       width: Math.max(200, 110 * columnOrder.length),
       height: Math.max(120, 34 * methodOrder.length),

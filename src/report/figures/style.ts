@@ -52,7 +52,7 @@ const MODE_SHAPES = ['circle', 'triangle-up', 'diamond', 'square', 'cross'];
 
 /** Point shape by poison mode; with dirty alone (every report before issue 11) no legend. */
 export function modeShape(modes: string[]) {
-  return { field: 'mode', type: 'nominal', title: 'Poisoning mode', scale: { domain: modes, range: MODE_SHAPES.slice(0, modes.length) }, legend: modes.length > 1 ? { symbolFillColor: '#555', symbolStrokeColor: '#555' } : null };
+  return { field: 'mode', type: 'nominal', title: 'Poisoning mode', scale: { domain: modes, range: MODE_SHAPES.slice(0, modes.length) }, legend: modes.length > 1 ? { symbolFillColor: '#555', symbolStrokeColor: '#555', orient: 'bottom', direction: 'vertical' } : null };
 }
 
 /** Short direction names for facet headers. */
