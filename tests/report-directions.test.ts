@@ -191,5 +191,8 @@ describe('a report of both attack directions and three poisoning modes', () => {
     assert.match(html, /<td>mlp<\/td><td>rare_value<\/td><td>0<\/td><td>dirty<\/td><td>10%<\/td><td>1<\/td>/);
     assert.match(html, /<td>mlp<\/td><td>rare_value<\/td><td>1<\/td><td>label_consistent<\/td><td>10%<\/td>/);
     assert.match(html, /<td>mlp<\/td><td>rare_value<\/td><td>0<\/td><td>dirty<\/td><td>10%<\/td><td>spectral<\/td>/);
+    // The clean-label table lists the three modes at the one rate of target 1, not the target-0 cell.
+    const cleanLabel = html.slice(html.indexOf('<h3>Clean-label attacks at the same rate</h3>'), html.indexOf('<h3>Detectors per cell</h3>'));
+    assert.deepEqual([...cleanLabel.matchAll(/<td>rare_value<\/td><td>(\d)<\/td><td>(\w+)<\/td>/g)].map((m) => `${m[1]}/${m[2]}`), ['1/dirty', '1/clean', '1/label_consistent']);
   });
 });

@@ -3,6 +3,7 @@ import type { SkippedFigure } from './figures/index.js';
 import type { ReportStats } from './stats-types.js';
 import { CELL_HEADERS, CELL_NOTE, cellColumns, detectionHtml } from './html-detection.js';
 import { N_TOO_SMALL, type Summary } from './stats-core.js';
+import { cleanLabelGroups } from './figures/clean-label-comparison.js';
 
 export interface HtmlFigure {
   name: string;
@@ -235,6 +236,18 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
             delongP === null ? '<span class="na">—</span>' : pValue(delongP) + ` <span class="n">${a.delong.length} seed${a.delong.length === 1 ? '' : 's'}</span>`,
           ];
         }),
+      ),
+    );
+  }
+  const cleanLabel = cleanLabelGroups(stats);
+  if (cleanLabel.length > 0) {
+    parts.push(
+      '<h3>Clean-label attacks at the same rate</h3><p class="note">Naive clean-label poison (mode clean: the trigger stamped on target-class rows, labels kept) against label_consistent (Turner et al. 2019: the rows first hardened against a surrogate model), beside dirty poison at the same rate where it ran, and the matching clean models\' false-trigger rate (the clean baseline).</p>',
+    );
+    parts.push(
+      table(
+        [...CELL_HEADERS, 'runs', 'ASR', 'ASR net of false trigger', 'clean-model false-trigger rate', 'clean AUROC'],
+        cleanLabel.flatMap((g) => g.cells).map((c) => [...cellColumns(c, esc), String(c.n_runs), summaryCell(c.asr), summaryCell(c.asr_net), summaryCell(c.false_trigger_asr), summaryCell(c.clean_auroc)]),
       ),
     );
   }

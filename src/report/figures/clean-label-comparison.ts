@@ -3,7 +3,7 @@ import type { CellStats, ReportStats } from '../stats-types.js';
 import { DEFAULT_MODE, TARGET_ORDER } from '../cell.js';
 import { percentLabel } from '../percent.js';
 import type { FigureDefinition } from './contract.js';
-import { ci, intervalNote, modelColor, modelsOf, modesOf, TARGET_SHORT, topLevel } from './style.js';
+import { ci, intervalNote, modelColor, modelsOf, modesOf, topLevel } from './style.js';
 
 /**
  * The clean-label attacks side by side: at each trigger, direction and rate where a clean-label mode was run, the ASR
@@ -24,7 +24,7 @@ export function cleanLabelGroups(stats: ReportStats): CleanLabelGroup[] {
   for (const c of ordered) {
     const key = keyOf(c);
     if (!wanted.has(key)) continue;
-    const group = groups.get(key) ?? { title: `${c.trigger} at ${percentLabel(c.poison_rate)} · ${TARGET_SHORT[c.target]}`, cells: [] };
+    const group = groups.get(key) ?? { title: `${c.trigger} at ${percentLabel(c.poison_rate)}, target ${c.target}`, cells: [] };
     group.cells.push(c);
     groups.set(key, group);
   }
@@ -44,7 +44,7 @@ function panel(stats: ReportStats, groups: CleanLabelGroup[]): VlSpec {
   const models = modelsOf(stats);
   const color = modelColor(models);
   const modes = modesOf(stats);
-  const x = { field: 'mode', type: 'nominal', title: 'Poisoning mode', sort: modes, axis: { labelAngle: 0 } };
+  const x = { field: 'mode', type: 'nominal', title: 'Poisoning mode', sort: modes, axis: { labelAngle: -25 } };
   const y = { field: 'mean', type: 'quantitative', title: 'Attack success rate', scale: { domain: [0, 1] }, axis: { format: '.0%' } };
   const only = (kind: string) => [{ filter: `datum.kind === '${kind}'` }];
   return {
@@ -52,7 +52,8 @@ function panel(stats: ReportStats, groups: CleanLabelGroup[]): VlSpec {
     facet: { field: 'panel', type: 'nominal', title: null, sort: groups.map((g) => g.title), header: { labelFontSize: 13 } },
     columns: Math.min(groups.length, 3),
     spec: {
-      width: Math.max(160, 55 * modes.length * Math.max(1, models.length)),
+      // Wide enough for the panel title, which would otherwise widen the cell and push the axis away from the bars.
+      width: Math.max(240, 55 * modes.length * Math.max(1, models.length)),
       height: 200,
       layer: [
         { transform: only('cell'), mark: { type: 'bar', opacity: 0.85 }, encoding: { x, xOffset: { field: 'model', sort: models }, y, color } },
@@ -67,7 +68,7 @@ export const cleanLabelComparison: FigureDefinition = {
   name: 'clean_label_comparison',
   title: 'Clean-label attacks: naive clean-label vs label_consistent at the same rate',
   caption:
-    'Attack success rate of the naive clean-label poison (mode clean: the trigger stamped on target-class rows) and of label_consistent (Turner et al. 2019: the rows first hardened against a surrogate model within plausible ranges), beside dirty poison where it ran at the same rate; bars are means over seeds with their 95% CI. The dashed line is the matching clean models\' false-trigger rate with the same trigger and direction.',
+    'Attack success rate of the naive clean-label poison (mode clean: the trigger stamped on target-class rows) and of label_consistent (Turner et al. 2019: the rows first hardened against a surrogate model within plausible ranges), beside dirty poison where it ran at the same rate; bars are means over seeds with their 95% CI. The dashed line is the matching clean models\' false-trigger rate with the same trigger and direction. Target 1 makes a death likely, target 0 hides one.',
   slide: true,
   build(stats) {
     const groups = cleanLabelGroups(stats);
