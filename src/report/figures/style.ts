@@ -135,6 +135,8 @@ export function triggerFacet(nTriggers: number) {
   return { facet: { field: 'trigger', type: 'nominal', title: null, header: TRIGGER_HEADER }, columns: Math.min(nTriggers, 4) };
 }
 
+const TITLE_SEPARATOR = ' · ';
+
 /** What one small-multiple panel shows: a model's cells of one trigger in one direction. */
 export interface PanelKey {
   model: string;
@@ -152,7 +154,9 @@ export function facetPanels(keys: readonly PanelKey[]) {
   const titles = panelTitles(keys);
   const order = sorted(keys.map((k) => k.model)).flatMap((m) => TARGET_ORDER.flatMap((t) => triggers.map((tr) => titles({ model: m, trigger: tr, target: t }))));
   return {
-    facet: { field: 'panel', type: 'nominal', title: null, sort: [...new Set(order)], header: { labelFontSize: 13 } },
+    // One line per part of a title (trigger, model, target): on one line a long title is wider than its panel, which
+    // widens the facet cell and pushes the panel away from its axis.
+    facet: { field: 'panel', type: 'nominal', title: null, sort: [...new Set(order)], header: { labelFontSize: 13, labelExpr: `split(datum.value, '${TITLE_SEPARATOR}')`, labelLineHeight: 17 } },
     columns: Math.min(triggers.length, 4),
     // Every panel its own x axis, so a column's axis does not hang below an empty grid position.
     resolve: { axis: { x: 'independent' } },
@@ -164,7 +168,7 @@ export function panelTitles(keys: readonly PanelKey[]): (key: PanelKey) => strin
   const severalModels = new Set(keys.map((k) => k.model)).size > 1;
   const targets = targetsOf(keys);
   const nameTarget = targets.length > 1 || targets[0] === 0;
-  return (k) => `Trigger: ${k.trigger}${severalModels ? ` · Model: ${k.model}` : ''}${nameTarget ? ` · ${TARGET_SHORT[k.target]}` : ''}`;
+  return (k) => `Trigger: ${k.trigger}${severalModels ? `${TITLE_SEPARATOR}Model: ${k.model}` : ''}${nameTarget ? `${TITLE_SEPARATOR}${TARGET_SHORT[k.target]}` : ''}`;
 }
 
 export const CLEAN_CONDITION = 'Clean model (0%)';
