@@ -40,7 +40,7 @@ export const modelComparison: FigureDefinition = {
       shown.push(...atMax);
       const rows = atMax.map((c) => ({ model: c.model, trigger: c.mode === DEFAULT_MODE ? c.trigger : `${c.trigger} (${c.mode})`, ...ci(c.asr) }));
       const triggers = sorted(rows.map((r) => r.trigger));
-      const x = { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30 } };
+      const x = { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30, labelLimit: 300 } };
       const y = { field: 'mean', type: 'quantitative', title: `Attack success rate at ${percentLabel(maxRate)} poisoning`, scale: { domain: [0, 1] }, axis: { format: '.0%' } };
       const titled = targets.length > 1 || target === 0;
       panels.push({
@@ -56,6 +56,6 @@ export const modelComparison: FigureDefinition = {
     }
     if (panels.length === 0) return { skip: 'no clean baselines and no poisoned runs' };
     const note = intervalNote([...baselinePerModel(stats).map((b) => b.clean_auroc), ...shown.map((c) => c.asr)].filter((s) => s.mean !== null));
-    return { spec: topLevel({ hconcat: panels, spacing: 40, resolve: { scale: { color: 'shared' } } }, 'Model comparison', note) };
+    return { spec: topLevel({ hconcat: panels, spacing: 40, resolve: { scale: { color: 'shared', xOffset: 'independent' } } }, 'Model comparison', note) };
   },
 };
