@@ -124,7 +124,9 @@ figcaption { font-size: 13px; color: var(--muted); margin-top: 8px; }
 figcaption a { color: var(--accent); }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 8px 0 16px; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 9px; text-align: left; vertical-align: top; white-space: nowrap; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 9px; text-align: left; vertical-align: top; }
+/* A summary may break between its value, interval and n (never inside one) so that wide tables fit a 1400-px page. */
+td .ci, td .n, td code, td .na { white-space: nowrap; }
 th { background: #f0f4f8; font-weight: bold; }
 tbody tr:nth-child(even) { background: #fbfbfb; }
 .ci { color: var(--muted); }
