@@ -255,7 +255,7 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
   }
   parts.push(...detectionHtml(stats, { esc, table, summaryCell }));
   if (stats.attribution.length > 0) {
-    parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger.</p>');
+    parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger. Per trigger and target, pooled over the models, poison rates and seeds with attribution results (n runs).</p>');
     parts.push(
       table(
         ['trigger', 'target', 'runs', 'TAR, triggered rows', 'TAR, clean rows', 'uniform share'],

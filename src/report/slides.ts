@@ -21,7 +21,7 @@ export interface WrittenSlide {
 }
 
 function slideFooter(stats: ReportStats, generatedAt: Date): string {
-  return `backdoor report · ${stats.n_runs} runs · means over seeds with 95% bootstrap CIs · ${generatedAt.toISOString().slice(0, 10)}`;
+  return `backdoor report · ${stats.n_runs} runs · means over seeds with 95% intervals (report.html says what each accounts for) · ${generatedAt.toISOString().slice(0, 10)}`;
 }
 
 /** Slide 1: the KPIs as large tiles, drawn directly in slide coordinates. */
