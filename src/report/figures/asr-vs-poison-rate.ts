@@ -54,6 +54,8 @@ function directionPanel(stats: ReportStats, target: Target): VlSpec | null {
       layer: [
         { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color, detail } },
         { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'line', strokeWidth: 2.2 }, encoding: { x, y, color, strokeDash: dash, detail } },
+        // A clean-label mode usually runs at one rate, where a band has no width: its interval is a rule.
+        { transform: [{ filter: `datum.kind === 'cell' && datum.mode !== '${DEFAULT_MODE}'` }], mark: { type: 'rule', strokeWidth: 1.6 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
         { transform: [{ filter: "datum.kind === 'cell'" }], mark: { type: 'point', size: 55, filled: true, opacity: 1 }, encoding: { x, y, color, shape } },
         { transform: [{ filter: "datum.kind === 'ft'" }], mark: { type: 'rule', strokeWidth: 1.8 }, encoding: { y, color, strokeDash: dash } },
         // Wrapped-facet headers sit a fixed offset above each cell's drawn bounds, so a point at 100% lifts its
