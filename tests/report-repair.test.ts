@@ -150,11 +150,11 @@ test('stats.csv and report.html carry the repair rows, STRIP\'s table and the ru
   const { collection, stats } = await fixture();
   const csv = statsCsv(stats).split('\n');
   const row = (prefix: string) => csv.find((l) => l.startsWith(prefix));
-  assert.match(row('repair_cell,mlp,rare_value,0.05,fine_pruning,after_fine_tuning.asr_after,2,0.4')!, /^repair_cell/);
-  assert.match(row('repair_cell,mlp,rare_value,0.05,fine_pruning,after_fine_tuning.control_asr_after,2,0.725')!, /^repair_cell/);
-  assert.match(row('repair_cell,mlp,rare_value,0.05,abl,after_unlearning.beats_control,2,0,')!, /not effective beyond control/);
-  assert.ok(row('test_detection_cell,mlp,rare_value,0.05,strip,tpr_at_fpr_1pct,2,0.3'));
-  assert.ok(row('defence_cell,mlp,rare_value,0.05,spectral,seconds,2,38'));
+  assert.match(row('repair_cell,mlp,rare_value,0.05,1,dirty,fine_pruning,after_fine_tuning.asr_after,2,0.4')!, /^repair_cell/);
+  assert.match(row('repair_cell,mlp,rare_value,0.05,1,dirty,fine_pruning,after_fine_tuning.control_asr_after,2,0.725')!, /^repair_cell/);
+  assert.match(row('repair_cell,mlp,rare_value,0.05,1,dirty,abl,after_unlearning.beats_control,2,0,')!, /not effective beyond control/);
+  assert.ok(row('test_detection_cell,mlp,rare_value,0.05,1,dirty,strip,tpr_at_fpr_1pct,2,0.3'));
+  assert.ok(row('defence_cell,mlp,rare_value,0.05,1,dirty,spectral,seconds,2,38'));
   const html = renderHtml(
     { collection, stats, figures: [], skippedFigures: [], slides: [], provenance: provenance(collection, { name: 'backdoor', version: '0' }, new Date(0)), files: [] },
     new Map(),
@@ -164,7 +164,7 @@ test('stats.csv and report.html carry the repair rows, STRIP\'s table and the ru
   assert.match(html, /<td>abl<\/td><td>after unlearning<\/td><td>control \(unlearning random rows\)<\/td>/);
   assert.match(html, /0 of 2 \(fails\)/);
   assert.match(html, /2 of 2 \(effective\)/);
-  assert.match(html, /Failing \(not beyond control\): abl after unlearning \(mlp, rare_value at 5%\); fine_pruning after pruning/);
+  assert.match(html, /Failing \(not beyond control\): abl after unlearning \(mlp, rare_value at 5%, target 1\); fine_pruning after pruning/);
   assert.match(html, /Input-time detection \(STRIP\)/);
   assert.match(html, /<td>strip<\/td><td>0\.900 /);
   assert.match(html, /<th>runtime \(s\)<\/th>/);

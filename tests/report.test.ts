@@ -315,14 +315,13 @@ test('stats: intervals over seeds and test stays, net ASR against the matching c
   const expectedAuroc = aurocSeedInterval(paired.map((p) => ({ labels: p.labels, scores: p.clean })), { sharedTestSet: true });
   assert.deepEqual(base.clean_auroc.ci95, expectedAuroc.ci);
   close(base.clean_auroc.mean, 0.81, 1e-12);
-  // Detection AUROC per cell and per detector.
-  close(cell.detection_auroc.spectral!.mean, 0.91, 1e-12);
-  const det = stats.detectors.find((x) => x.method === 'spectral')!;
-  assert.equal(det.trigger, 'rare_value');
-  assert.equal(det.n_runs, 3);
+  // Detection and defences only per cell (issue 10): no statistics pooled over models, rates and seeds.
+  for (const key of ['detectors', 'defences']) assert.ok(!(key in stats), `stats.json still has the pooled ${key}`);
+  assert.ok(stats.cells.every((c) => !('detection_auroc' in c)));
+  assert.deepEqual([cell.target, cell.mode], [1, 'dirty']);
   // defence_spectral.json is a defence, not a detector called "defence_spectral".
-  assert.deepEqual(stats.detectors.map((x) => x.method), ['spectral']);
-  const def = stats.defences.find((x) => x.method === 'spectral')!;
+  assert.deepEqual([...new Set(stats.detection.detectors.map((x) => x.method))], ['spectral']);
+  const def = stats.detection.defences.find((x) => x.method === 'spectral')!;
   assert.equal(def.n_runs, 3);
   close(def.der.mean, (0.9 - 0.1 + 1) / 2, 1e-12); // mean of (asr − 0.1 + 1)/2 over asr = 0.9, 0.8, 1.0
   // Per cell: target-class AUROC beside all rows; the defence beside its control, beaten in 2 of 3 seeds: not effective.
@@ -427,8 +426,10 @@ test('buildReport writes every artefact atomically and is rebuildable from the r
   report = await buildReport({ runsDir, outDir, resamples: 500, now: new Date('2026-01-02T03:04:05Z') });
   for (const p of [report.summaryCsv, report.statsJson, report.statsCsv, report.reportHtml, report.manifest]) assert.ok(existsSync(p), p);
   const names = report.figures.map((f) => f.name);
+  const drawn = FIGURES.filter((f) => f.name !== 'clean_label_comparison');
   for (const n of ['asr_vs_poison_rate', 'stealth_clean_auroc', 'detector_heatmap', 'model_comparison', 'calibration_reliability', 'attribution_heatmap', 'confidence_shift', 'dashboard']) assert.ok(names.includes(n), n);
-  assert.deepEqual(report.skippedFigures, []);
+  // Dirty target-1 runs only: no clean-label runs to compare, and no empty figure for them.
+  assert.deepEqual(report.skippedFigures.map((f) => f.name), ['clean_label_comparison']);
   assert.deepEqual(report.warnings, []);
   for (const f of report.figures) {
     for (const p of [f.vl, f.svg, f.png]) assert.ok(existsSync(p), p);
@@ -451,9 +452,9 @@ test('buildReport writes every artefact atomically and is rebuildable from the r
   for (const s of ['abc123', 'f00d', '4.22.0', 'backdoor 0.1.0', '2026-01-02T03:04:05.000Z', N_TOO_SMALL]) assert.ok(html.includes(s), `report.html lacks ${s}`);
   assert.match(html, /mlp\/missingness\/0\.05\/seed_1<\/code>: status is/);
   // The figure registry drives the page and the slides: every figure in its order, a slide for each slide figure.
-  assert.deepEqual([...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]), FIGURES.map((f) => f.name));
-  assert.deepEqual(names, FIGURES.map((f) => f.name));
-  assert.deepEqual(report.slides.map((s) => s.name), ['slide_1_overview', ...FIGURES.filter((f) => f.slide).map((f, i) => `slide_${i + 2}_${f.name}`)]);
+  assert.deepEqual([...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]), drawn.map((f) => f.name));
+  assert.deepEqual(names, drawn.map((f) => f.name));
+  assert.deepEqual(report.slides.map((s) => s.name), ['slide_1_overview', ...drawn.filter((f) => f.slide).map((f, i) => `slide_${i + 2}_${f.name}`)]);
 
   const statsBefore = readFileSync(report.statsJson, 'utf8');
   const summaryBefore = readFileSync(report.summaryCsv, 'utf8');

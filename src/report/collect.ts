@@ -4,6 +4,7 @@ import { detectionFiguresOf, isStaleDefence } from '../runs/summary.js';
 import { readConfigRecord, type RunMetadata, type RunMetrics } from '../runs/records.js';
 import { readPredictionsRecord, type TestPredictions } from '../runs/predictions.js';
 import { parseRepair, parseTestDetection, type RepairRecord, type TestDetectionRecord } from './collect-details.js';
+import { POISON_MODES } from '../triggers/poison.js';
 
 export { compareRuns } from '../runs/collection.js';
 export { summaryCsv } from '../runs/summary.js';
@@ -211,11 +212,23 @@ async function readDetection(dir: string): Promise<Pick<RunRecord, 'detection' |
   };
 }
 
+/** Why a run's attack direction or mode cannot key a report cell (they come from metrics.json alone); null when fine. */
+function cellFieldsProblem(metrics: RunMetrics): string | null {
+  if (metrics.target !== 0 && metrics.target !== 1) return `metrics.json target is ${JSON.stringify(metrics.target ?? null)}, not 0 or 1`;
+  if (!(POISON_MODES as readonly unknown[]).includes(metrics.poison_mode)) return `metrics.json poison_mode is ${JSON.stringify(metrics.poison_mode ?? null)}, not one of ${POISON_MODES.join(', ')}`;
+  return null;
+}
+
 /** Every complete run folder under `runsDir` with its detection records (see `findRuns` for which folders count). */
 export async function collectRuns(runsDir: string): Promise<Collection> {
   const found = await findRuns(runsDir);
   const runs: RunRecord[] = [];
   for (const { path, metadata, metrics, dir } of found.runs) {
+    const problem = cellFieldsProblem(metrics);
+    if (problem !== null) {
+      found.skipped.push({ path, reason: problem });
+      continue;
+    }
     const config = await readConfigRecord(dir).catch(() => null);
     runs.push({ path, metadata, metrics, config, predictions: await readPredictionsRecord(dir), ...(await readDetection(dir)) });
   }

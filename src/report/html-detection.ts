@@ -1,6 +1,7 @@
 import { repairHtml } from './html-repair.js';
 import { percentLabel } from './percent.js';
 import type { Summary } from './stats-core.js';
+import { cellName, type CellId } from './cell.js';
 import type { ReportStats } from './stats-types.js';
 import type { DefenceCellStats } from './stats-detection.js';
 
@@ -11,6 +12,16 @@ export interface HtmlHelpers {
   summaryCell(s: Summary, digits?: number): string;
 }
 
+/** The columns that name a cell in every table of report.html, and their cells. */
+export const CELL_HEADERS = ['model', 'trigger', 'target', 'mode', 'rate'];
+
+export function cellColumns(d: CellId, esc: (s: unknown) => string): string[] {
+  return [esc(d.model), esc(d.trigger), String(d.target), esc(d.mode), percentLabel(d.poison_rate)];
+}
+
+/** What the target and mode columns mean, for the tables' notes. */
+export const CELL_NOTE = 'target 1: a death made likely, target 0: a death hidden; mode dirty relabels the poisoned rows, clean (naive clean-label) and label_consistent keep their labels';
+
 /**
  * report.html's detection and defence tables from stats.json's `detection` section: per cell (model, trigger,
  * poison rate) and method, detection within the target class beside the all-rows figure and the flag rule, and
@@ -20,7 +31,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
   const section = stats.detection;
   if (!section) return [];
   const parts: string[] = [];
-  const cellOf = (d: { model: string; trigger: string; poison_rate: number }) => [h.esc(d.model), h.esc(d.trigger), percentLabel(d.poison_rate)];
+  const cellOf = (d: CellId) => cellColumns(d, h.esc);
   if (section.detectors.length > 0) {
     parts.push(
       '<h3>Detectors per cell</h3>' +
@@ -29,7 +40,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     );
     parts.push(
       h.table(
-        ['model', 'trigger', 'rate', 'detector', 'AUROC (target class)', 'TPR at 5% FPR (target class)', 'AUROC (all rows)', 'flagged', 'false alarms', 'precision of flags'],
+        [...CELL_HEADERS, 'detector', 'AUROC (target class)', 'TPR at 5% FPR (target class)', 'AUROC (all rows)', 'flagged', 'false alarms', 'precision of flags'],
         section.detectors.map((d) =>
           d.skipped !== null
             ? [...cellOf(d), h.esc(d.method), `skipped: ${h.esc(d.skipped)}`, '', '', '', '', '']
@@ -52,7 +63,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     const verdict =
       effective.length === 0
         ? 'No defence is effective beyond its random-removal control.'
-        : `Effective beyond control: ${effective.map((d) => `${d.method} (${d.model}, ${d.trigger} at ${percentLabel(d.poison_rate)})`).join('; ')}.`;
+        : `Effective beyond control: ${effective.map((d) => `${d.method} (${cellName(d)})`).join('; ')}.`;
     parts.push(
       '<h3>Defences beside their random-removal controls</h3>' +
         '<p class="note">Each defence retrains without its detector\'s flagged rows; its control retrains without as many rows drawn at random with the same class mix (same config and seed). ' +
@@ -61,7 +72,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
     );
     parts.push(
       h.table(
-        ['model', 'trigger', 'rate', 'defence', 'arm', 'rows removed (target class)', 'ASR before', 'ASR after', 'clean AUROC before', 'clean AUROC after', 'balanced accuracy after', 'DER', 'runtime (s)', 'beat control'],
+        [...CELL_HEADERS, 'defence', 'arm', 'rows removed (target class)', 'ASR before', 'ASR after', 'clean AUROC before', 'clean AUROC after', 'balanced accuracy after', 'DER', 'runtime (s)', 'beat control'],
         section.defences.flatMap((d) => d.n_retrained === 0 ? [noRetrainRow(d)] : [
           [
             ...cellOf(d),
@@ -77,7 +88,7 @@ export function detectionHtml(stats: ReportStats, h: HtmlHelpers): string[] {
             d.seconds ? h.summaryCell(d.seconds, 1) : '',
             d.n_with_control === 0 ? 'no control' : `${d.n_beats_control} of ${d.n_with_control}${d.effective_beyond_control ? ' (effective)' : ' (fails)'}`,
           ],
-          ['', '', '', '', 'control', 'same count and class mix', '', h.summaryCell(d.control_asr_after), '', h.summaryCell(d.control_clean_auroc_after), h.summaryCell(d.control_balanced_accuracy_after), h.summaryCell(d.control_der), '(in the row above)', ''],
+          ['', '', '', '', '', '', 'control', 'same count and class mix', '', h.summaryCell(d.control_asr_after), '', h.summaryCell(d.control_clean_auroc_after), h.summaryCell(d.control_balanced_accuracy_after), h.summaryCell(d.control_der), '(in the row above)', ''],
         ]),
       ),
     );

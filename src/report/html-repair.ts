@@ -1,5 +1,5 @@
-import type { HtmlHelpers } from './html-detection.js';
-import { percentLabel } from './percent.js';
+import { CELL_HEADERS, cellColumns, type HtmlHelpers } from './html-detection.js';
+import { cellName, type CellId } from './cell.js';
 import type { DetectionSection } from './stats-detection.js';
 
 /** Stage names of the repair records as the table shows them. */
@@ -21,7 +21,7 @@ const labelOf = (labels: Record<string, string>, name: string | null) => (name =
  */
 export function repairHtml(section: DetectionSection, h: HtmlHelpers): string[] {
   const parts: string[] = [];
-  const cellOf = (d: { model: string; trigger: string; poison_rate: number }) => [h.esc(d.model), h.esc(d.trigger), percentLabel(d.poison_rate)];
+  const cellOf = (d: CellId) => cellColumns(d, h.esc);
   const repairs = section.repairs ?? [];
   if (repairs.length > 0) {
     const failing = repairs.filter((r) => r.n_with_control > 0 && !r.effective_beyond_control);
@@ -30,11 +30,11 @@ export function repairHtml(section: DetectionSection, h: HtmlHelpers): string[] 
         '<p class="note">fine_pruning prunes the penultimate units least active on clean validation data, then fine-tunes on the clean validation split; its no-op control fine-tunes the unpruned model alike. ' +
         'abl unlearns the rows it isolated; its control unlearns as many random rows with the same class mix. ' +
         `${h.esc(section.repair_rule)}. Runtime: ${h.esc(section.runtime)}. ` +
-        `<strong>${failing.length === 0 ? 'No repair stage failed against its control.' : `Failing (not beyond control): ${h.esc(failing.map((r) => `${r.method} ${labelOf(STAGE_LABELS, r.stage)} (${r.model}, ${r.trigger} at ${percentLabel(r.poison_rate)})`).join('; '))}.`}</strong></p>`,
+        `<strong>${failing.length === 0 ? 'No repair stage failed against its control.' : `Failing (not beyond control): ${h.esc(failing.map((r) => `${r.method} ${labelOf(STAGE_LABELS, r.stage)} (${cellName(r)})`).join('; '))}.`}</strong></p>`,
     );
     parts.push(
       h.table(
-        ['model', 'trigger', 'rate', 'defence', 'stage', 'control', 'ASR before', 'ASR after', 'ASR after control', 'clean AUROC before', 'clean AUROC after', 'clean AUROC after control', 'runtime (s)', 'beat control'],
+        [...CELL_HEADERS, 'defence', 'stage', 'control', 'ASR before', 'ASR after', 'ASR after control', 'clean AUROC before', 'clean AUROC after', 'clean AUROC after control', 'runtime (s)', 'beat control'],
         repairs.map((r) => [
           ...cellOf(r),
           h.esc(r.method),
@@ -60,7 +60,7 @@ export function repairHtml(section: DetectionSection, h: HtmlHelpers): string[] 
     );
     parts.push(
       h.table(
-        ['model', 'trigger', 'rate', 'method', 'test-time AUROC', 'TPR at 1% FPR', 'TPR at 5% FPR', 'TPR at threshold', 'FRR on clean test at threshold'],
+        [...CELL_HEADERS, 'method', 'test-time AUROC', 'TPR at 1% FPR', 'TPR at 5% FPR', 'TPR at threshold', 'FRR on clean test at threshold'],
         testDetection.map((t) => [
           ...cellOf(t),
           h.esc(t.method),

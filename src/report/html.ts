@@ -1,9 +1,9 @@
 import type { Collection, RunRecord } from './collect.js';
 import type { SkippedFigure } from './figures/index.js';
-import { percentLabel } from './percent.js';
 import type { ReportStats } from './stats-types.js';
-import { detectionHtml } from './html-detection.js';
+import { CELL_HEADERS, CELL_NOTE, cellColumns, detectionHtml } from './html-detection.js';
 import { N_TOO_SMALL, type Summary } from './stats-core.js';
+import { cleanLabelGroups } from './figures/clean-label-comparison.js';
 
 export interface HtmlFigure {
   name: string;
@@ -124,7 +124,9 @@ figcaption { font-size: 13px; color: var(--muted); margin-top: 8px; }
 figcaption a { color: var(--accent); }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 8px 0 16px; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 9px; text-align: left; vertical-align: top; white-space: nowrap; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 9px; text-align: left; vertical-align: top; }
+/* A summary may break between its value, interval and n (never inside one) so that wide tables fit a 1400-px page. */
+td .ci, td .n, td code, td .na { white-space: nowrap; }
 th { background: #f0f4f8; font-weight: bold; }
 tbody tr:nth-child(even) { background: #fbfbfb; }
 .ci { color: var(--muted); }
@@ -185,31 +187,31 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
 
   parts.push('<section id="tables"><h2>Statistics</h2>');
   parts.push(
-    `<p class="note">Means over seeds with 95% intervals in brackets (hover an interval for what it accounts for). ${esc(stats.settings.intervals)}; ${esc(stats.settings.bootstrap)}. † marks an interval from fewer than 5 seeds. Every value names its n. ${esc(stats.settings.pairing)}.</p>`,
+    `<p class="note">Means over seeds with 95% intervals in brackets (hover an interval for what it accounts for). ${esc(stats.settings.intervals)}; ${esc(stats.settings.bootstrap)}. † marks an interval from fewer than 5 seeds. Every value names its n. ${esc(stats.settings.pairing)}. Cells: ${esc(CELL_NOTE)}.</p>`,
   );
   if (stats.baselines.length > 0) {
+    // Clean runs configured with both targets are two baselines of one model: their false-trigger rates differ in direction.
+    const baselineName = new Set(stats.baselines.map((b) => b.target)).size > 1 ? (b: ReportStats['baselines'][number]) => `${b.model} (target ${b.target})` : (b: ReportStats['baselines'][number]) => b.model;
     parts.push('<h3>Clean baselines (trigger none, rate 0)</h3>');
     parts.push(
       table(
         ['model', 'runs', 'clean AUROC', 'clean AUPRC', 'ECE', 'Brier'],
-        stats.baselines.map((b) => [esc(b.model), String(b.n_runs), summaryCell(b.clean_auroc), summaryCell(b.clean_auprc), summaryCell(b.ece), summaryCell(b.brier)]),
+        stats.baselines.map((b) => [esc(baselineName(b)), String(b.n_runs), summaryCell(b.clean_auroc), summaryCell(b.clean_auprc), summaryCell(b.ece), summaryCell(b.brier)]),
       ),
     );
     const triggers = [...new Set(stats.baselines.flatMap((b) => Object.keys(b.false_trigger_asr)))].sort();
     if (triggers.length > 0) {
       parts.push('<h3>False-trigger rate on clean models</h3><p class="note">ASR of each trigger on a model that was never poisoned: the level ASR should be read against. One row per trigger (and parameter variant), one column per model.</p>');
-      parts.push(table(['trigger', ...stats.baselines.map((b) => esc(b.model))], triggers.map((t) => [esc(t), ...stats.baselines.map((b) => (b.false_trigger_asr[t] ? summaryCell(b.false_trigger_asr[t]!) : '—'))])));
+      parts.push(table(['trigger', ...stats.baselines.map((b) => esc(baselineName(b)))], triggers.map((t) => [esc(t), ...stats.baselines.map((b) => (b.false_trigger_asr[t] ? summaryCell(b.false_trigger_asr[t]!) : '—'))])));
     }
   }
   if (stats.cells.length > 0) {
     parts.push('<h3>Attack success per cell</h3>');
     parts.push(
       table(
-        ['model', 'trigger', 'rate', 'runs', 'ASR', 'ASR net of false trigger', 'confidence shift', 'clean AUROC', 'ECE'],
+        [...CELL_HEADERS, 'runs', 'ASR', 'ASR net of false trigger', 'confidence shift', 'clean AUROC', 'ECE'],
         stats.cells.map((c) => [
-          esc(c.model),
-          esc(c.trigger),
-          percentLabel(c.poison_rate),
+          ...cellColumns(c, esc),
           String(c.n_runs),
           summaryCell(c.asr),
           summaryCell(c.asr_net),
@@ -222,15 +224,13 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
     parts.push(`<h3>Stealth: clean AUROC, poisoned − clean</h3><p class="note">${esc(stats.settings.stealth)}. DeLong p: the smallest per-seed two-sided p of poisoned vs clean AUROC on the one test split.</p>`);
     parts.push(
       table(
-        ['model', 'trigger', 'rate', 'ΔAUROC [95%]', '90% interval', 'TOST p', 'verdict', 'DeLong p (min over seeds)'],
+        [...CELL_HEADERS, 'ΔAUROC [95%]', '90% interval', 'TOST p', 'verdict', 'DeLong p (min over seeds)'],
         stats.cells.map((c) => {
           const a = c.auroc_vs_clean;
           const t = a.tost;
           const delongP = a.delong.length === 0 ? null : Math.min(...a.delong.map((d) => d.p));
           return [
-            esc(c.model),
-            esc(c.trigger),
-            percentLabel(c.poison_rate),
+            ...cellColumns(c, esc),
             summaryCell(a.difference, 4),
             t && Number.isFinite(t.ci90[0]) ? `[${t.ci90[0].toFixed(4)}, ${t.ci90[1].toFixed(4)}]` : '<span class="na">—</span>',
             t ? pValue(t.p) : '<span class="na">—</span>',
@@ -241,13 +241,25 @@ export function renderHtml(input: HtmlInput, slideThumbs: Map<string, Uint8Array
       ),
     );
   }
-  parts.push(...detectionHtml(stats, { esc, table, summaryCell }));
-  if (stats.attribution.length > 0) {
-    parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger.</p>');
+  const cleanLabel = cleanLabelGroups(stats);
+  if (cleanLabel.length > 0) {
+    parts.push(
+      '<h3>Clean-label attacks at the same rate</h3><p class="note">Naive clean-label poison (mode clean: the trigger stamped on target-class rows, labels kept) against label_consistent (Turner et al. 2019: the rows first hardened against a surrogate model), beside dirty poison at the same rate where it ran, and the matching clean models\' false-trigger rate (the clean baseline).</p>',
+    );
     parts.push(
       table(
-        ['trigger', 'runs', 'TAR, triggered rows', 'TAR, clean rows', 'uniform share'],
-        stats.attribution.map((a) => [esc(a.trigger), String(a.n_runs), summaryCell(a.tar_triggered), summaryCell(a.tar_clean), a.uniform_share === null ? '—' : a.uniform_share.toFixed(3)]),
+        [...CELL_HEADERS, 'runs', 'ASR', 'ASR net of false trigger', 'clean-model false-trigger rate', 'clean AUROC'],
+        cleanLabel.flatMap((g) => g.cells).map((c) => [...cellColumns(c, esc), String(c.n_runs), summaryCell(c.asr), summaryCell(c.asr_net), summaryCell(c.false_trigger_asr), summaryCell(c.clean_auroc)]),
+      ),
+    );
+  }
+  parts.push(...detectionHtml(stats, { esc, table, summaryCell }));
+  if (stats.attribution.length > 0) {
+    parts.push('<h3>Saliency attribution (integrated gradients)</h3><p class="note">Trigger attribution ratio: share of |IG| on the features derived from what the trigger writes, on clean non-target test rows and on the same rows with the trigger. Per trigger and target, pooled over the models, poison rates and seeds with attribution results (n runs).</p>');
+    parts.push(
+      table(
+        ['trigger', 'target', 'runs', 'TAR, triggered rows', 'TAR, clean rows', 'uniform share'],
+        stats.attribution.map((a) => [esc(a.trigger), String(a.target), String(a.n_runs), summaryCell(a.tar_triggered), summaryCell(a.tar_clean), a.uniform_share === null ? '—' : a.uniform_share.toFixed(3)]),
       ),
     );
   }

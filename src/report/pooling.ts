@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { readConfigRecord, RUN_FILES, VARIANT_SEPARATOR } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 import type { RunRecord } from './collect.js';
+import { cellIdOf, cellPath } from './cell.js';
 
 /**
- * The report pools the seeds of one cell (model, trigger, poison rate). Runs whose data or config differ are never
+ * The report pools the seeds of one cell (model, trigger, target, poison mode, poison rate: cell.ts). Runs whose data or config differ are never
  * pooled: a run with a config variant forms its own cell (its trigger shown as rare_value@potassium), a run that
  * repeats another exactly (same config, data and seed, e.g. a clean baseline trained again under a variant) is
  * counted once, and any other difference inside a cell is refused with one line naming the differing keys.
@@ -58,7 +59,7 @@ export async function separateConfigs(runs: readonly RunRecord[], runsDir: strin
     const id = identity(run, flatten(config));
     // A clean baseline keeps its trigger name: it is the reference of every cell of its model.
     const trigger = variant !== undefined && run.metrics.trigger !== 'none' ? `${run.metrics.trigger}${VARIANT_SEPARATOR}${variant}` : run.metrics.trigger;
-    const cell = `${run.metrics.model}/${trigger}/${run.metrics.poison_rate}`;
+    const cell = cellPath({ ...cellIdOf(run), trigger });
     const repeat = JSON.stringify([cell, run.metrics.seed, [...id].sort()]);
     if (seen.has(repeat)) {
       warnings.push(`${run.path} repeats ${seen.get(repeat)} (same config, data and seed); counted once`);

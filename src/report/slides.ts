@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FONT_FAMILY, escapeXml, slideSvg, svgToPng } from './render.js';
 import type { Kpi, ReportStats } from './stats-types.js';
+import { wrapWords } from './figures/style.js';
 
 /** A figure as a slide gets it: its title, its spec's subtitle, and its drawing without the title. */
 export interface SlideFigure {
@@ -20,15 +21,20 @@ export interface WrittenSlide {
 }
 
 function slideFooter(stats: ReportStats, generatedAt: Date): string {
-  return `backdoor report · ${stats.n_runs} runs · means over seeds with 95% bootstrap CIs · ${generatedAt.toISOString().slice(0, 10)}`;
+  return `backdoor report · ${stats.n_runs} runs · means over seeds with 95% intervals (report.html says what each accounts for) · ${generatedAt.toISOString().slice(0, 10)}`;
 }
 
 /** Slide 1: the KPIs as large tiles, drawn directly in slide coordinates. */
 function kpiTiles(kpis: Kpi[]): string {
   const cols = 3;
   const tileW = 540;
-  const tileH = 250;
-  const gap = 50;
+  const tileH = 280;
+  const gap = 40;
+  // 20-px detail text: about 40 characters fit a tile; three lines at most, the rest is in report.html.
+  const detailLines = (detail: string) => {
+    const lines = wrapWords(detail, 40);
+    return lines.length <= 3 ? lines : [...lines.slice(0, 2), `${lines[2]} …`];
+  };
   const x0 = (1920 - (cols * tileW + (cols - 1) * gap)) / 2;
   const font = `font-family="${FONT_FAMILY}"`;
   return kpis
@@ -41,7 +47,7 @@ function kpiTiles(kpis: Kpi[]): string {
         `<rect x="${x}" y="${y}" width="12" height="${tileH}" fill="#0072B2"/>`,
         `<text x="${x + 40}" y="${y + 105}" ${font} font-size="72" font-weight="bold" fill="#0072B2">${escapeXml(k.value)}</text>`,
         `<text x="${x + 40}" y="${y + 160}" ${font} font-size="30" font-weight="bold" fill="#222">${escapeXml(k.label)}</text>`,
-        `<text x="${x + 40}" y="${y + 205}" ${font} font-size="22" fill="#555">${escapeXml(k.detail)}</text>`,
+        ...detailLines(k.detail).map((line, j) => `<text x="${x + 40}" y="${y + 198 + 27 * j}" ${font} font-size="20" fill="#555">${escapeXml(line)}</text>`),
       ].join('');
     })
     .join('');

@@ -7,10 +7,12 @@ import { aurocSummary, CI_METHODS, DIFFERENCE, rateSummary, seedsOnly, targetHit
 import { aurocPairKey, falseTriggerBaselines, netAsrKey, type FalseTriggerBaseline } from './stats-pairing.js';
 import { falseTriggerName } from '../experiments/false-trigger.js';
 import type { BaselineStats, CellStats, StealthComparison } from './stats-types.js';
+import { cellIdOf, cellPath, cellPurpose, compareCellIds, groupByCell } from './cell.js';
 
 /**
- * Statistics of each cell (model × trigger × poison rate, over seeds) and of each model's clean baseline. Nothing is
- * pooled across models, rates or seeds: a cell's seeds are replicates of one configuration.
+ * Statistics of each cell (model × trigger × target × poison mode × poison rate, over seeds: cell.ts) and of each
+ * model's clean baseline. Nothing is pooled across models, directions, modes, rates or seeds: a cell's seeds are
+ * replicates of one configuration.
  */
 
 export const NO_MATCHING_CLEAN_RUN = 'no matching clean run';
@@ -142,7 +144,8 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
   const ftBaselines = falseTriggerBaselines(cleanRuns);
 
   const baselines: BaselineStats[] = [];
-  for (const [model, group] of groupBy(cleanRuns, (r) => r.metrics.model)) {
+  for (const group of groupBy(cleanRuns, (r) => `${r.metrics.model}\u0000${r.metrics.target}`).values()) {
+    const { model, target } = group[0]!.metrics;
     const keys = [...new Set(group.flatMap((r) => Object.keys(r.metrics.false_trigger ?? {})))].sort();
     const ft: Record<string, Summary> = {};
     for (const key of keys) {
@@ -152,11 +155,13 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
         const t = p?.false_trigger?.[key];
         return p && t ? targetHits(t.triggered, t.target ?? p.target, p.threshold) : null;
       });
-      ft[key] = rateSummary(allHave(rows) ? rows : null, have.map((r) => r.metrics.false_trigger![key]!.asr), ['baseline', model, 'false_trigger', key]);
+      const purpose = target === 1 ? ['baseline', model, 'false_trigger', key] : ['baseline', model, 'target0', 'false_trigger', key];
+      ft[key] = rateSummary(allHave(rows) ? rows : null, have.map((r) => r.metrics.false_trigger![key]!.asr), purpose);
     }
     const values = (pick: (r: RunRecord) => number) => group.map(pick);
     baselines.push({
       model,
+      target,
       n_runs: group.length,
       seeds: group.map((r) => r.metrics.seed),
       clean_auroc: cleanAurocSummary(group),
@@ -168,24 +173,22 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
     });
   }
 
+  baselines.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || b.target - a.target);
+
   const cells: CellStats[] = [];
   const poisonedRuns = runs.filter((r) => !isClean(r));
-  const cellKey = (r: RunRecord) => [r.metrics.model, r.metrics.trigger, r.metrics.poison_rate].join('\u0000');
-  for (const group of groupBy(poisonedRuns, cellKey).values()) {
-    const { model, trigger, poison_rate } = group[0]!.metrics;
-    const key = [model, trigger, poison_rate];
-    const detection: Record<string, Summary> = {};
-    for (const m of [...new Set(group.flatMap((r) => r.detection.map((d) => d.method)))].sort()) {
-      const values = group.map((r) => r.detection.find((d) => d.method === m)?.auroc).filter((v): v is number => typeof v === 'number');
-      if (values.length > 0) detection[m] = rateSummaryOfValues(values);
-    }
+  for (const group of groupByCell(poisonedRuns, cellIdOf).values()) {
+    const id = cellIdOf(group[0]!);
+    const { model, trigger, poison_rate, target, mode } = id;
+    const key = cellPurpose(id);
     const net = netAsr(group, ftBaselines, key);
     const comparison = stealth(group, cleanByKey, margin);
     cells.push({
       model,
       trigger,
       poison_rate,
-      poison_mode: [...new Set(group.map((r) => r.metrics.poison_mode))].join(','),
+      target,
+      mode,
       n_runs: group.length,
       seeds: group.map((r) => r.metrics.seed),
       asr: asrSummary(group, [...key, 'asr']),
@@ -195,16 +198,15 @@ export function cellStatistics(runs: readonly RunRecord[], options: CellOptions 
       clean_auprc: rateSummaryOfValues(group.map((r) => r.metrics.clean.auprc)),
       ece: rateSummaryOfValues(group.map((r) => r.metrics.clean.ece)),
       auroc_vs_clean: comparison,
-      detection_auroc: detection,
     });
     if (net.net_asr_pairing.unmatched_seeds.length > 0) {
-      notes.push(`${model}/${trigger}/${poison_rate}: ${seedList(net.net_asr_pairing.unmatched_seeds)} ${net.net_asr_pairing.unmatched_seeds.length === 1 ? 'has' : 'have'} ${NO_MATCHING_CLEAN_RUN} (same model and training config, data, splits, seed, target and trigger parameters); its net ASR is not reported`);
+      notes.push(`${cellPath(id)}: ${seedList(net.net_asr_pairing.unmatched_seeds)} ${net.net_asr_pairing.unmatched_seeds.length === 1 ? 'has' : 'have'} ${NO_MATCHING_CLEAN_RUN} (same model and training config, data, splits, seed, target and trigger parameters); its net ASR is not reported`);
     }
     if (comparison.unmatched_seeds.length > 0) {
-      notes.push(`${model}/${trigger}/${poison_rate}: ${seedList(comparison.unmatched_seeds)} ${comparison.unmatched_seeds.length === 1 ? 'has' : 'have'} ${NO_MATCHING_CLEAN_RUN} for the clean-AUROC comparison`);
+      notes.push(`${cellPath(id)}: ${seedList(comparison.unmatched_seeds)} ${comparison.unmatched_seeds.length === 1 ? 'has' : 'have'} ${NO_MATCHING_CLEAN_RUN} for the clean-AUROC comparison`);
     }
   }
-  cells.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) || (a.trigger < b.trigger ? -1 : a.trigger > b.trigger ? 1 : 0) || a.poison_rate - b.poison_rate);
+  cells.sort(compareCellIds);
   if (cleanRuns.length === 0) notes.push(`no clean runs (trigger none, rate 0): net ASR and the clean-AUROC comparison say "${NO_MATCHING_CLEAN_RUN}"`);
   const fewEvents = runs.filter((r) => r.metrics.clean.n_pos < MIN_TEST_EVENTS);
   if (fewEvents.length > 0) {

@@ -2,6 +2,7 @@ import { stringify as csvStringify } from 'csv-stringify/sync';
 import { N_TOO_SMALL, type Summary } from './stats-core.js';
 import { CLEAN_TRIGGER } from './baseline.js';
 import type { ReportStats } from './stats-types.js';
+import type { CellId } from './cell.js';
 
 /** stats.csv: one row per statistic of stats.json's statistics sections, long format. */
 
@@ -10,6 +11,8 @@ const STATS_CSV_COLUMNS = [
   'model',
   'trigger',
   'poison_rate',
+  'target',
+  'mode',
   'detector',
   'statistic',
   'n',
@@ -44,11 +47,15 @@ function summaryCells(s: Summary): CsvRow {
   };
 }
 
+/** The columns that name a cell: its model, trigger, rate, target and mode (cell.ts). */
+function cellColumns(c: CellId): CsvRow {
+  return { model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, target: c.target, mode: c.mode };
+}
 
 export function statsCsv(stats: ReportStats): string {
   const rows: CsvRow[] = [];
   for (const b of stats.baselines) {
-    const base = { section: 'baseline', model: b.model, trigger: CLEAN_TRIGGER, poison_rate: 0 };
+    const base = { section: 'baseline', model: b.model, trigger: CLEAN_TRIGGER, poison_rate: 0, target: b.target };
     rows.push({ ...base, statistic: 'clean_auroc', ...summaryCells(b.clean_auroc) });
     rows.push({ ...base, statistic: 'clean_auprc', ...summaryCells(b.clean_auprc) });
     rows.push({ ...base, statistic: 'ece', ...summaryCells(b.ece) });
@@ -56,7 +63,7 @@ export function statsCsv(stats: ReportStats): string {
     for (const [t, s] of Object.entries(b.false_trigger_asr)) rows.push({ ...base, trigger: t, statistic: 'false_trigger_asr', ...summaryCells(s) });
   }
   for (const c of stats.cells) {
-    const base = { section: 'cell', model: c.model, trigger: c.trigger, poison_rate: c.poison_rate };
+    const base = { section: 'cell', ...cellColumns(c) };
     rows.push({ ...base, statistic: 'asr', ...summaryCells(c.asr) });
     rows.push({ ...base, statistic: 'asr_net_of_false_trigger', ...summaryCells(c.asr_net) });
     rows.push({ ...base, statistic: 'false_trigger_asr', ...summaryCells(c.false_trigger_asr) });
@@ -77,28 +84,16 @@ export function statsCsv(stats: ReportStats): string {
       verdict: c.auroc_vs_clean.label,
       note: '',
     });
-    for (const [m, s] of Object.entries(c.detection_auroc)) rows.push({ ...base, detector: m, statistic: 'detection_auroc', ...summaryCells(s) });
-  }
-  for (const d of stats.detectors) {
-    const base = { section: 'detector', trigger: d.trigger, detector: d.method };
-    rows.push({ ...base, statistic: 'detection_auroc', ...summaryCells(d.detection_auroc) });
-    rows.push({ ...base, statistic: 'tpr_at_fpr_5pct', ...summaryCells(d.tpr_at_fpr_5pct) });
-  }
-  for (const d of stats.defences) {
-    const base = { section: 'defence', trigger: d.trigger, detector: d.method };
-    rows.push({ ...base, statistic: 'der', ...summaryCells(d.der) });
-    rows.push({ ...base, statistic: 'asr_drop', ...summaryCells(d.asr_drop) });
-    rows.push({ ...base, statistic: 'clean_auroc_change', ...summaryCells(d.clean_auroc_change) });
   }
   // Per cell and method (stats-detection.ts): detection within the target class, defences beside their controls.
   for (const d of stats.detection?.detectors ?? []) {
-    const base = { section: 'detection_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method };
+    const base = { section: 'detection_cell', ...cellColumns(d), detector: d.method };
     for (const k of ['target_class_auroc', 'target_class_auprc', 'target_class_tpr_at_fpr_5pct', 'all_rows_auroc', 'rule_flagged', 'rule_false_alarms', 'rule_precision'] as const) {
       rows.push({ ...base, statistic: k, ...summaryCells(d[k]) });
     }
   }
   for (const d of stats.detection?.defences ?? []) {
-    const base = { section: 'defence_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method };
+    const base = { section: 'defence_cell', ...cellColumns(d), detector: d.method };
     for (const k of ['removed', 'removed_target_class', 'asr_before', 'asr_after', 'control_asr_after', 'clean_auroc_after', 'control_clean_auroc_after', 'balanced_accuracy_after', 'control_balanced_accuracy_after', 'der', 'control_der'] as const) {
       rows.push({ ...base, statistic: k, ...summaryCells(d[k]) });
     }
@@ -106,13 +101,13 @@ export function statsCsv(stats: ReportStats): string {
   }
   // issue 13: runtime per detector and defence cell, repair stages beside their controls, STRIP at test time.
   for (const d of stats.detection?.detectors ?? []) {
-    if (d.seconds) rows.push({ section: 'detection_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method, statistic: 'seconds', ...summaryCells(d.seconds) });
+    if (d.seconds) rows.push({ section: 'detection_cell', ...cellColumns(d), detector: d.method, statistic: 'seconds', ...summaryCells(d.seconds) });
   }
   for (const d of stats.detection?.defences ?? []) {
-    if (d.seconds) rows.push({ section: 'defence_cell', model: d.model, trigger: d.trigger, poison_rate: d.poison_rate, detector: d.method, statistic: 'seconds', ...summaryCells(d.seconds) });
+    if (d.seconds) rows.push({ section: 'defence_cell', ...cellColumns(d), detector: d.method, statistic: 'seconds', ...summaryCells(d.seconds) });
   }
   for (const r of stats.detection?.repairs ?? []) {
-    const base = { section: 'repair_cell', model: r.model, trigger: r.trigger, poison_rate: r.poison_rate, detector: r.method };
+    const base = { section: 'repair_cell', ...cellColumns(r), detector: r.method };
     for (const k of ['asr_before', 'asr_after', 'control_asr_after', 'clean_auroc_before', 'clean_auroc_after', 'control_clean_auroc_after', 'der', 'control_der', 'isolation_precision', 'seconds'] as const) {
       rows.push({ ...base, statistic: `${r.stage}.${k}`, ...summaryCells(r[k]) });
     }
@@ -120,11 +115,11 @@ export function statsCsv(stats: ReportStats): string {
     rows.push({ ...base, statistic: `${r.stage}.beats_control`, n: r.n_with_control, mean: r.n_with_control > 0 ? r.n_beats_control / r.n_with_control : N_TOO_SMALL, verdict, note: r.control ?? '' });
   }
   for (const t of stats.detection?.test_detection ?? []) {
-    const base = { section: 'test_detection_cell', model: t.model, trigger: t.trigger, poison_rate: t.poison_rate, detector: t.method };
+    const base = { section: 'test_detection_cell', ...cellColumns(t), detector: t.method };
     for (const k of ['auroc', 'tpr_at_fpr_1pct', 'tpr_at_fpr_5pct', 'tpr_at_threshold', 'frr_test_at_threshold'] as const) rows.push({ ...base, statistic: k, ...summaryCells(t[k]) });
   }
   for (const a of stats.attribution) {
-    const base = { section: 'attribution', trigger: a.trigger, detector: 'saliency' };
+    const base = { section: 'attribution', trigger: a.trigger, target: a.target, detector: 'saliency' };
     rows.push({ ...base, statistic: 'tar_triggered', ...summaryCells(a.tar_triggered) });
     rows.push({ ...base, statistic: 'tar_clean', ...summaryCells(a.tar_clean) });
   }

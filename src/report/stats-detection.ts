@@ -3,20 +3,18 @@ import { BEATS_CONTROL_RULE } from '../metrics/defence.js';
 import type { DefenceRecord, RunRecord } from './collect.js';
 import { isClean } from './baseline.js';
 import { summarize, type BootstrapOptions, type Summary } from './stats-core.js';
+import { cellIdOf, cellPurpose, compareCellIds, groupByCell, type CellId } from './cell.js';
 import { REPAIR_RULE, repairCellStats, testDetectionCellStats, type RepairCellStats, type TestDetectionCellStats } from './stats-repair.js';
 
 /**
  * Detection and defence statistics of stats.json (its `detection` section), per experimental cell (model ×
- * trigger × poison rate) and method, over the cell's seeds: nothing else is pooled, so two cells never share a
+ * trigger × target × poison mode × poison rate) and method, over the cell's seeds: nothing else is pooled, so two cells never share a
  * mean computed over different kinds of runs. Detection is scored within the target class (headline) and over
  * all rows (secondary); each defence is reported beside its random-removal control (experiments/defence.ts).
  */
 
 /** One detector in one cell. */
-export interface DetectorCellStats {
-  model: string;
-  trigger: string;
-  poison_rate: number;
+export interface DetectorCellStats extends CellId {
   method: string;
   /** label or random: a reference level, not a detector to choose. */
   reference: boolean;
@@ -40,10 +38,7 @@ export interface DetectorCellStats {
 }
 
 /** One defence (retraining without one detector's flags) in one cell, beside its random-removal control. */
-export interface DefenceCellStats {
-  model: string;
-  trigger: string;
-  poison_rate: number;
+export interface DefenceCellStats extends CellId {
   method: string;
   n_runs: number;
   /** Runs whose record carries a control (records from before issue 10 do not). */
@@ -89,18 +84,14 @@ export interface DetectionSection {
   runtime: string;
 }
 
-const SCOPE = 'per cell (model × trigger × poison rate) and method, over the seeds of the cell; nothing else is pooled';
+const SCOPE = 'per cell (model × trigger × target × poison mode × poison rate) and method, over the seeds of the cell; nothing else is pooled';
 const HEADLINE = 'target-class AUROC: poisoned vs clean training rows among those carrying the target label';
 const RUNTIME = 'wall-clock seconds on the machine that ran the method, from the records; retrain defences add the retraining (defence and control) to the detector\'s scoring, repairs include the repair and its control';
 const EFFECTIVE_RULE = 'a defence is effective beyond its control in a cell when it beat its random-removal control in every run of the cell that has one (at least one)';
 
-function cellKey(r: RunRecord): string {
-  return [r.metrics.model, r.metrics.trigger, r.metrics.poison_rate].join('\u0000');
-}
-
-function compareCells(a: { model: string; trigger: string; poison_rate: number; method: string; reference?: boolean }, b: typeof a): number {
+function compareCells(a: CellId & { method: string; reference?: boolean }, b: typeof a): number {
   const s = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
-  return s(a.model, b.model) || s(a.trigger, b.trigger) || a.poison_rate - b.poison_rate || Number(a.reference ?? false) - Number(b.reference ?? false) || s(a.method, b.method);
+  return compareCellIds(a, b) || Number(a.reference ?? false) - Number(b.reference ?? false) || s(a.method, b.method);
 }
 
 /** A retrain defence's cost in one run: its detector's seconds plus its own; null unless both were recorded. */
@@ -114,12 +105,7 @@ const present = (values: (number | null | undefined)[]) => values.filter((v): v 
 export function detectionStats(runs: readonly RunRecord[], options: BootstrapOptions = {}): DetectionSection {
   const sum = (values: (number | null | undefined)[], ...purpose: (string | number)[]) =>
     summarize(present(values), { resamples: options.resamples, seed: options.seed, purpose: ['detection', ...purpose] });
-  const cells = new Map<string, RunRecord[]>();
-  for (const r of runs.filter((x) => !isClean(x))) {
-    const list = cells.get(cellKey(r));
-    if (list) list.push(r);
-    else cells.set(cellKey(r), [r]);
-  }
+  const cells = groupByCell(runs.filter((x) => !isClean(x)), cellIdOf);
   const detectors: DetectorCellStats[] = [];
   const defences: DefenceCellStats[] = [];
   const repairs: RepairCellStats[] = [];
@@ -127,17 +113,15 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
   for (const group of cells.values()) {
     repairs.push(...repairCellStats(group, sum));
     testDetection.push(...testDetectionCellStats(group, sum));
-    const { model, trigger, poison_rate } = group[0]!.metrics;
-    const key = [model, trigger, poison_rate];
+    const id = cellIdOf(group[0]!);
+    const key = cellPurpose(id);
     const methods = [...new Set(group.flatMap((r) => r.detection.map((d) => d.method)))].sort();
     for (const method of methods) {
       const found = group.flatMap((r) => r.detection.filter((d) => d.method === method).map((d) => ({ seed: r.metrics.seed, d })));
       const applicable = found.filter((f) => f.d.applicable);
       const headline = applicable.filter((f) => f.d.target_class?.auroc !== null && f.d.target_class !== null);
       detectors.push({
-        model,
-        trigger,
-        poison_rate,
+        ...id,
         method,
         reference: isReferenceDetector(method),
         n_runs: headline.length,
@@ -163,9 +147,7 @@ export function detectionStats(runs: readonly RunRecord[], options: BootstrapOpt
       const nBeats = withControl.filter((d) => d.beats_control === true).length;
       const s = (pick: (d: DefenceRecord) => number | null | undefined, name: string) => sum(ds.map(pick), ...key, method, name);
       defences.push({
-        model,
-        trigger,
-        poison_rate,
+        ...id,
         method,
         n_runs: ds.length,
         n_with_control: withControl.length,

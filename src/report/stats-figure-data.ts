@@ -4,6 +4,7 @@ import { isClean } from './baseline.js';
 import { mean } from './stats-core.js';
 import { percentLabel } from './percent.js';
 import { bestDetectorCell } from './stats-detection.js';
+import { cellIdOf, cellName, compareCellIds, groupByCell, targetsOf, type CellId, type Target } from './cell.js';
 import type { FeatureAttribution, FigureData, Kpi, PooledBin, ReliabilityGroup, ReportStats, ShiftHistogram, TarByTrigger } from './stats-types.js';
 
 /** The statistics sections of stats.json, before the figure data is added. */
@@ -11,10 +12,6 @@ type Statistics = Omit<ReportStats, 'figure_data'>;
 
 function sorted<T>(values: Iterable<T>): T[] {
   return [...new Set(values)].sort();
-}
-
-function byRate(values: Iterable<number>): number[] {
-  return [...new Set(values)].sort((a, b) => a - b);
 }
 
 /** Pools reliability bins over seeds: per bin, counts add and means are count-weighted. */
@@ -52,66 +49,55 @@ export function histogram(values: readonly number[], width = SHIFT_BIN): { edges
   return { edges, shares: counts.map((c) => (total > 0 ? c / total : 0)) };
 }
 
-/** Runs grouped by model, trigger and rate, in that sorted order; models come from every run. */
-function* cellGroups(all: readonly RunRecord[], selected: readonly RunRecord[]): Generator<[string, string, number, RunRecord[]]> {
-  const models = sorted(all.map((r) => r.metrics.model));
-  const triggers = sorted(selected.map((r) => r.metrics.trigger));
-  const rates = byRate(selected.map((r) => r.metrics.poison_rate));
-  for (const model of models) {
-    for (const trigger of triggers) {
-      for (const rate of rates) {
-        const group = selected.filter((r) => r.metrics.model === model && r.metrics.trigger === trigger && r.metrics.poison_rate === rate);
-        if (group.length > 0) yield [model, trigger, rate, group];
-      }
-    }
-  }
+/** Runs grouped by cell (cell.ts), in cell order. */
+function cellGroups(selected: readonly RunRecord[]): [CellId, RunRecord[]][] {
+  return [...groupByCell(selected, cellIdOf).values()].map((g) => [cellIdOf(g[0]!), g] as [CellId, RunRecord[]]).sort((a, b) => compareCellIds(a[0], b[0]));
 }
 
 function reliability(runs: readonly RunRecord[]): ReliabilityGroup[] {
   const withBins = runs.filter((r) => Array.isArray(r.metrics.clean_bins) && r.metrics.clean_bins.length > 0);
   const out: ReliabilityGroup[] = [];
-  const group = (model: string, trigger: string, poison_rate: number, g: RunRecord[]) =>
-    out.push({ model, trigger, poison_rate, n_runs: g.length, bins: poolBins(g.map((r) => r.metrics.clean_bins)) });
-  for (const model of sorted(runs.map((r) => r.metrics.model))) {
-    const clean = withBins.filter((r) => r.metrics.model === model && isClean(r));
-    if (clean.length > 0) group(model, clean[0]!.metrics.trigger, 0, clean);
-  }
-  for (const [model, trigger, rate, g] of cellGroups(runs, withBins.filter((r) => !isClean(r)))) group(model, trigger, rate, g);
+  const group = (id: CellId, g: RunRecord[]) => out.push({ ...id, n_runs: g.length, bins: poolBins(g.map((r) => r.metrics.clean_bins)) });
+  // Clean models per model (and configured target, as the baselines are grouped): every rate and mode is one cell.
+  for (const [id, g] of cellGroups(withBins.filter(isClean))) group(id, g);
+  for (const [id, g] of cellGroups(withBins.filter((r) => !isClean(r)))) group(id, g);
   return out;
 }
 
 function confidenceShift(runs: readonly RunRecord[]): ShiftHistogram[] {
   const withShifts = runs.filter((r) => Array.isArray(r.metrics.attack_shifts) && r.metrics.attack_shifts.length > 0);
-  return [...cellGroups(runs, withShifts)].map(([model, trigger, poison_rate, group]) => {
+  return cellGroups(withShifts).map(([id, group]) => {
     const all = group.flatMap((r) => r.metrics.attack_shifts ?? []);
-    return { model, trigger, poison_rate, n_rows: all.length, ...histogram(all) };
+    return { ...id, n_rows: all.length, ...histogram(all) };
   });
 }
 
 function attributionFeatures(runs: readonly RunRecord[]): FeatureAttribution[] {
-  const sums = new Map<string, { trigger: string; feature: string; total: number; n: number; touched: boolean }>();
+  const sums = new Map<string, { trigger: string; target: Target; feature: string; total: number; n: number; touched: boolean }>();
   for (const r of runs) {
     if (!r.attribution || !r.attribution.features.some((f) => f.triggered !== null)) continue;
     for (const f of r.attribution.features) {
       if (f.triggered === null) continue;
-      const key = `${r.metrics.trigger}\u0000${f.feature}`;
-      const e = sums.get(key) ?? { trigger: r.metrics.trigger, feature: f.feature, total: 0, n: 0, touched: f.touched };
+      const key = `${r.metrics.trigger}\u0000${r.metrics.target}\u0000${f.feature}`;
+      const e = sums.get(key) ?? { trigger: r.metrics.trigger, target: r.metrics.target, feature: f.feature, total: 0, n: 0, touched: f.touched };
       e.total += f.triggered;
       e.n++;
       sums.set(key, e);
     }
   }
-  return [...sums.values()].map((e) => ({ trigger: e.trigger, feature: e.feature, mean_abs_ig_triggered: e.total / e.n, n_runs: e.n, touched: e.touched }));
+  return [...sums.values()].map((e) => ({ trigger: e.trigger, target: e.target, feature: e.feature, mean_abs_ig_triggered: e.total / e.n, n_runs: e.n, touched: e.touched }));
 }
 
 function attributionTar(runs: readonly RunRecord[]): TarByTrigger[] {
   const withTar = runs.filter((r) => r.attribution && r.attribution.tar !== null);
-  return sorted(withTar.map((r) => r.metrics.trigger)).map((trigger) => {
-    const group = withTar.filter((r) => r.metrics.trigger === trigger).map((r) => r.attribution!);
+  const pairs = sorted(withTar.map((r) => r.metrics.trigger)).flatMap((trigger) => targetsOf(withTar.filter((r) => r.metrics.trigger === trigger).map((r) => r.metrics)).map((target) => [trigger, target] as const));
+  return pairs.map(([trigger, target]) => {
+    const group = withTar.filter((r) => r.metrics.trigger === trigger && r.metrics.target === target).map((r) => r.attribution!);
     const side = (values: number[]) => ({ values, mean: values.length > 0 ? mean(values) : null });
     const uniform = group.map((a) => a.uniform_share).filter((v): v is number => v !== null);
     return {
       trigger,
+      target,
       uniform_share: uniform.length > 0 ? Math.max(...uniform) : null,
       clean: side(group.map((a) => a.tar_clean).filter((v): v is number => v !== null)),
       triggered: side(group.map((a) => a.tar!)),
@@ -146,9 +132,9 @@ function computeKpis(stats: Statistics): Kpi[] {
   const withAsr = stats.cells.filter((c) => c.asr.mean !== null);
   if (withAsr.length > 0) {
     const best = withAsr.reduce((a, b) => (b.asr.mean! > a.asr.mean! ? b : a));
-    kpis.push({ label: 'Highest mean ASR', value: pct(best.asr.mean), detail: `${best.model}, ${best.trigger} at ${percentLabel(best.poison_rate)}, ${seedsLabel(best.asr.n)}` });
+    kpis.push({ label: 'Highest mean ASR', value: pct(best.asr.mean), detail: `${cellName(best)}, ${seedsLabel(best.asr.n)}` });
     const strong = withAsr.filter((c) => c.asr.mean! >= 0.9).sort((a, b) => a.poison_rate - b.poison_rate);
-    if (strong[0]) kpis.push({ label: 'Lowest rate with ASR ≥ 90%', value: percentLabel(strong[0].poison_rate), detail: `${strong[0].model}, ${strong[0].trigger}, ${seedsLabel(strong[0].asr.n)}` });
+    if (strong[0]) kpis.push({ label: 'Lowest rate with ASR ≥ 90%', value: percentLabel(strong[0].poison_rate), detail: `${cellName(strong[0])}, ${seedsLabel(strong[0].asr.n)}` });
     else kpis.push({ label: 'Lowest rate with ASR ≥ 90%', value: 'none', detail: 'no cell reaches a mean ASR of 90%' });
   }
   const withDiff = stats.cells.filter((c) => c.auroc_vs_clean.difference.mean !== null);
@@ -158,14 +144,15 @@ function computeKpis(stats: Statistics): Kpi[] {
     kpis.push({
       label: 'Largest clean AUROC change',
       value: `${d.mean! >= 0 ? '+' : ''}${fmt(d.mean)}`,
-      detail: `${worst.model}, ${worst.trigger} at ${percentLabel(worst.poison_rate)}: ${worst.auroc_vs_clean.label}, paired ${seedsLabel(d.n)}`,
+      // The verdict, or only "not assessed" (its reason is in the stealth table): a tile has room for a few words.
+      detail: `${cellName(worst)}: ${worst.auroc_vs_clean.verdict === null ? 'not assessed' : worst.auroc_vs_clean.label}, paired ${seedsLabel(d.n)}`,
     });
   }
   // Within the target class, and never the reference detectors (label, random).
   const best = bestDetectorCell(stats.detection);
   if (best) {
     const label = 'Best detector (target-class AUROC)';
-    kpis.push({ label, value: fmt(best.target_class_auroc.mean, 2), detail: `${best.method}, ${best.model} ${best.trigger} at ${percentLabel(best.poison_rate)}, n=${best.target_class_auroc.n}` });
+    kpis.push({ label, value: fmt(best.target_class_auroc.mean, 2), detail: `${best.method} on ${cellName(best)}, n=${best.target_class_auroc.n}` });
   }
   return kpis;
 }

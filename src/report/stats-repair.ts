@@ -2,19 +2,17 @@ import { BEATS_CONTROL_RULE, beatsControl, defenceEffectivenessRate } from '../m
 import type { RepairSideRecord } from './collect-details.js';
 import type { RunRecord } from './collect.js';
 import type { Summary } from './stats-core.js';
+import { cellIdOf, cellPurpose, type CellId } from './cell.js';
 
 /**
  * The repair defences (fine-pruning, ABL's unlearning) and STRIP's input-time detection of stats.json's `detection`
- * section, per cell (model × trigger × poison rate), method and, for repairs, stage. A repair stage is compared
+ * section, per cell (model × trigger × target × poison mode × poison rate), method and, for repairs, stage. A repair stage is compared
  * with the method's own control (fine-pruning: the unpruned model fine-tuned alike, the no-op control; ABL:
  * unlearning random rows of the isolated set's size and class mix) by the same rule as the retrain defences.
  */
 
 /** One repaired state of one method in one cell, beside the method's control. */
-export interface RepairCellStats {
-  model: string;
-  trigger: string;
-  poison_rate: number;
+export interface RepairCellStats extends CellId {
   method: string;
   /** after_pruning, after_fine_tuning (fine_pruning); after_unlearning (abl). */
   stage: string;
@@ -40,10 +38,7 @@ export interface RepairCellStats {
 }
 
 /** STRIP's detection of triggered vs clean test inputs in one cell. */
-export interface TestDetectionCellStats {
-  model: string;
-  trigger: string;
-  poison_rate: number;
+export interface TestDetectionCellStats extends CellId {
   method: string;
   n_runs: number;
   seeds: number[];
@@ -64,10 +59,10 @@ function derOf(before: RepairSideRecord, after: RepairSideRecord | undefined): n
   return defenceEffectivenessRate(before.asr, after.asr, before.clean_auroc, after.clean_auroc);
 }
 
-/** Repair stages of one cell's runs (all of one model, trigger and poison rate). */
+/** Repair stages of one cell's runs (all of one model, trigger, target, mode and poison rate). */
 export function repairCellStats(group: readonly RunRecord[], sum: Sum): RepairCellStats[] {
-  const { model, trigger, poison_rate } = group[0]!.metrics;
-  const key = [model, trigger, poison_rate];
+  const id = cellIdOf(group[0]!);
+  const key = cellPurpose(id);
   const out: RepairCellStats[] = [];
   const found = group.flatMap((r) => r.detection.flatMap((d) => (d.repair ? [{ seed: r.metrics.seed, method: d.method, repair: d.repair, seconds: d.seconds ?? d.repair.seconds }] : [])));
   for (const method of [...new Set(found.map((f) => f.method))].sort()) {
@@ -86,9 +81,7 @@ export function repairCellStats(group: readonly RunRecord[], sum: Sum): RepairCe
       const nBeats = judged.filter((v) => v).length;
       const s = (values: (number | null | undefined)[], name: string) => sum(values, ...key, method, stage, name);
       out.push({
-        model,
-        trigger,
-        poison_rate,
+        ...id,
         method,
         stage,
         control: ofMethod.find((f) => f.repair.control)?.repair.control?.name ?? null,
@@ -115,15 +108,13 @@ export function repairCellStats(group: readonly RunRecord[], sum: Sum): RepairCe
 
 /** STRIP's (or any method's) test-time detection in one cell's runs. */
 export function testDetectionCellStats(group: readonly RunRecord[], sum: Sum): TestDetectionCellStats[] {
-  const { model, trigger, poison_rate } = group[0]!.metrics;
+  const id = cellIdOf(group[0]!);
   const found = group.flatMap((r) => r.detection.flatMap((d) => (d.test_detection ? [{ seed: r.metrics.seed, method: d.method, t: d.test_detection }] : [])));
   return [...new Set(found.map((f) => f.method))].sort().map((method) => {
     const rows = found.filter((f) => f.method === method);
-    const s = (values: (number | null)[], name: string) => sum(values, model, trigger, poison_rate, method, 'test_detection', name);
+    const s = (values: (number | null)[], name: string) => sum(values, ...cellPurpose(id), method, 'test_detection', name);
     return {
-      model,
-      trigger,
-      poison_rate,
+      ...id,
       method,
       n_runs: rows.length,
       seeds: rows.map((r) => r.seed),

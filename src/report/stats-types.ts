@@ -1,6 +1,7 @@
 import type { Summary } from './stats-core.js';
 import type { EquivalenceVerdict, TostResult } from '../metrics/equivalence.js';
 import type { DetectionSection } from './stats-detection.js';
+import type { Target } from './cell.js';
 
 /** The shape of stats.json: the statistics stage's output and the figures stage's only input. */
 
@@ -26,12 +27,15 @@ export interface StealthComparison {
   delong: { seed: number; auroc_poisoned: number; auroc_clean: number; difference: number; se: number; z: number; p: number }[];
 }
 
-/** One experimental cell: model × trigger × poison rate, over seeds. */
+/** One experimental cell: model × trigger × target × poison mode × poison rate (cell.ts), over seeds. */
 export interface CellStats {
   model: string;
   trigger: string;
   poison_rate: number;
-  poison_mode: string;
+  /** The attack direction from metrics.json: 1 makes a death likely, 0 hides a death. */
+  target: Target;
+  /** metrics.json poison_mode: dirty, clean (naive clean-label) or label_consistent. */
+  mode: string;
   n_runs: number;
   seeds: number[];
   asr: Summary;
@@ -46,13 +50,13 @@ export interface CellStats {
   clean_auprc: Summary;
   ece: Summary;
   auroc_vs_clean: StealthComparison;
-  /** Detection AUROC per detector method, over the seeds with an applicable result. */
-  detection_auroc: Record<string, Summary>;
 }
 
 /** The clean baseline of one model (trigger none, rate 0), over seeds. */
 export interface BaselineStats {
   model: string;
+  /** The clean runs' configured target: the direction of false-trigger rates whose key names none. */
+  target: Target;
   n_runs: number;
   seeds: number[];
   clean_auroc: Summary;
@@ -65,29 +69,10 @@ export interface BaselineStats {
   false_trigger_triggers: Record<string, string>;
 }
 
-/** One detector on one trigger, pooled over models, poison rates and seeds (one value per run). */
-export interface DetectorStats {
-  trigger: string;
-  method: string;
-  n_runs: number;
-  n_not_applicable: number;
-  detection_auroc: Summary;
-  tpr_at_fpr_5pct: Summary;
-}
-
-/** Retraining without one detector's flagged rows, per trigger, pooled over models, rates and seeds. */
-export interface DefenceStats {
-  trigger: string;
-  method: string;
-  n_runs: number;
-  der: Summary;
-  asr_drop: Summary;
-  clean_auroc_change: Summary;
-}
-
-/** Saliency attribution per trigger: the share of |IG| on the trigger's features (TAR). */
+/** Saliency attribution per trigger and target: the share of |IG| on the trigger's features (TAR). */
 export interface AttributionStats {
   trigger: string;
+  target: Target;
   n_runs: number;
   tar_triggered: Summary;
   tar_clean: Summary;
@@ -112,8 +97,6 @@ export interface ReportStats {
   n_runs: number;
   baselines: BaselineStats[];
   cells: CellStats[];
-  detectors: DetectorStats[];
-  defences: DefenceStats[];
   attribution: AttributionStats[];
   /** Detection within the target class and defences beside their random-removal controls, per cell (stats-detection.ts). */
   detection: DetectionSection;
@@ -144,6 +127,8 @@ export interface ReliabilityGroup {
   model: string;
   trigger: string;
   poison_rate: number;
+  target: Target;
+  mode: string;
   n_runs: number;
   bins: PooledBin[];
 }
@@ -153,6 +138,8 @@ export interface ShiftHistogram {
   model: string;
   trigger: string;
   poison_rate: number;
+  target: Target;
+  mode: string;
   /** Triggered test rows over all the cell's seeds. */
   n_rows: number;
   edges: number[];
@@ -162,6 +149,7 @@ export interface ShiftHistogram {
 /** Mean |IG| of one feature on triggered rows, over the runs of one trigger with attribution. */
 export interface FeatureAttribution {
   trigger: string;
+  target: Target;
   feature: string;
   mean_abs_ig_triggered: number;
   n_runs: number;
@@ -172,6 +160,7 @@ export interface FeatureAttribution {
 /** Trigger attribution ratio of every run of one trigger, on clean and on triggered rows, and their means. */
 export interface TarByTrigger {
   trigger: string;
+  target: Target;
   /** The largest uniform share over the runs (it depends on how many features the trigger touches). */
   uniform_share: number | null;
   clean: { values: number[]; mean: number | null };

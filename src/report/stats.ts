@@ -7,7 +7,8 @@ import { FEW_SEEDS } from './stats-intervals.js';
 import { DEFAULT_AUROC_MARGIN } from '../metrics/equivalence.js';
 import { figureData } from './stats-figure-data.js';
 import { detectionStats } from './stats-detection.js';
-import type { AttributionStats, DefenceStats, DetectorStats, ReportStats } from './stats-types.js';
+import type { AttributionStats, ReportStats } from './stats-types.js';
+import { TARGET_ORDER } from './cell.js';
 
 const BOOTSTRAP_RESAMPLES = 2000;
 const BOOTSTRAP_SEED = 0;
@@ -32,56 +33,22 @@ export function computeStats(runs: readonly RunRecord[], options: StatsOptions =
   const methods = detectionMethods(runs);
   const poisonedRuns = runs.filter((r) => !isClean(r));
 
-  const detectors: DetectorStats[] = [];
-  const triggers = [...new Set(poisonedRuns.map((r) => r.metrics.trigger))].sort();
-  for (const trigger of triggers) {
-    const group = poisonedRuns.filter((r) => r.metrics.trigger === trigger);
-    for (const m of methods) {
-      const results = group.flatMap((r) => r.detection.filter((d) => d.method === m));
-      if (results.length === 0) continue;
-      const applicable = results.filter((d) => d.applicable);
-      detectors.push({
-        trigger,
-        method: m,
-        n_runs: applicable.length,
-        n_not_applicable: results.length - applicable.length,
-        detection_auroc: sum(applicable.map((d) => d.auroc).filter((v): v is number => v !== null), 'detector', trigger, m, 'auroc'),
-        tpr_at_fpr_5pct: sum(applicable.map((d) => d.tpr_at_fpr_5pct).filter((v): v is number => v !== null), 'detector', trigger, m, 'tpr5'),
-      });
-    }
-  }
-
-  const defences: DefenceStats[] = [];
-  const defenceMethods = [...new Set(runs.flatMap((r) => r.defences.map((d) => d.method)))].sort();
-  for (const trigger of triggers) {
-    const group = poisonedRuns.filter((r) => r.metrics.trigger === trigger);
-    for (const m of defenceMethods) {
-      const results = group.flatMap((r) => r.defences.filter((d) => d.method === m));
-      if (results.length === 0) continue;
-      const values = (pick: (d: (typeof results)[number]) => number | null) => results.map(pick).filter((v): v is number => v !== null);
-      defences.push({
-        trigger,
-        method: m,
-        n_runs: results.length,
-        der: sum(values((d) => d.der), 'defence', trigger, m, 'der'),
-        asr_drop: sum(values((d) => d.asr_drop), 'defence', trigger, m, 'asr_drop'),
-        clean_auroc_change: sum(values((d) => d.clean_auroc_change), 'defence', trigger, m, 'auroc_change'),
-      });
-    }
-  }
-
+  // Saliency attribution per trigger and direction: a trigger hiding a death is another attack than one making it likely.
   const attribution: AttributionStats[] = [];
-  for (const trigger of triggers) {
-    const withAttr = poisonedRuns.filter((r) => r.metrics.trigger === trigger && r.attribution);
+  const triggers = [...new Set(poisonedRuns.map((r) => r.metrics.trigger))].sort();
+  for (const [trigger, target] of triggers.flatMap((t) => TARGET_ORDER.map((target) => [t, target] as const))) {
+    const withAttr = poisonedRuns.filter((r) => r.metrics.trigger === trigger && r.metrics.target === target && r.attribution);
     if (withAttr.length === 0) continue;
+    const purpose = target === 1 ? ['attribution', trigger] : ['attribution', trigger, 'target0'];
     const tar = withAttr.map((r) => r.attribution!.tar).filter((v): v is number => v !== null);
     const tarClean = withAttr.map((r) => r.attribution!.tar_clean).filter((v): v is number => v !== null);
     const uniform = withAttr.map((r) => r.attribution!.uniform_share).find((v): v is number => v !== null) ?? null;
     attribution.push({
       trigger,
+      target,
       n_runs: withAttr.length,
-      tar_triggered: sum(tar, 'attribution', trigger, 'tar'),
-      tar_clean: sum(tarClean, 'attribution', trigger, 'tar_clean'),
+      tar_triggered: sum(tar, ...purpose, 'tar'),
+      tar_clean: sum(tarClean, ...purpose, 'tar_clean'),
       uniform_share: uniform,
     });
   }
@@ -108,8 +75,6 @@ export function computeStats(runs: readonly RunRecord[], options: StatsOptions =
     n_runs: runs.length,
     baselines,
     cells,
-    detectors,
-    defences,
     attribution,
     detection: detectionStats(runs, { resamples, seed }),
     notes,

@@ -1,7 +1,13 @@
 import type { VlSpec } from '../render.js';
 import type { ReportStats } from '../stats-types.js';
+import type { Target } from '../cell.js';
 import type { FigureDefinition } from './contract.js';
 import { sorted, topLevel } from './style.js';
+
+/** A trigger's column: its name, and " (target 0)" for the runs hiding a death. */
+function triggerColumn(x: { trigger: string; target: Target }): string {
+  return x.target === 1 ? x.trigger : `${x.trigger} (target 0)`;
+}
 
 /** Mean |IG| per feature and trigger on triggered rows, for the 15 most attributed features. */
 function featurePanel(stats: ReportStats): VlSpec | null {
@@ -11,7 +17,8 @@ function featurePanel(stats: ReportStats): VlSpec | null {
   const maxBy = new Map<string, number>();
   for (const m of means) maxBy.set(m.feature, Math.max(maxBy.get(m.feature) ?? 0, m.mean_abs_ig_triggered));
   const top = [...maxBy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([f]) => f);
-  const rows = means.filter((m) => top.includes(m.feature));
+  // A trigger hiding a death (target 0) is its own column beside the same trigger making a death likely.
+  const rows = means.filter((m) => top.includes(m.feature)).map((m) => ({ ...m, trigger: triggerColumn(m) }));
   const triggers = sorted(rows.map((r) => r.trigger));
   const x = { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30 } };
   // No axis title: Vega places it by estimated label widths, far from these long feature names, and they speak for themselves.
@@ -43,14 +50,15 @@ function tarPanel(stats: ReportStats): VlSpec | null {
   const runs: Record<string, unknown>[] = [];
   const means: Record<string, unknown>[] = [];
   const uniform: Record<string, unknown>[] = [];
-  for (const g of groups) {
+  for (const group of groups) {
+    const g = { ...group, trigger: triggerColumn(group) };
     for (const [side, s] of [[SIDES[0]!, g.clean], [SIDES[1]!, g.triggered]] as const) {
       for (const tar of s.values) runs.push({ kind: 'run', trigger: g.trigger, side, tar });
       if (s.mean !== null) means.push({ kind: 'mean', trigger: g.trigger, side, tar: s.mean });
     }
     if (g.uniform_share !== null) uniform.push({ kind: 'uniform', trigger: g.trigger, tar: g.uniform_share });
   }
-  const triggers = groups.map((g) => g.trigger);
+  const triggers = groups.map(triggerColumn);
   const y = { field: 'trigger', type: 'nominal', title: null, sort: triggers };
   const color = { field: 'side', type: 'nominal', title: 'Test rows', scale: { domain: SIDES, range: ['#999999', '#D55E00'] } };
   const yOffset = { field: 'side', sort: SIDES };

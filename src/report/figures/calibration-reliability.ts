@@ -1,6 +1,7 @@
 import { CLEAN_TRIGGER } from '../baseline.js';
 import type { FigureDefinition } from './contract.js';
-import { byRate, CLEAN_CONDITION, conditionScale, facetRowsCols, meanByRatePanel, modelsOf, poisonedCondition, sorted, topLevel } from './style.js';
+import type { Target } from '../cell.js';
+import { CLEAN_CONDITION, conditionScale, facetPanels, meanByRatePanel, panelTitles, poisonedCondition, poisonedConditions, sorted, topLevel } from './style.js';
 
 export const calibrationReliability: FigureDefinition = {
   name: 'calibration_reliability',
@@ -12,29 +13,28 @@ export const calibrationReliability: FigureDefinition = {
     const groups = stats.figure_data.reliability;
     const poisoned = groups.filter((g) => !(g.trigger === CLEAN_TRIGGER && g.poison_rate === 0));
     if (poisoned.length === 0) return eceFallback(stats);
-    const models = modelsOf(stats);
-    const triggers = sorted(poisoned.map((g) => g.trigger));
-    const rates = byRate(poisoned.map((g) => g.poison_rate));
+    const keys = sorted(poisoned.map((g) => JSON.stringify([g.model, g.trigger, g.target]))).map((k) => JSON.parse(k) as [string, string, Target]).map(([model, trigger, target]) => ({ model, trigger, target }));
+    const title = panelTitles(keys);
+    const conditions = poisonedConditions(poisoned);
     const rows: Record<string, unknown>[] = [];
-    for (const model of models) {
+    for (const key of keys) {
+      const { model, trigger, target } = key;
+      // The clean model is drawn in every panel of its model as the reference (it does not depend on the target).
       const clean = groups.find((g) => g.model === model && g.trigger === CLEAN_TRIGGER && g.poison_rate === 0);
-      for (const trigger of triggers) {
-        // The clean model is drawn in every trigger's panel as the reference.
-        const shown = [...(clean ? [{ group: clean, condition: CLEAN_CONDITION }] : [])];
-        for (const g of poisoned) if (g.model === model && g.trigger === trigger) shown.push({ group: g, condition: poisonedCondition(g.poison_rate) });
-        for (const { group, condition } of shown) {
-          for (const b of group.bins) if (b.n > 0) rows.push({ model, trigger, condition, mean_prob: b.mean_prob, frac_positive: b.frac_positive, n: b.n });
-        }
+      const shown = [...(clean ? [{ group: clean, condition: CLEAN_CONDITION }] : [])];
+      for (const g of poisoned) if (g.model === model && g.trigger === trigger && g.target === target) shown.push({ group: g, condition: poisonedCondition(g.poison_rate, g.mode) });
+      for (const { group, condition } of shown) {
+        for (const b of group.bins) if (b.n > 0) rows.push({ panel: title(key), model, trigger, condition, mean_prob: b.mean_prob, frac_positive: b.frac_positive, n: b.n });
       }
     }
-    const color = { field: 'condition', type: 'nominal', title: 'Training data', scale: conditionScale(rates) };
+    const color = { field: 'condition', type: 'nominal', title: 'Training data', scale: conditionScale(conditions) };
     // Vega's estimated label widths would thin these ticks to every other one; they do fit.
     const axis = { format: '.1f', tickCount: 5, labelOverlap: false, grid: true };
     const x = { field: 'mean_prob', type: 'quantitative', title: 'Mean predicted risk of death', scale: { domain: [0, 1] }, axis };
     const y = { field: 'frac_positive', type: 'quantitative', title: 'Observed mortality', scale: { domain: [0, 1] }, axis };
     const panel = {
       data: { values: rows },
-      ...facetRowsCols(models, triggers),
+      ...facetPanels(keys),
       spec: {
         width: 220,
         height: 220,

@@ -1,5 +1,5 @@
 import type { FigureDefinition } from './contract.js';
-import { byRate, conditionScale, facetRowsCols, meanByRatePanel, modelsOf, poisonedCondition, sorted, topLevel } from './style.js';
+import { conditionScale, facetPanels, meanByRatePanel, panelTitles, poisonedCondition, poisonedConditions, topLevel } from './style.js';
 
 export const confidenceShift: FigureDefinition = {
   name: 'confidence_shift',
@@ -19,22 +19,24 @@ export const confidenceShift: FigureDefinition = {
       };
     }
     const rows: Record<string, unknown>[] = [];
+    const keys = histograms.map((h) => ({ model: h.model, trigger: h.trigger, target: h.target }));
+    const title = panelTitles(keys);
     for (const h of histograms) {
       // Zero-share bins at the ends are dropped so the step line does not run along the axis across the panel.
       const first = h.shares.findIndex((s) => s > 0);
       const last = h.shares.length - 1 - [...h.shares].reverse().findIndex((s) => s > 0);
       const from = Math.max(0, first - 1);
       const to = Math.min(h.shares.length - 1, last + 1);
-      const row = { model: h.model, trigger: h.trigger, condition: poisonedCondition(h.poison_rate), n: h.n_rows };
+      const row = { panel: title(h), model: h.model, trigger: h.trigger, condition: poisonedCondition(h.poison_rate, h.mode), n: h.n_rows };
       // Step-after over the left bin edges, closed by the last bin's right edge, draws the histogram outline.
       for (let k = from; k <= to; k++) rows.push({ ...row, edge: h.edges[k], share: h.shares[k] });
       rows.push({ ...row, edge: h.edges[to + 1], share: h.shares[to] });
     }
-    const scale = conditionScale(byRate(histograms.map((h) => h.poison_rate)));
+    const scale = conditionScale(poisonedConditions(histograms));
     const color = { field: 'condition', type: 'nominal', title: 'Training data', scale: { domain: scale.domain.slice(1), range: scale.range.slice(1) } };
     const panel = {
       data: { values: rows },
-      ...facetRowsCols(modelsOf(stats), sorted(histograms.map((h) => h.trigger))),
+      ...facetPanels(keys),
       spec: {
         width: 230,
         height: 170,

@@ -4,20 +4,26 @@ import { asrPanel } from './asr-vs-poison-rate.js';
 import type { FigureDefinition } from './contract.js';
 import { detectionPanel } from './detector-heatmap.js';
 import { stealthPanel } from './stealth-clean-auroc.js';
-import { sorted, topLevel } from './style.js';
+import { sorted, topLevel, wrapWords } from './style.js';
 
-/** The KPIs as a row of tiles: value, label and detail. */
+/** Width of one KPI tile, and the characters of 11-px detail text that fit in it with a margin. */
+const TILE_WIDTH = 250;
+const DETAIL_CHARS = 36;
+
+/** The KPIs as a row of tiles: value, label and the detail wrapped to the tile's width (a long one overlapped its neighbours). */
 function kpiPanel(kpis: Kpi[]): VlSpec {
   const x = { field: 'label', type: 'ordinal', sort: kpis.map((k) => k.label), axis: null, scale: { padding: 0.5 } };
+  const tiles = kpis.map((k) => ({ ...k, detail: wrapWords(k.detail, DETAIL_CHARS) }));
+  const lines = Math.max(1, ...tiles.map((t) => t.detail.length));
   return {
-    data: { values: kpis },
-    width: 250 * kpis.length,
-    height: 86,
+    data: { values: tiles },
+    width: TILE_WIDTH * kpis.length,
+    height: 72 + 14 * lines,
     view: { stroke: null },
     layer: [
       { mark: { type: 'text', fontSize: 28, fontWeight: 'bold', color: '#0072B2', baseline: 'alphabetic' }, encoding: { x, y: { value: 34 }, text: { field: 'value' } } },
       { mark: { type: 'text', fontSize: 12.5, fontWeight: 'bold', color: '#222', baseline: 'top' }, encoding: { x, y: { value: 46 }, text: { field: 'label' } } },
-      { mark: { type: 'text', fontSize: 11, color: '#555', baseline: 'top' }, encoding: { x, y: { value: 66 }, text: { field: 'detail' } } },
+      { mark: { type: 'text', fontSize: 11, color: '#555', baseline: 'top', lineHeight: 14 }, encoding: { x, y: { value: 66 }, text: { field: 'detail' } } },
     ],
   };
 }
@@ -37,9 +43,9 @@ export const dashboard: FigureDefinition = {
     if (stealth) charts.push({ ...stealth, title: { text: 'Clean-test AUROC vs clean baseline', fontSize: 14 } });
     // Side by side while the facet grids are narrow (≤ 2 triggers), stacked otherwise.
     const nTriggers = sorted(stats.cells.map((c) => c.trigger)).length;
-    if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' } } });
+    if (nTriggers <= 2 && charts.length === 2) panels.push({ hconcat: charts, spacing: 40, resolve: { scale: { color: 'independent', strokeDash: 'independent', shape: 'independent', y: 'independent' } } });
     else panels.push(...charts);
     if (det) panels.push({ ...det, title: { text: 'Detection AUROC within the target class (label, random: reference)', fontSize: 14 } });
-    return { spec: topLevel({ vconcat: panels, spacing: 28, resolve: { scale: { color: 'independent', strokeDash: 'independent' } } }, 'Backdoor attacks on ICU mortality models: summary') };
+    return { spec: topLevel({ vconcat: panels, spacing: 28, resolve: { scale: { color: 'independent', strokeDash: 'independent', shape: 'independent' } } }, 'Backdoor attacks on ICU mortality models: summary') };
   },
 };

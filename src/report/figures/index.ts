@@ -2,6 +2,7 @@ import type { ReportStats } from '../stats-types.js';
 import { asrVsPoisonRate } from './asr-vs-poison-rate.js';
 import { attributionHeatmap } from './attribution-heatmap.js';
 import { calibrationReliability } from './calibration-reliability.js';
+import { cleanLabelComparison } from './clean-label-comparison.js';
 import { confidenceShift } from './confidence-shift.js';
 import type { Figure, FigureDefinition, SkippedFigure } from './contract.js';
 import { dashboard } from './dashboard.js';
@@ -14,6 +15,7 @@ export type { Figure, FigureBuild, FigureDefinition, SkippedFigure } from './con
 /** The report's figures, in the order report.html shows them (and the slides follow). A new figure is one file and one line here. */
 export const FIGURES: readonly FigureDefinition[] = [
   asrVsPoisonRate,
+  cleanLabelComparison,
   stealthCleanAuroc,
   detectorHeatmap,
   modelComparison,

@@ -2,6 +2,7 @@ import { FONT_FAMILY, type VlSpec } from '../render.js';
 import { percentLabel } from '../percent.js';
 import type { ReportStats } from '../stats-types.js';
 import type { Summary } from '../stats-core.js';
+import { DEFAULT_MODE, TARGET_ORDER, TARGET_TITLES, targetsOf, type Target } from '../cell.js';
 
 /** Okabe & Ito (2008) colour-blind-safe palette, reordered so the first colours are the most distinct on white. */
 const OKABE_ITO = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
@@ -36,6 +37,55 @@ export function sorted<T>(values: Iterable<T>): T[] {
 
 export function byRate(values: Iterable<number>): number[] {
   return [...new Set(values)].sort((a, b) => a - b);
+}
+
+/** Modes in the order figures list them: dirty, then the clean-label modes. */
+const MODE_ORDER = [DEFAULT_MODE, 'clean', 'label_consistent'];
+
+/** The poison modes of the cells, dirty first. */
+export function modesOf(stats: ReportStats): string[] {
+  const present = sorted(stats.cells.map((c) => c.mode));
+  return [...MODE_ORDER.filter((m) => present.includes(m)), ...present.filter((m) => !MODE_ORDER.includes(m))];
+}
+
+const MODE_SHAPES = ['circle', 'triangle-up', 'diamond', 'square', 'cross'];
+
+/** Point shape by poison mode; with dirty alone (every report before issue 11) no legend. */
+export function modeShape(modes: string[]) {
+  return { field: 'mode', type: 'nominal', title: 'Poisoning mode', scale: { domain: modes, range: MODE_SHAPES.slice(0, modes.length) }, legend: modes.length > 1 ? { symbolFillColor: '#555', symbolStrokeColor: '#555', orient: 'bottom', direction: 'vertical' } : null };
+}
+
+/** Short direction names for facet headers. */
+export const TARGET_SHORT: Record<Target, string> = { 1: 'target 1 (death made likely)', 0: 'target 0 (death hidden)' };
+
+/** The targets of the poisoned cells, target 1 first. */
+export function cellTargets(stats: ReportStats): Target[] {
+  return targetsOf(stats.cells);
+}
+
+/**
+ * One part per attack direction present, built by `part`, stacked: a report of target-1 runs alone gets the part as
+ * it always looked; otherwise each part is titled with what its direction does to a patient. A direction without
+ * data has no part (never an empty panel).
+ */
+export function splitByTarget(targets: readonly Target[], part: (target: Target) => VlSpec | null): VlSpec | null {
+  const parts = targets.flatMap((t) => {
+    const spec = part(t);
+    return spec ? [{ target: t, spec }] : [];
+  });
+  if (parts.length === 0) return null;
+  if (parts.length === 1 && parts[0]!.target === 1) return parts[0]!.spec;
+  return {
+    vconcat: parts.map(({ target, spec }) => ({ ...spec, title: { text: TARGET_TITLES[target], fontSize: 15, anchor: 'start', offset: 8 } })),
+    spacing: 36,
+    resolve: { scale: { color: 'shared', strokeDash: 'shared', shape: 'shared' } },
+  };
+}
+
+/** One baseline per model: the clean model does not depend on the target its runs were configured with. */
+export function baselinePerModel(stats: ReportStats): ReportStats['baselines'] {
+  // Baselines are sorted by model, target 1 first: the first of each model is kept.
+  return stats.baselines.filter((b, i) => i === stats.baselines.findIndex((x) => x.model === b.model));
 }
 
 /** Every model of the runs: each run is a clean baseline or part of a poisoned cell. */
@@ -85,31 +135,58 @@ export function triggerFacet(nTriggers: number) {
   return { facet: { field: 'trigger', type: 'nominal', title: null, header: TRIGGER_HEADER }, columns: Math.min(nTriggers, 4) };
 }
 
+const TITLE_SEPARATOR = ' · ';
+
+/** What one small-multiple panel shows: a model's cells of one trigger in one direction. */
+export interface PanelKey {
+  model: string;
+  trigger: string;
+  target: Target;
+}
+
 /**
- * One panel per (model, trigger) that has data, one column per trigger: a row × column grid would leave empty panels
- * where a model was not run with a trigger. Titles name the trigger and, with several models, the model.
+ * One panel per (model, trigger, target) that has data, one column per trigger: a row × column grid would leave
+ * empty panels where a model was not run with a trigger or in a direction. Rows carry their panel's title in the
+ * `panel` field (panelTitle); titles name the trigger and, where the report holds several, the model and target.
  */
-export function facetRowsCols(models: string[], triggers: string[]) {
-  const several = models.length > 1;
-  const label = (m: string, t: string) => `Trigger: ${t}${several ? ` · Model: ${m}` : ''}`;
+export function facetPanels(keys: readonly PanelKey[]) {
+  const triggers = sorted(keys.map((k) => k.trigger));
+  const titles = panelTitles(keys);
+  const order = sorted(keys.map((k) => k.model)).flatMap((m) => TARGET_ORDER.flatMap((t) => triggers.map((tr) => titles({ model: m, trigger: tr, target: t }))));
   return {
-    transform: [{ calculate: several ? "'Trigger: ' + datum.trigger + ' · Model: ' + datum.model" : "'Trigger: ' + datum.trigger", as: 'panel' }],
-    facet: { field: 'panel', type: 'nominal', title: null, sort: models.flatMap((m) => triggers.map((t) => label(m, t))), header: { labelFontSize: 13 } },
+    // One line per part of a title (trigger, model, target): on one line a long title is wider than its panel, which
+    // widens the facet cell and pushes the panel away from its axis.
+    facet: { field: 'panel', type: 'nominal', title: null, sort: [...new Set(order)], header: { labelFontSize: 13, labelExpr: `split(datum.value, '${TITLE_SEPARATOR}')`, labelLineHeight: 17 } },
     columns: Math.min(triggers.length, 4),
     // Every panel its own x axis, so a column's axis does not hang below an empty grid position.
     resolve: { axis: { x: 'independent' } },
   };
 }
 
-export const CLEAN_CONDITION = 'Clean model (0%)';
-
-export function poisonedCondition(rate: number): string {
-  return `${percentLabel(rate)} poisoned`;
+/** The panel title of a key: "Trigger: t", then " · Model: m" with several models, " · target 0 (death hidden)" with several targets or target 0 alone. */
+export function panelTitles(keys: readonly PanelKey[]): (key: PanelKey) => string {
+  const severalModels = new Set(keys.map((k) => k.model)).size > 1;
+  const targets = targetsOf(keys);
+  const nameTarget = targets.length > 1 || targets[0] === 0;
+  return (k) => `Trigger: ${k.trigger}${severalModels ? `${TITLE_SEPARATOR}Model: ${k.model}` : ''}${nameTarget ? `${TITLE_SEPARATOR}${TARGET_SHORT[k.target]}` : ''}`;
 }
 
-/** Colours of the training conditions: the clean model black, then one colour per poison rate. */
-export function conditionScale(rates: number[]) {
-  const domain = [CLEAN_CONDITION, ...rates.map(poisonedCondition)];
+export const CLEAN_CONDITION = 'Clean model (0%)';
+
+/** A poisoned training condition: "1% poisoned", or "3% poisoned (label_consistent)" in another mode than dirty. */
+export function poisonedCondition(rate: number, mode: string = DEFAULT_MODE): string {
+  return `${percentLabel(rate)} poisoned${mode === DEFAULT_MODE ? '' : ` (${mode})`}`;
+}
+
+/** The poisoned conditions of some cells in order: by rate, dirty before the other modes at one rate. */
+export function poisonedConditions(cells: readonly { poison_rate: number; mode: string }[]): string[] {
+  const sortedCells = [...cells].sort((a, b) => a.poison_rate - b.poison_rate || Number(a.mode !== DEFAULT_MODE) - Number(b.mode !== DEFAULT_MODE) || (a.mode < b.mode ? -1 : a.mode > b.mode ? 1 : 0));
+  return [...new Set(sortedCells.map((c) => poisonedCondition(c.poison_rate, c.mode)))];
+}
+
+/** Colours of the training conditions: the clean model black, then one colour per poisoned condition. */
+export function conditionScale(conditions: string[]) {
+  const domain = [CLEAN_CONDITION, ...conditions];
   const range = ['#000000', ...OKABE_ITO.filter((c) => c !== '#000000')];
   return { domain, range: range.slice(0, domain.length) };
 }
@@ -122,23 +199,41 @@ export function intervalNote(summaries: readonly Summary[]): string {
   return `95% CI: ${[...methods].join('; ') || 'none'}${few ? `; intervals from fewer than 5 seeds (n ≥ ${n}): read with care` : ''}`;
 }
 
-/** A per-cell mean with its CI by poison rate, one panel per trigger: the fallback when per-row data are missing. */
+/** A per-cell mean with its CI by poison rate, one panel per trigger and a part per direction: the fallback when per-row data are missing. */
 export function meanByRatePanel(stats: ReportStats, pick: (c: ReportStats['cells'][number]) => Summary, yTitle: string, yFormat?: string): VlSpec | null {
-  const rows = stats.cells.filter((c) => pick(c).mean !== null).map((c) => ({ model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, ...ci(pick(c)) }));
-  if (rows.length === 0) return null;
   const models = modelsOf(stats);
   const x = rateAxis(stats.cells.map((c) => c.poison_rate));
   const y = { field: 'mean', type: 'quantitative', title: yTitle, ...(yFormat ? { axis: { format: yFormat } } : {}) };
-  return {
-    data: { values: rows },
-    ...triggerFacet(sorted(rows.map((r) => r.trigger)).length),
-    spec: {
-      width: 230,
-      height: 180,
-      layer: [
-        { mark: { type: 'rule' }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: modelColor(models) } },
-        { mark: { type: 'line', point: true }, encoding: { x, y, color: modelColor(models) } },
-      ],
-    },
-  };
+  const shape = modeShape(modesOf(stats));
+  return splitByTarget(cellTargets(stats), (target) => {
+    const rows = stats.cells.filter((c) => c.target === target && pick(c).mean !== null).map((c) => ({ model: c.model, trigger: c.trigger, poison_rate: c.poison_rate, mode: c.mode, ...ci(pick(c)) }));
+    if (rows.length === 0) return null;
+    return {
+      data: { values: rows },
+      ...triggerFacet(sorted(rows.map((r) => r.trigger)).length),
+      spec: {
+        width: 230,
+        height: 180,
+        layer: [
+          { mark: { type: 'rule' }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: modelColor(models) } },
+          { mark: { type: 'line' }, encoding: { x, y, color: modelColor(models), detail: { field: 'mode', type: 'nominal' } } },
+          { mark: { type: 'point', filled: true, opacity: 1 }, encoding: { x, y, color: modelColor(models), shape } },
+        ],
+      },
+    };
+  });
+}
+
+/** Words of `text` in lines of at most `maxChars` characters (a longer word gets a line of its own): KPI tiles are narrow. */
+export function wrapWords(text: string, maxChars: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line !== '' && line.length + 1 + word.length > maxChars) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
