@@ -118,7 +118,7 @@ describe('`all` on a model a method does not apply to', () => {
     assert.equal(cell.skipped, reason);
     assert.equal(stats.detection!.detectors.find((d) => d.method === 'spectral')!.skipped, null);
     const html = detectionHtml(stats, { esc: (x) => String(x), table: (head, rows) => rows.map((r) => r.join('|')).join('\n'), summaryCell: () => 'x' }).join('\n');
-    assert.ok(html.includes(`tabtransformer|rare_value|5%|fine_pruning|skipped: ${reason}`), html);
+    assert.ok(html.includes(`tabtransformer|rare_value|1|dirty|5%|fine_pruning|skipped: ${reason}`), html);
   });
 
   test('with --defend, a method that flagged no rows is shown as "no retrain" in the summary and the report', async () => {
