@@ -108,6 +108,42 @@ export function torchCausalConv(
   return op(x, kernel, bias) as tf.Tensor2D;
 }
 
+/** What the TCN's channels-first convolution does besides convolving (see src/models/layers/tcn-conv.ts). */
+export interface TcnConvOptions {
+  kernelSize: number;
+  dilation: number;
+  activation: Activation;
+  /** Dropout after the activation, its mask drawn over the time-major steps `steps` (rate 0: none). */
+  dropout?: { rate: number; seed: number; steps: number[] };
+}
+
+/**
+ * The TCN's convolution on channels-first [B, C, T] activations, weight norm and dropout included: one native
+ * kernel forward (pad + at::conv1d), one backward (at::convolution_backward); the dropout mask is drawn again from
+ * its seed in the backward pass rather than kept.
+ */
+export function torchTcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions): tf.Tensor3D {
+  const drop = options.dropout !== undefined && options.dropout.rate > 0 ? options.dropout : { rate: 0, seed: 0, steps: [] };
+  const attrs = { kernelSize: options.kernelSize, dilation: options.dilation, activation: options.activation, rate: drop.rate, seed: drop.seed | 0, maskSteps: drop.steps };
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const [sx, sv, sb, sg] = args.slice(0, -1) as tf.Tensor[];
+    const inputs = { x: sx!, v: sv!, b: sb!, ...(sg ? { g: sg } : {}) };
+    const y = tf.engine().runKernel('TorchTcnConv', inputs, attrs) as tf.Tensor;
+    save([sx!, sv!, y, ...(sg ? [sg] : [])]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [gx, gv, gy, gg] = saved;
+        const grads = tf.engine().runKernel('TorchTcnConvGrad', { x: gx!, v: gv!, y: gy!, dy, ...(gg ? { g: gg } : {}) }, attrs) as tf.Tensor[];
+        // The kernel returns [dx, dv, (dg,) db]; customGrad wants the inputs' order x, v, b, (g).
+        return gg ? [grads[0]!, grads[1]!, grads[3]!, grads[2]!] : grads;
+      },
+    };
+  });
+  return (g ? op(x, v, b, g) : op(x, v, b)) as tf.Tensor3D;
+}
+
 const layerNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, gamma, beta] = args as tf.Tensor[];
   const save = args[3] as tf.GradSaveFunc;

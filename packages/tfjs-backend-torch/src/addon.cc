@@ -794,6 +794,145 @@ Napi::Value CausalConvBackward(const Napi::CallbackInfo& info) {
   })
 }
 
+// The TCN's convolution on channels-first activations, as the model keeps them on torch (src/models/layers/tcn-conv.ts):
+// x [B, C, T]; v [k·C, F] (rows by tap, oldest input first, then channel); g [F] or none; b [F]. The kernel is
+// weight-normalized when g is given (Salimans & Kingma 2016: w = g · v / ‖v‖ per output channel), then
+// y = dropout(act(causal conv(x) + b)), [B, F, T]: one constant pad and one at::conv1d, as PyTorch's own TCN runs it,
+// with no layout copies around it. The dropout mask is dropout.ts's, drawn over the time-major [|S|·B, F] tensor of
+// the steps S the portable TCN computes (its `maskSteps`) and applied to those steps; other steps are left unmasked
+// (no output the model uses reads them).
+struct TcnAttrs {
+  int64_t k, d;
+  int32_t activation;
+  double rate;
+  int32_t seed;
+  std::vector<int64_t> steps;
+};
+
+TcnAttrs tcnAttrs(const Napi::CallbackInfo& info, size_t at) {
+  return {int32(info, at), int32(info, at + 1), int32(info, at + 2), num(info, at + 3), int32(info, at + 4), ints(info[at + 5])};
+}
+
+/** The conv1d weight [F, C, k] from v (and g: weight norm), with the column norms ‖v‖ when normalized. */
+at::Tensor tcnWeight(const at::Tensor& v, const at::Tensor* g, int64_t k, at::Tensor* norm) {
+  int64_t C = v.size(0) / k, F = v.size(1);
+  at::Tensor w = v;
+  if (g != nullptr) {
+    *norm = v.square().sum(0).sqrt();
+    w = v * (*g / *norm);
+  }
+  return w.reshape({k, C, F}).permute({2, 1, 0}).contiguous();
+}
+
+/**
+ * dropout.ts's mask for the steps a.steps, [|S|, B, F] in the time-major order it is drawn in (see DropoutMask).
+ * mulberry32 is a hash of a counter (state = seed' + (p + 1)·0x6d2b79f5 for output p), so each pair of elements is
+ * computed from its index alone, a loop without a carried dependence.
+ */
+at::Tensor tcnMask(int64_t B, int64_t F, const TcnAttrs& a) {
+  at::Tensor mask = at::empty({static_cast<int64_t>(a.steps.size()), B, F}, at::kFloat);
+  float* m = mask.data_ptr<float>();
+  int64_t n = mask.numel();
+  float scale = static_cast<float>(1 / (1 - a.rate));
+  uint32_t threshold = static_cast<uint32_t>(std::floor((1 - a.rate) * 65536 + 0.5));
+  uint32_t base = static_cast<uint32_t>(a.seed) ^ 0x9e3779b9u;
+  for (int64_t p = 0; p < n / 2; p++) {
+    uint32_t state = base + static_cast<uint32_t>(p + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    m[2 * p] = (t & 0xffffu) < threshold ? scale : 0.0f;
+    m[2 * p + 1] = (t >> 16) < threshold ? scale : 0.0f;
+  }
+  if (n % 2 == 1) {
+    uint32_t state = base + static_cast<uint32_t>(n / 2 + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    m[n - 1] = (t & 0xffffu) < threshold ? scale : 0.0f;
+  }
+  return mask;
+}
+
+at::Tensor stepIndex(const TcnAttrs& a, int64_t T) {
+  for (int64_t t : a.steps) {
+    if (t < 0 || t >= T) throw std::runtime_error("tcn conv: mask step " + std::to_string(t) + " outside 0.." + std::to_string(T - 1));
+  }
+  return at::tensor(a.steps, at::kLong);
+}
+
+Napi::Value TcnConv(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& v = get(info[1]);
+    bool normalized = int32(info, 2) >= 0;
+    const at::Tensor& b = get(info[3]);
+    TcnAttrs a = tcnAttrs(info, 4);
+    at::Tensor norm;
+    at::Tensor w = tcnWeight(v, normalized ? &get(info[2]) : nullptr, a.k, &norm);
+    int64_t pad = (a.k - 1) * a.d;
+    at::Tensor y = at::conv1d(pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, b, at::IntArrayRef{1}, at::IntArrayRef{0}, at::IntArrayRef{a.d}, 1);
+    if (a.activation == A_RELU) y.relu_();
+    if (a.rate > 0) {
+      int64_t T = y.size(2);
+      at::Tensor mask = tcnMask(y.size(0), y.size(1), a).permute({1, 2, 0});  // [B, F, |S|]
+      bool every = static_cast<int64_t>(a.steps.size()) == T;
+      for (int64_t m = 0; every && m < T; m++) every = a.steps[m] == m;
+      if (every) {
+        y.mul_(mask);
+      } else {
+        at::Tensor index = stepIndex(a, T);
+        y.index_copy_(2, index, y.index_select(2, index).mul_(mask));
+      }
+    }
+    return handle(info.Env(), y);
+  })
+}
+
+// Gradients of TcnConv given its output y and the upstream gradient dy: [dx, dv, db], or [dx, dv, dg, db] when
+// weight-normalized (∂g = (v·∂w)/‖v‖ and ∂v = (g/‖v‖)·∂w − g·(v·∂w)/‖v‖³ · v, per output channel).
+Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& v = get(info[1]);
+    bool normalized = int32(info, 2) >= 0;
+    const at::Tensor& y = get(info[3]);
+    const at::Tensor& dy = get(info[4]);
+    TcnAttrs a = tcnAttrs(info, 5);
+    const at::Tensor* g = normalized ? &get(info[2]) : nullptr;
+    int64_t B = y.size(0), F = y.size(1), T = y.size(2);
+    at::Tensor dz;
+    if (a.rate > 0 && a.activation == A_RELU) {
+      // After ReLU and the mask, y > 0 exactly where the mask kept a positive pre-activation: ∂z = ∂y · scale there
+      // on the masked steps, ∂y where y > 0 on the others, 0 elsewhere. No need to draw the mask again.
+      at::Tensor stepScale = at::ones({T}, y.options());
+      stepScale.index_fill_(0, stepIndex(a, T), static_cast<float>(1 / (1 - a.rate)));
+      dz = at::threshold_backward(dy, y, 0).mul_(stepScale);
+    } else {
+      dz = dy;
+      if (a.rate > 0) {
+        at::Tensor index = stepIndex(a, T);
+        dz = dy.clone();
+        dz.index_copy_(2, index, dz.index_select(2, index).mul_(tcnMask(B, F, a).permute({1, 2, 0})));
+      }
+      if (a.activation == A_RELU) dz = at::threshold_backward(dz, y, 0);
+    }
+    at::Tensor norm;
+    at::Tensor w = tcnWeight(v, g, a.k, &norm);
+    int64_t pad = (a.k - 1) * a.d;
+    std::vector<int64_t> biasSizes = {F};
+    auto grads = at::convolution_backward(dz.contiguous(), pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, at::IntArrayRef(biasSizes), {1}, {0}, {a.d}, false, {0}, 1, {true, true, true});
+    at::Tensor dx = std::get<0>(grads);
+    if (pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
+    at::Tensor dw = std::get<1>(grads).permute({2, 1, 0}).reshape({v.size(0), F});
+    if (g == nullptr) return handles(info.Env(), {dx, dw, std::get<2>(grads)});
+    at::Tensor s = (v * dw).sum(0);
+    at::Tensor dg = s / norm;
+    at::Tensor dv = dw * (*g / norm) - v * (*g * s / (norm * norm * norm));
+    return handles(info.Env(), {dx, dv, dg, std::get<2>(grads)});
+  })
+}
+
 // Layer normalization over the last axis with ε = 1e-5 (src/models/layers/layer-norm.ts): [y, mean, rstd].
 Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   GUARD({
@@ -930,6 +1069,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(DropoutMask);
   EXPORT(CausalConv);
   EXPORT(CausalConvBackward);
+  EXPORT(TcnConv);
+  EXPORT(TcnConvBackward);
   EXPORT(LayerNorm);
   EXPORT(LayerNormBackward);
   EXPORT(LstmForward);
