@@ -194,6 +194,12 @@ describe('torch backend', { skip }, () => {
         tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, { kernelSize: 3, dilation: 2, activation: 'relu', dropout: { rate: 0.3, seed: 77, steps: [1, 3, 5, 6] } }),
     },
     {
+      name: 'TCN conv, channels-first with the residual block output relu(y + r) (kernel 2, dilation 1, weight norm, dropout on every step)',
+      inputs: [random([3, 4, 6]), random([8, 5]), random([5]), random([5]), random([3, 5, 6])],
+      f: (x, v, g, b, r) =>
+        tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, { kernelSize: 2, dilation: 1, activation: 'relu', dropout: { rate: 0.2, seed: 5, steps: [0, 1, 2, 3, 4, 5] } }, r as tf.Tensor3D),
+    },
+    {
       name: 'TCN conv, channels-first (kernel 1, linear: the residual projection)',
       inputs: [random([3, 5, 7]), random([5, 4]), random([4])],
       f: (x, v, b) => tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, null, b as tf.Tensor1D, { kernelSize: 1, dilation: 1, activation: 'linear' }),

@@ -52,12 +52,16 @@ export interface TorchNative {
   /** [dx, dkernel, dbias] of CausalConv from its output y and the upstream gradient dy. */
   CausalConvBackward(x: Handle, kernel: Handle, y: Handle, dy: Handle, inSteps: readonly number[], outSteps: readonly number[], kernelSize: number, dilation: number, activation: number): Handle[];
   /**
-   * The TCN's convolution on channels-first x [B, C, T]: dropout(act(causal conv(x, w) + b)) [B, F, T], w = v or its
+   * The TCN's convolution on channels-first x [B, C, T]: y = dropout(act(causal conv(x, w) + b)) [B, F, T], w = v or its
    * weight normalization by g (handle, or -1 for none); the dropout mask drawn over the time-major steps `maskSteps`.
+   * Returns [y], or [relu(y + residual), y] with a residual (handle, or -1 for none).
    */
-  TcnConv(x: Handle, v: Handle, g: Handle, b: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle;
-  /** [dx, dv, db], or [dx, dv, dg, db] when weight-normalized, of TcnConv from its output y and the upstream gradient dy. */
-  TcnConvBackward(x: Handle, v: Handle, g: Handle, y: Handle, dy: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle[];
+  TcnConv(x: Handle, v: Handle, g: Handle, b: Handle, residual: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle[];
+  /**
+   * [dx, dv, db], or [dx, dv, dg, db] when weight-normalized, then the residual's gradient when there was one, of
+   * TcnConv from its output y (and the block's output `out`, else -1) and the upstream gradient of its first output.
+   */
+  TcnConvBackward(x: Handle, v: Handle, g: Handle, y: Handle, out: Handle, dy: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle[];
   /** Layer normalization over the last axis (ε 1e-5): [y, mean, rstd]. */
   LayerNorm(x: Handle, gamma: Handle, beta: Handle): Handle[];
   /** [dx, dgamma, dbeta] of LayerNorm. */

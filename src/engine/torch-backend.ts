@@ -329,13 +329,13 @@ function registerFusedKernels(n: TorchNative): void {
   const tcnArgs = (a: TcnAttrs) => [a.kernelSize, a.dilation, a.activation === 'relu' ? 1 : 0, a.rate, a.seed, a.maskSteps] as const;
   register('TorchTcnConv', ({ inputs, backend, attrs }) => {
     const [x, v, b] = hs(backend, [inputs.x, inputs.v, inputs.b]);
-    const g = inputs.g ? backend.handleOf(inputs.g) : -1;
-    return backend.wrap(n.TcnConv(x!, v!, g, b!, ...tcnArgs(attrs as unknown as TcnAttrs)));
+    const optional = (t: tf.TensorInfo | undefined) => (t ? backend.handleOf(t) : -1);
+    return backend.wrapAll(n.TcnConv(x!, v!, optional(inputs.g), b!, optional(inputs.residual), ...tcnArgs(attrs as unknown as TcnAttrs)));
   });
   register('TorchTcnConvGrad', ({ inputs, backend, attrs }) => {
     const [x, v, y, dy] = hs(backend, [inputs.x, inputs.v, inputs.y, inputs.dy]);
-    const g = inputs.g ? backend.handleOf(inputs.g) : -1;
-    return backend.wrapAll(n.TcnConvBackward(x!, v!, g, y!, dy!, ...tcnArgs(attrs as unknown as TcnAttrs)));
+    const optional = (t: tf.TensorInfo | undefined) => (t ? backend.handleOf(t) : -1);
+    return backend.wrapAll(n.TcnConvBackward(x!, v!, optional(inputs.g), y!, optional(inputs.out), dy!, ...tcnArgs(attrs as unknown as TcnAttrs)));
   });
   register('TorchLayerNorm', ({ inputs, backend }) => {
     const [x, gamma, beta] = hs(backend, [inputs.x, inputs.gamma, inputs.beta]);

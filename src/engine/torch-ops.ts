@@ -118,30 +118,35 @@ export interface TcnConvOptions {
 }
 
 /**
- * The TCN's convolution on channels-first [B, C, T] activations, weight norm and dropout included: one native
- * kernel forward (pad + at::conv1d), one backward (at::convolution_backward); the dropout mask is drawn again from
- * its seed in the backward pass rather than kept.
+ * The TCN's convolution on channels-first [B, C, T] activations, weight norm, dropout and the residual block's
+ * relu(y + residual) included: one native kernel forward (pad + at::conv1d), one backward
+ * (at::convolution_backward); the backward pass needs no dropout mask (see addon.cc TcnConvBackward).
  */
-export function torchTcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions): tf.Tensor3D {
+export function torchTcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions, residual?: tf.Tensor3D): tf.Tensor3D {
   const drop = options.dropout !== undefined && options.dropout.rate > 0 ? options.dropout : { rate: 0, seed: 0, steps: [] };
   const attrs = { kernelSize: options.kernelSize, dilation: options.dilation, activation: options.activation, rate: drop.rate, seed: drop.seed | 0, maskSteps: drop.steps };
+  const optional = { ...(g ? { g } : {}), ...(residual ? { residual } : {}) };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.at(-1) as tf.GradSaveFunc;
-    const [sx, sv, sb, sg] = args.slice(0, -1) as tf.Tensor[];
-    const inputs = { x: sx!, v: sv!, b: sb!, ...(sg ? { g: sg } : {}) };
-    const y = tf.engine().runKernel('TorchTcnConv', inputs, attrs) as tf.Tensor;
-    save([sx!, sv!, y, ...(sg ? [sg] : [])]);
+    const [sx, sv, sb] = args as tf.Tensor[];
+    const named = { x: sx!, v: sv!, b: sb!, ...(g ? { g: args[3] as tf.Tensor } : {}), ...(residual ? { residual: args[g ? 4 : 3] as tf.Tensor } : {}) };
+    const [first, y] = tf.engine().runKernel('TorchTcnConv', named, attrs) as tf.Tensor[];
+    // With a residual the kernel returns the block's output and the convolution's y; the gradient needs both.
+    save([sx!, sv!, y ?? first!, ...(g ? [named.g!] : []), ...(y ? [first!] : [])]);
     return {
-      value: y,
+      value: first!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [gx, gv, gy, gg] = saved;
-        const grads = tf.engine().runKernel('TorchTcnConvGrad', { x: gx!, v: gv!, y: gy!, dy, ...(gg ? { g: gg } : {}) }, attrs) as tf.Tensor[];
-        // The kernel returns [dx, dv, (dg,) db]; customGrad wants the inputs' order x, v, b, (g).
-        return gg ? [grads[0]!, grads[1]!, grads[3]!, grads[2]!] : grads;
+        const [gx, gv, gy, ...rest] = saved;
+        const inputs = { x: gx!, v: gv!, y: gy!, dy, ...(g ? { g: rest[0]! } : {}), ...(residual ? { out: rest.at(-1)! } : {}) };
+        // The kernel returns [dx, dv, (dg,) db, (dresidual)]; customGrad wants the inputs' order x, v, b, (g), (residual).
+        const [dx, dv, ...more] = tf.engine().runKernel('TorchTcnConvGrad', inputs, attrs) as tf.Tensor[];
+        const dg = g ? more.shift()! : null;
+        const [db, dr] = more;
+        return [dx!, dv!, db!, ...(dg ? [dg] : []), ...(dr ? [dr] : [])];
       },
     };
   });
-  return (g ? op(x, v, b, g) : op(x, v, b)) as tf.Tensor3D;
+  return op(x, v, b, ...Object.values(optional)) as tf.Tensor3D;
 }
 
 const layerNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -800,7 +800,7 @@ Napi::Value CausalConvBackward(const Napi::CallbackInfo& info) {
 // y = dropout(act(causal conv(x) + b)), [B, F, T]: one constant pad and one at::conv1d, as PyTorch's own TCN runs it,
 // with no layout copies around it. The dropout mask is dropout.ts's, drawn over the time-major [|S|·B, F] tensor of
 // the steps S the portable TCN computes (its `maskSteps`) and applied to those steps; other steps are left unmasked
-// (no output the model uses reads them).
+// (no output the model uses reads them). With a residual r [B, F, T], the block's output relu(y + r) comes too.
 // The inverted-dropout mask of src/models/layers/dropout.ts, bit for bit, into m[0..n): mulberry32 (Tommy Ettinger,
 // public domain) seeded with seed ^ 0x9e3779b9, two 16-bit uniforms per output, an element kept when its uniform is
 // below round(65536·(1 − rate)); kept elements hold 1/(1 − rate) in float32, dropped ones 0. mulberry32 is a hash of
@@ -860,6 +860,13 @@ at::Tensor tcnMask(int64_t B, int64_t F, const TcnAttrs& a) {
   return mask;
 }
 
+/** Whether the mask covers every step 0..T−1. */
+bool everyStep(const TcnAttrs& a, int64_t T) {
+  bool every = static_cast<int64_t>(a.steps.size()) == T;
+  for (int64_t m = 0; every && m < T; m++) every = a.steps[m] == m;
+  return every;
+}
+
 at::Tensor stepIndex(const TcnAttrs& a, int64_t T) {
   for (int64_t t : a.steps) {
     if (t < 0 || t >= T) throw std::runtime_error("tcn conv: mask step " + std::to_string(t) + " outside 0.." + std::to_string(T - 1));
@@ -873,7 +880,8 @@ Napi::Value TcnConv(const Napi::CallbackInfo& info) {
     const at::Tensor& v = get(info[1]);
     bool normalized = int32(info, 2) >= 0;
     const at::Tensor& b = get(info[3]);
-    TcnAttrs a = tcnAttrs(info, 4);
+    bool residual = int32(info, 4) >= 0;
+    TcnAttrs a = tcnAttrs(info, 5);
     at::Tensor norm;
     at::Tensor w = tcnWeight(v, normalized ? &get(info[2]) : nullptr, a.k, &norm);
     int64_t pad = (a.k - 1) * a.d;
@@ -884,29 +892,30 @@ Napi::Value TcnConv(const Napi::CallbackInfo& info) {
       // [|S|, B, F] → [B, F, |S|] as a 2-D transpose of [|S|, B·F], which ATen copies in cache-sized blocks (a mask
       // read through permuted strides, 32 KB apart, cost more than drawing it).
       at::Tensor mask = tcnMask(B, F, a).view({S, B * F}).t().contiguous().view({B, F, S});
-      bool every = S == T;
-      for (int64_t m = 0; every && m < T; m++) every = a.steps[m] == m;
-      if (every) {
+      if (everyStep(a, T)) {
         y.mul_(mask);
       } else {
         at::Tensor index = stepIndex(a, T);
         y.index_copy_(2, index, y.index_select(2, index).mul_(mask));
       }
     }
-    return handle(info.Env(), y);
+    if (!residual) return handles(info.Env(), {y});
+    return handles(info.Env(), {(y + get(info[4])).relu_(), y});
   })
 }
 
-// Gradients of TcnConv given its output y and the upstream gradient dy: [dx, dv, db], or [dx, dv, dg, db] when
-// weight-normalized (∂g = (v·∂w)/‖v‖ and ∂v = (g/‖v‖)·∂w − g·(v·∂w)/‖v‖³ · v, per output channel).
+// Gradients of TcnConv given its output y (and the block's output `out` when there was a residual) and the upstream
+// gradient (of y, or of out: then ∂r = ∂y = the upstream gradient where out > 0): [dx, dv, db], or [dx, dv, dg, db]
+// when weight-normalized (∂g = (v·∂w)/‖v‖ and ∂v = (g/‖v‖)·∂w − g·(v·∂w)/‖v‖³ · v, per output channel), then ∂r.
 Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
   GUARD({
     const at::Tensor& x = get(info[0]);
     const at::Tensor& v = get(info[1]);
     bool normalized = int32(info, 2) >= 0;
     const at::Tensor& y = get(info[3]);
-    const at::Tensor& dy = get(info[4]);
-    TcnAttrs a = tcnAttrs(info, 5);
+    bool residual = int32(info, 4) >= 0;
+    at::Tensor dy = residual ? at::threshold_backward(get(info[5]), get(info[4]), 0) : get(info[5]);
+    TcnAttrs a = tcnAttrs(info, 6);
     const at::Tensor* g = normalized ? &get(info[2]) : nullptr;
     int64_t B = y.size(0), F = y.size(1), T = y.size(2);
     at::Tensor dz;
@@ -915,7 +924,7 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
       // on the masked steps, ∂y where y > 0 on the others, 0 elsewhere. No need to draw the mask again.
       float scale = static_cast<float>(1 / (1 - a.rate));
       dz = at::threshold_backward(dy, y, 0);
-      if (static_cast<int64_t>(a.steps.size()) == T) {
+      if (everyStep(a, T)) {
         dz.mul_(scale);
       } else {
         at::Tensor stepScale = at::ones({T}, y.options());
@@ -939,11 +948,14 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
     at::Tensor dx = std::get<0>(grads);
     if (pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
     at::Tensor dw = std::get<1>(grads).permute({2, 1, 0}).reshape({v.size(0), F});
-    if (g == nullptr) return handles(info.Env(), {dx, dw, std::get<2>(grads)});
-    at::Tensor s = (v * dw).sum(0);
-    at::Tensor dg = s / norm;
-    at::Tensor dv = dw * (*g / norm) - v * (*g * s / (norm * norm * norm));
-    return handles(info.Env(), {dx, dv, dg, std::get<2>(grads)});
+    std::vector<at::Tensor> out = {dx, dw, std::get<2>(grads)};
+    if (g != nullptr) {
+      at::Tensor s = (v * dw).sum(0);
+      out[1] = dw * (*g / norm) - v * (*g * s / (norm * norm * norm));
+      out.insert(out.begin() + 2, s / norm);
+    }
+    if (residual) out.push_back(dy);
+    return handles(info.Env(), out);
   })
 }
 

@@ -19,15 +19,15 @@ export function weightNorm(v: tf.Tensor2D, g: tf.Tensor1D): tf.Tensor2D {
  *
  * The dropout mask is the one the time-major TCN draws (dropout.ts over [|S|·B, F] for the steps S it computes),
  * applied to those steps only, so both layouts train alike from one seed; other steps are not masked (no output
- * the model uses reads them).
+ * the model uses reads them). With a residual r [B, F, T] the result is the residual block's output relu(y + r).
  *
  * On torch this is one native kernel each way. Elsewhere it is composed from the time-major op (the reference the
  * native kernel's values and gradients are checked against).
  */
-export function tcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions): tf.Tensor3D {
+export function tcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions, residual?: tf.Tensor3D): tf.Tensor3D {
   const { kernelSize, dilation, activation } = options;
   if (v.shape[0] !== kernelSize * x.shape[1]) throw new Error(`tcnConv: kernel rows ${v.shape[0]} ≠ kernel size ${kernelSize} × channels ${x.shape[1]}`);
-  if (torchActive()) return torchTcnConv(x, v, g, b, options);
+  if (torchActive()) return torchTcnConv(x, v, g, b, options, residual);
   return tf.tidy(() => {
     const [B, C, T] = x.shape;
     const F = v.shape[1];
@@ -44,6 +44,7 @@ export function tcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b
       });
       y = tf.mul(y, tf.concat(blocks, 0));
     }
-    return tf.transpose(tf.reshape(y, [T, B, F]), [1, 2, 0]) as tf.Tensor3D;
+    const out = tf.transpose(tf.reshape(y, [T, B, F]), [1, 2, 0]) as tf.Tensor3D;
+    return residual ? (tf.relu(tf.add(out, residual)) as tf.Tensor3D) : out;
   });
 }
