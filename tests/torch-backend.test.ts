@@ -178,6 +178,16 @@ describe('torch backend', { skip }, () => {
   const ops: { name: string; inputs: { values: Float32Array; shape: number[] }[]; f: (...xs: tf.Tensor[]) => tf.Tensor }[] = [
     { name: 'dense (relu)', inputs: [random([16, 12]), random([12, 8]), random([8])], f: (x, w, b) => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu') },
     {
+      name: 'dense (relu, dropout)',
+      inputs: [random([16, 12]), random([12, 9]), random([9])],
+      f: (x, w, b) => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu', { rate: 0.3, seed: 4242 }),
+    },
+    {
+      name: 'dense (linear, dropout)',
+      inputs: [random([7, 12]), random([12, 5]), random([5])],
+      f: (x, w, b) => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'linear', { rate: 0.5, seed: -9 }),
+    },
+    {
       name: 'causal conv (kernel 3, dilation 2, every other output step)',
       inputs: [random([6 * 4, 5]), random([15, 7]), random([7])],
       f: (x, k, b) => causalConvSteps(x as tf.Tensor2D, [0, 1, 2, 3, 4, 5], [1, 3, 5], k as tf.Tensor2D, b as tf.Tensor1D, 3, 2, 'relu'),

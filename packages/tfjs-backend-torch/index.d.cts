@@ -37,10 +37,10 @@ export interface TorchNative {
   Reverse(x: Handle, dims: readonly number[]): Handle;
   Gather(x: Handle, indices: Handle, axis: number): Handle;
   OneHot(indices: Handle, depth: number, on: number, off: number, dtype: number): Handle;
-  /** act(x·W + b) with activation 0 (linear) or 1 (relu). */
-  Linear(x: Handle, w: Handle, b: Handle, activation: number): Handle;
+  /** dropout(act(x·W + b)) with activation 0 (linear) or 1 (relu), dropout.ts's mask for (rate, seed) when rate > 0. */
+  Linear(x: Handle, w: Handle, b: Handle, activation: number, rate: number, seed: number): Handle;
   /** [dx, dW, db] of act(x·W + b), given its output y and the upstream gradient dy. */
-  LinearBackward(x: Handle, w: Handle, y: Handle, dy: Handle, activation: number): Handle[];
+  LinearBackward(x: Handle, w: Handle, y: Handle, dy: Handle, activation: number, rate: number, seed: number): Handle[];
   /** Adam for all parameters: tensors [w…, g…, m…, v…, β1ᵗ, β2ᵗ] → fresh [w'…, m'…, v'…]. */
   AdamStep(tensors: Handle[], beta1: number, beta2: number, learningRate: number, epsilon: number): Handle[];
   /** One LSTM layer: [output, hs, cs, tanh(cs), gates] (output all hidden states or the last; the rest time-major). */

@@ -298,11 +298,11 @@ function registerFusedKernels(n: TorchNative): void {
   const hs = (backend: TorchBackend, ts: (tf.TensorInfo | undefined)[]) => ts.map((t) => backend.handleOf(t!));
   register('TorchLinear', ({ inputs, backend, attrs }) => {
     const [x, w, b] = hs(backend, [inputs.x, inputs.w, inputs.b]);
-    return backend.wrap(n.Linear(x!, w!, b!, attrs.activation === 'relu' ? 1 : 0));
+    return backend.wrap(n.Linear(x!, w!, b!, attrs.activation === 'relu' ? 1 : 0, Number(attrs.rate ?? 0), Number(attrs.seed ?? 0)));
   });
   register('TorchLinearGrad', ({ inputs, backend, attrs }) => {
     const [x, w, y, dy] = hs(backend, [inputs.x, inputs.w, inputs.y, inputs.dy]);
-    return backend.wrapAll(n.LinearBackward(x!, w!, y!, dy!, attrs.activation === 'relu' ? 1 : 0));
+    return backend.wrapAll(n.LinearBackward(x!, w!, y!, dy!, attrs.activation === 'relu' ? 1 : 0, Number(attrs.rate ?? 0), Number(attrs.seed ?? 0)));
   });
   register('TorchAdam', ({ inputs, backend, attrs }) =>
     backend.wrapAll(

@@ -20,27 +20,31 @@ function recording(): boolean {
 
 type Activation = 'linear' | 'relu';
 
-function makeDense(activation: Activation) {
+function makeDense(attrs: { activation: Activation; rate: number; seed: number }) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, b] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const y = tf.engine().runKernel('TorchLinear', { x, w, b }, { activation }) as tf.Tensor2D;
+    const y = tf.engine().runKernel('TorchLinear', { x, w, b }, attrs) as tf.Tensor2D;
     save([x, w, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw, sy] = saved;
-        return tf.engine().runKernel('TorchLinearGrad', { x: sx!, w: sw!, y: sy!, dy }, { activation }) as tf.Tensor[];
+        return tf.engine().runKernel('TorchLinearGrad', { x: sx!, w: sw!, y: sy!, dy }, attrs) as tf.Tensor[];
       },
     };
   });
 }
 
-const denseOps = { linear: makeDense('linear'), relu: makeDense('relu') };
+const denseOps = { linear: makeDense({ activation: 'linear', rate: 0, seed: 0 }), relu: makeDense({ activation: 'relu', rate: 0, seed: 0 }) };
 
-/** activation(x·W + b) as one addmm, its gradient as one native kernel. */
-export function torchDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: Activation): tf.Tensor2D {
-  return denseOps[activation](x, kernel, bias) as tf.Tensor2D;
+/**
+ * dropout(activation(x·W + b)) as one addmm (and the mask, drawn natively), its gradient as one native kernel; with
+ * ReLU the backward pass needs no mask (see addon.cc LinearBackward).
+ */
+export function torchDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: Activation, dropout?: { rate: number; seed: number }): tf.Tensor2D {
+  const op = dropout === undefined || dropout.rate <= 0 ? denseOps[activation] : makeDense({ activation, rate: dropout.rate, seed: dropout.seed | 0 });
+  return op(x, kernel, bias) as tf.Tensor2D;
 }
 
 function makeLstm(sequences: boolean) {

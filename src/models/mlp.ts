@@ -47,8 +47,12 @@ class Mlp implements BuiltModel {
     const layers = this.weights;
     for (let k = 0; k < layers.length - 1; k++) {
       const { kernel, bias } = layers[k]!;
-      h = this.config.activation === 'relu' ? dense(h, kernel, bias, 'relu') : (tf[this.config.activation](dense(h, kernel, bias)) as tf.Tensor2D);
-      if (dropoutSeed !== undefined && this.config.dropout > 0) h = dropout(h, this.config.dropout, dropoutSeed + k);
+      const drop = dropoutSeed !== undefined && this.config.dropout > 0 ? { rate: this.config.dropout, seed: dropoutSeed + k } : undefined;
+      if (this.config.activation === 'relu') h = dense(h, kernel, bias, 'relu', drop);
+      else {
+        h = tf[this.config.activation](dense(h, kernel, bias)) as tf.Tensor2D;
+        if (drop) h = dropout(h, drop.rate, drop.seed);
+      }
     }
     return this.unitMask ? tf.mul(h, this.unitMask) : h;
   }

@@ -521,23 +521,41 @@ Napi::Value OneHot(const Napi::CallbackInfo& info) {
 
 // --- the project's fused ops ------------------------------------------------------------------------------
 
-// act(x·W + b): x [rows, in], W [in, out], b [out]; activation 0 linear, 1 relu.
+void fillDropoutMask(float* m, int64_t n, double rate, int32_t seed);
+
+// dropout(act(x·W + b)): x [rows, in], W [in, out], b [out]; activation 0 linear, 1 relu; dropout with dropout.ts's
+// mask for [rows, out] when rate > 0.
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   GUARD({
     at::Tensor y = at::addmm(get(info[2]), get(info[0]), get(info[1]));
     if (int32(info, 3) == A_RELU) y.relu_();
+    double rate = num(info, 4);
+    if (rate > 0) {
+      at::Tensor mask = at::empty_like(y);
+      fillDropoutMask(mask.data_ptr<float>(), mask.numel(), rate, int32(info, 5));
+      y.mul_(mask);
+    }
     return handle(info.Env(), y);
   })
 }
 
-// Gradients of act(x·W + b) given y (the output) and dy: [dx, dW, db].
+// Gradients of Linear given y (its output) and dy: [dx, dW, db]. After ReLU and dropout, y > 0 exactly where the
+// mask kept a positive pre-activation, so ∂z = ∂y · 1/(1 − rate) there and 0 elsewhere, without the mask.
 Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   GUARD({
     const at::Tensor& x = get(info[0]);
     const at::Tensor& w = get(info[1]);
     const at::Tensor& y = get(info[2]);
     at::Tensor dy = get(info[3]);
-    if (int32(info, 4) == A_RELU) dy = dy * y.gt(0);
+    bool relu = int32(info, 4) == A_RELU;
+    double rate = num(info, 5);
+    if (rate > 0 && !relu) {
+      at::Tensor mask = at::empty_like(y);
+      fillDropoutMask(mask.data_ptr<float>(), mask.numel(), rate, int32(info, 6));
+      dy = dy * mask;
+    }
+    if (relu) dy = at::threshold_backward(dy, y, 0);
+    if (rate > 0 && relu) dy.mul_(static_cast<float>(1 / (1 - rate)));
     at::Tensor dx = at::mm(dy, w.t());
     at::Tensor dw = at::mm(x.t(), dy);
     at::Tensor db = dy.sum(0);
