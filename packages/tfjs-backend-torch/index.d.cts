@@ -3,6 +3,8 @@ export type Handle = number;
 type Ints = number | readonly number[];
 
 export interface TorchNative {
+  /** The calling convention's version (raised whenever a function's arguments change); absent in the first builds. */
+  abi?: number;
   /** The buffer each tensor-making call writes its result's [dtype code, rank, ...shape] into (≥ 10 entries). */
   SetMeta(meta: Int32Array): void;
   FromArray(values: Float32Array | Int32Array | Uint8Array, shape: readonly number[], dtype: number): Handle;

@@ -17,6 +17,9 @@ type TorchModule = typeof import('../../packages/tfjs-backend-torch/index.cjs');
 
 export const TORCH_BACKEND = 'torch';
 
+/** The addon's calling convention this code speaks (addon.cc `abi`; 2: dense takes dropout, the TCN convolution). */
+const TORCH_ADDON_ABI = 2;
+
 const DTYPES = ['float32', 'int32', 'bool'] as const;
 
 interface Entry {
@@ -159,6 +162,10 @@ export function loadTorch(): TorchModule {
   if (loaded !== null) return loaded.module;
   const require = createRequire(import.meta.url);
   const module = require('tfjs-backend-torch') as TorchModule;
+  const abi = module.native.abi ?? 1;
+  if (abi !== TORCH_ADDON_ABI) {
+    throw new Error(`tfjs-backend-torch: the addon was built from another checkout (calling convention ${abi}, this code needs ${TORCH_ADDON_ABI}); rebuild it with npm rebuild tfjs-backend-torch`);
+  }
   loaded = { module, backend: null };
   const state = loaded;
   tf.registerBackend(TORCH_BACKEND, () => (state.backend = new TorchBackend(module.native)), 1);

@@ -1056,6 +1056,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // No autograd bookkeeping: tfjs records its own tape, gradients here are kernels like any other.
   c10::InferenceMode* guard = new c10::InferenceMode(true);
   (void)guard;
+  // The calling convention's version: raised whenever a function's arguments change, so that JavaScript refuses an
+  // addon built from an older checkout (src/engine/torch-backend.ts TORCH_ADDON_ABI) instead of misreading it.
+  exports.Set("abi", Napi::Number::New(env, 2));
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name))
   EXPORT(SetMeta);
   EXPORT(FromArray);
