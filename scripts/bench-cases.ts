@@ -326,7 +326,7 @@ function lstmLayersCase(): BenchCase {
 }
 
 const describeTcn = (c: any, shape: number[]) =>
-  `TCN ${seqShape(shape)} → ${c.dilations.length} blocks × ${c.filters} filters (kernel ${c.kernel_size}, dilations ${c.dilations.join(',')}${c.weight_norm ? ', weight norm' : ''}), ${c.pooling} step${c.pooling === 'last' ? ' (only the steps it reads are computed)' : 's'} → 1 logit`;
+  `TCN ${seqShape(shape)} → ${c.dilations.length} blocks × ${c.filters} filters (kernel ${c.kernel_size}, dilations ${c.dilations.join(',')}${c.weight_norm ? ', weight norm' : ''}, dropout ${c.dropout}), ${c.pooling} step${c.pooling === 'last' ? ' (wasm computes only the steps it reads, torch every step)' : 's'} → 1 logit`;
 const tcnReference = (c: any, shape: number[], batch: number) => [
   'tcn', '--seq-len', String(shape[0]), '--channels', String(shape[1]), '--filters', String(c.filters),
   '--kernel', String(c.kernel_size), '--dilations', c.dilations.join(','), '--batch', String(batch),
@@ -334,6 +334,9 @@ const tcnReference = (c: any, shape: number[], batch: number) => [
 const TCN_CASE = registryModelCase('tcn', 'tcn', describeTcn, tcnReference);
 // Mean pooling reads every step, so every step is computed, as the PyTorch reference (which mean-pools) does.
 const TCN_EVERY_STEP_CASE = registryModelCase('tcn-every-step', 'tcn', describeTcn, tcnReference, { pooling: 'mean' });
+// The reference's own architecture: torch_reference.py's TCN has neither weight normalization nor dropout, which the
+// project's TCN has by default; this case times the same work on both sides.
+const TCN_AS_REFERENCE_CASE = registryModelCase('tcn-as-reference', 'tcn', describeTcn, tcnReference, { pooling: 'mean', weight_norm: false, dropout: 0 });
 
 const TABTRANSFORMER_CASE = registryModelCase(
   'tabtransformer',
@@ -358,5 +361,6 @@ export const CASES: BenchCase[] = [
   { ...lstmLayersCase(), byDefault: false },
   TCN_CASE,
   TCN_EVERY_STEP_CASE,
+  TCN_AS_REFERENCE_CASE,
   TABTRANSFORMER_CASE,
 ];

@@ -10,7 +10,9 @@ import { REPO_ROOT, runCli, tempDir } from './helpers.js';
  * tests/fixtures/golden-v0-grid holds what the code before the run-record module (commit 75c6cc8) wrote for this
  * grid: two runs with spectral, outlier and saliency detection and the defence. Its cohort.parquet and splits.json are
  * what the generator of that time wrote for 600 stays with seed 16 (the generator has changed since, issue 11); the
- * grid's data paths are relative, so the run ids match.
+ * grid's data paths are relative, so the run ids match. The MLP's learned values (metrics.json, and the values of the
+ * CSVs' compared columns) were regenerated once, by design, when the MLP moved onto the project's dense and dropout
+ * ops (issue 15): its dropout masks now come from dropout.ts, not tf.dropout. The CSVs keep the old column names.
  */
 const GOLDEN = join(REPO_ROOT, 'tests', 'fixtures', 'golden-v0-grid');
 const RUNS = ['mlp/none/0/seed_0', 'mlp/rare_value/0.05/seed_0'];

@@ -21,6 +21,7 @@ import { lstmLayer } from '../src/models/layers/lstm-op.js';
 import { multiHeadSelfAttention } from '../src/models/layers/attention.js';
 import { layerNorm } from '../src/models/layers/layer-norm.js';
 import { dropout } from '../src/models/layers/dropout.js';
+import { tcnConv } from '../src/models/layers/tcn-conv.js';
 import { Rng } from '../src/engine/rng.js';
 import { RUN_FILES } from '../src/runs/layout.js';
 import { tempDir } from './helpers.js';
@@ -177,6 +178,16 @@ describe('torch backend', { skip }, () => {
   const ops: { name: string; inputs: { values: Float32Array; shape: number[] }[]; f: (...xs: tf.Tensor[]) => tf.Tensor }[] = [
     { name: 'dense (relu)', inputs: [random([16, 12]), random([12, 8]), random([8])], f: (x, w, b) => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu') },
     {
+      name: 'dense (relu, dropout)',
+      inputs: [random([16, 12]), random([12, 9]), random([9])],
+      f: (x, w, b) => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu', { rate: 0.3, seed: 4242 }),
+    },
+    {
+      name: 'dense (linear, dropout)',
+      inputs: [random([7, 12]), random([12, 5]), random([5])],
+      f: (x, w, b) => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'linear', { rate: 0.5, seed: -9 }),
+    },
+    {
       name: 'causal conv (kernel 3, dilation 2, every other output step)',
       inputs: [random([6 * 4, 5]), random([15, 7]), random([7])],
       f: (x, k, b) => causalConvSteps(x as tf.Tensor2D, [0, 1, 2, 3, 4, 5], [1, 3, 5], k as tf.Tensor2D, b as tf.Tensor1D, 3, 2, 'relu'),
@@ -185,6 +196,29 @@ describe('torch backend', { skip }, () => {
       name: 'causal conv on held steps only (kernel 3, dilation 2, steps 1,3,5,7 → 3,7)',
       inputs: [random([4 * 3, 5]), random([15, 6]), random([6])],
       f: (x, k, b) => causalConvSteps(x as tf.Tensor2D, [1, 3, 5, 7], [3, 7], k as tf.Tensor2D, b as tf.Tensor1D, 3, 2, 'linear'),
+    },
+    {
+      name: 'TCN conv, channels-first (kernel 3, dilation 2, weight norm, ReLU, dropout on steps 1,3,5,6)',
+      inputs: [random([3, 5, 7]), random([15, 4]), random([4]), random([4])],
+      f: (x, v, g, b) =>
+        tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, { kernelSize: 3, dilation: 2, activation: 'relu', dropout: { rate: 0.3, seed: 77, steps: [1, 3, 5, 6] } }),
+    },
+    {
+      name: 'TCN conv, channels-first with the residual block output relu(y + r) (kernel 2, dilation 1, weight norm, dropout on every step)',
+      inputs: [random([3, 4, 6]), random([8, 5]), random([5]), random([5]), random([3, 5, 6])],
+      f: (x, v, g, b, r) =>
+        tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, { kernelSize: 2, dilation: 1, activation: 'relu', dropout: { rate: 0.2, seed: 5, steps: [0, 1, 2, 3, 4, 5] } }, r as tf.Tensor3D),
+    },
+    {
+      name: 'TCN conv, channels-first (kernel 1, linear: the residual projection)',
+      inputs: [random([3, 5, 7]), random([5, 4]), random([4])],
+      f: (x, v, b) => tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, null, b as tf.Tensor1D, { kernelSize: 1, dilation: 1, activation: 'linear' }),
+    },
+    {
+      name: 'TCN conv, channels-first (kernel 2, dilation 3, linear, dropout on every step)',
+      inputs: [random([2, 3, 8]), random([6, 5]), random([5])],
+      f: (x, v, b) =>
+        tcnConv(x as tf.Tensor3D, v as tf.Tensor2D, null, b as tf.Tensor1D, { kernelSize: 2, dilation: 3, activation: 'linear', dropout: { rate: 0.5, seed: -3, steps: [0, 1, 2, 3, 4, 5, 6, 7] } }),
     },
     { name: 'LSTM layer (sequences)', inputs: [random([3, 5, 4]), random([4, 24], 0.5), random([6, 24], 0.5), random([24])], f: (x, wx, wh, b) => lstmLayer(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, true) },
     { name: 'LSTM layer (last step)', inputs: [random([3, 5, 4]), random([4, 24], 0.5), random([6, 24], 0.5), random([24])], f: (x, wx, wh, b) => lstmLayer(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, false) },

@@ -3,6 +3,8 @@ export type Handle = number;
 type Ints = number | readonly number[];
 
 export interface TorchNative {
+  /** The calling convention's version (raised whenever a function's arguments change); absent in the first builds. */
+  abi?: number;
   /** The buffer each tensor-making call writes its result's [dtype code, rank, ...shape] into (≥ 10 entries). */
   SetMeta(meta: Int32Array): void;
   FromArray(values: Float32Array | Int32Array | Uint8Array, shape: readonly number[], dtype: number): Handle;
@@ -37,10 +39,10 @@ export interface TorchNative {
   Reverse(x: Handle, dims: readonly number[]): Handle;
   Gather(x: Handle, indices: Handle, axis: number): Handle;
   OneHot(indices: Handle, depth: number, on: number, off: number, dtype: number): Handle;
-  /** act(x·W + b) with activation 0 (linear) or 1 (relu). */
-  Linear(x: Handle, w: Handle, b: Handle, activation: number): Handle;
+  /** dropout(act(x·W + b)) with activation 0 (linear) or 1 (relu), dropout.ts's mask for (rate, seed) when rate > 0. */
+  Linear(x: Handle, w: Handle, b: Handle, activation: number, rate: number, seed: number): Handle;
   /** [dx, dW, db] of act(x·W + b), given its output y and the upstream gradient dy. */
-  LinearBackward(x: Handle, w: Handle, y: Handle, dy: Handle, activation: number): Handle[];
+  LinearBackward(x: Handle, w: Handle, y: Handle, dy: Handle, activation: number, rate: number, seed: number): Handle[];
   /** Adam for all parameters: tensors [w…, g…, m…, v…, β1ᵗ, β2ᵗ] → fresh [w'…, m'…, v'…]. */
   AdamStep(tensors: Handle[], beta1: number, beta2: number, learningRate: number, epsilon: number): Handle[];
   /** One LSTM layer: [output, hs, cs, tanh(cs), gates] (output all hidden states or the last; the rest time-major). */
@@ -51,6 +53,17 @@ export interface TorchNative {
   CausalConv(x: Handle, kernel: Handle, bias: Handle, inSteps: readonly number[], outSteps: readonly number[], kernelSize: number, dilation: number, activation: number): Handle;
   /** [dx, dkernel, dbias] of CausalConv from its output y and the upstream gradient dy. */
   CausalConvBackward(x: Handle, kernel: Handle, y: Handle, dy: Handle, inSteps: readonly number[], outSteps: readonly number[], kernelSize: number, dilation: number, activation: number): Handle[];
+  /**
+   * The TCN's convolution on channels-first x [B, C, T]: y = dropout(act(causal conv(x, w) + b)) [B, F, T], w = v or its
+   * weight normalization by g (handle, or -1 for none); the dropout mask drawn over the time-major steps `maskSteps`.
+   * Returns [y], or [relu(y + residual), y] with a residual (handle, or -1 for none).
+   */
+  TcnConv(x: Handle, v: Handle, g: Handle, b: Handle, residual: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle[];
+  /**
+   * [dx, dv, db], or [dx, dv, dg, db] when weight-normalized, then the residual's gradient when there was one, of
+   * TcnConv from its output y (and the block's output `out`, else -1) and the upstream gradient of its first output.
+   */
+  TcnConvBackward(x: Handle, v: Handle, g: Handle, y: Handle, out: Handle, dy: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle[];
   /** Layer normalization over the last axis (ε 1e-5): [y, mean, rstd]. */
   LayerNorm(x: Handle, gamma: Handle, beta: Handle): Handle[];
   /** [dx, dgamma, dbeta] of LayerNorm. */

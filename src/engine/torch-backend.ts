@@ -17,6 +17,9 @@ type TorchModule = typeof import('../../packages/tfjs-backend-torch/index.cjs');
 
 export const TORCH_BACKEND = 'torch';
 
+/** The addon's calling convention this code speaks (addon.cc `abi`; 2: dense takes dropout, the TCN convolution). */
+const TORCH_ADDON_ABI = 2;
+
 const DTYPES = ['float32', 'int32', 'bool'] as const;
 
 interface Entry {
@@ -159,6 +162,10 @@ export function loadTorch(): TorchModule {
   if (loaded !== null) return loaded.module;
   const require = createRequire(import.meta.url);
   const module = require('tfjs-backend-torch') as TorchModule;
+  const abi = module.native.abi ?? 1;
+  if (abi !== TORCH_ADDON_ABI) {
+    throw new Error(`tfjs-backend-torch: the addon was built from another checkout (calling convention ${abi}, this code needs ${TORCH_ADDON_ABI}); rebuild it with npm rebuild tfjs-backend-torch`);
+  }
   loaded = { module, backend: null };
   const state = loaded;
   tf.registerBackend(TORCH_BACKEND, () => (state.backend = new TorchBackend(module.native)), 1);
@@ -298,11 +305,11 @@ function registerFusedKernels(n: TorchNative): void {
   const hs = (backend: TorchBackend, ts: (tf.TensorInfo | undefined)[]) => ts.map((t) => backend.handleOf(t!));
   register('TorchLinear', ({ inputs, backend, attrs }) => {
     const [x, w, b] = hs(backend, [inputs.x, inputs.w, inputs.b]);
-    return backend.wrap(n.Linear(x!, w!, b!, attrs.activation === 'relu' ? 1 : 0));
+    return backend.wrap(n.Linear(x!, w!, b!, attrs.activation === 'relu' ? 1 : 0, Number(attrs.rate ?? 0), Number(attrs.seed ?? 0)));
   });
   register('TorchLinearGrad', ({ inputs, backend, attrs }) => {
     const [x, w, y, dy] = hs(backend, [inputs.x, inputs.w, inputs.y, inputs.dy]);
-    return backend.wrapAll(n.LinearBackward(x!, w!, y!, dy!, attrs.activation === 'relu' ? 1 : 0));
+    return backend.wrapAll(n.LinearBackward(x!, w!, y!, dy!, attrs.activation === 'relu' ? 1 : 0, Number(attrs.rate ?? 0), Number(attrs.seed ?? 0)));
   });
   register('TorchAdam', ({ inputs, backend, attrs }) =>
     backend.wrapAll(
@@ -324,6 +331,18 @@ function registerFusedKernels(n: TorchNative): void {
     const [x, kernel, y, dy] = hs(backend, [inputs.x, inputs.kernel, inputs.y, inputs.dy]);
     const a = attrs as { inSteps: number[]; outSteps: number[]; kernelSize: number; dilation: number; activation: string };
     return backend.wrapAll(n.CausalConvBackward(x!, kernel!, y!, dy!, a.inSteps, a.outSteps, a.kernelSize, a.dilation, a.activation === 'relu' ? 1 : 0));
+  });
+  type TcnAttrs = { kernelSize: number; dilation: number; activation: string; rate: number; seed: number; maskSteps: number[] };
+  const tcnArgs = (a: TcnAttrs) => [a.kernelSize, a.dilation, a.activation === 'relu' ? 1 : 0, a.rate, a.seed, a.maskSteps] as const;
+  register('TorchTcnConv', ({ inputs, backend, attrs }) => {
+    const [x, v, b] = hs(backend, [inputs.x, inputs.v, inputs.b]);
+    const optional = (t: tf.TensorInfo | undefined) => (t ? backend.handleOf(t) : -1);
+    return backend.wrapAll(n.TcnConv(x!, v!, optional(inputs.g), b!, optional(inputs.residual), ...tcnArgs(attrs as unknown as TcnAttrs)));
+  });
+  register('TorchTcnConvGrad', ({ inputs, backend, attrs }) => {
+    const [x, v, y, dy] = hs(backend, [inputs.x, inputs.v, inputs.y, inputs.dy]);
+    const optional = (t: tf.TensorInfo | undefined) => (t ? backend.handleOf(t) : -1);
+    return backend.wrapAll(n.TcnConvBackward(x!, v!, optional(inputs.g), y!, optional(inputs.out), dy!, ...tcnArgs(attrs as unknown as TcnAttrs)));
   });
   register('TorchLayerNorm', ({ inputs, backend }) => {
     const [x, gamma, beta] = hs(backend, [inputs.x, inputs.gamma, inputs.beta]);

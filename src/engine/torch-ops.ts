@@ -20,27 +20,31 @@ function recording(): boolean {
 
 type Activation = 'linear' | 'relu';
 
-function makeDense(activation: Activation) {
+function makeDense(attrs: { activation: Activation; rate: number; seed: number }) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, b] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const y = tf.engine().runKernel('TorchLinear', { x, w, b }, { activation }) as tf.Tensor2D;
+    const y = tf.engine().runKernel('TorchLinear', { x, w, b }, attrs) as tf.Tensor2D;
     save([x, w, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw, sy] = saved;
-        return tf.engine().runKernel('TorchLinearGrad', { x: sx!, w: sw!, y: sy!, dy }, { activation }) as tf.Tensor[];
+        return tf.engine().runKernel('TorchLinearGrad', { x: sx!, w: sw!, y: sy!, dy }, attrs) as tf.Tensor[];
       },
     };
   });
 }
 
-const denseOps = { linear: makeDense('linear'), relu: makeDense('relu') };
+const denseOps = { linear: makeDense({ activation: 'linear', rate: 0, seed: 0 }), relu: makeDense({ activation: 'relu', rate: 0, seed: 0 }) };
 
-/** activation(x·W + b) as one addmm, its gradient as one native kernel. */
-export function torchDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: Activation): tf.Tensor2D {
-  return denseOps[activation](x, kernel, bias) as tf.Tensor2D;
+/**
+ * dropout(activation(x·W + b)) as one addmm (and the mask, drawn natively), its gradient as one native kernel; with
+ * ReLU the backward pass needs no mask (see addon.cc LinearBackward).
+ */
+export function torchDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: Activation, dropout?: { rate: number; seed: number }): tf.Tensor2D {
+  const op = dropout === undefined || dropout.rate <= 0 ? denseOps[activation] : makeDense({ activation, rate: dropout.rate, seed: dropout.seed | 0 });
+  return op(x, kernel, bias) as tf.Tensor2D;
 }
 
 function makeLstm(sequences: boolean) {
@@ -106,6 +110,47 @@ export function torchCausalConv(
     convOps.set(key, op);
   }
   return op(x, kernel, bias) as tf.Tensor2D;
+}
+
+/** What the TCN's channels-first convolution does besides convolving (see src/models/layers/tcn-conv.ts). */
+export interface TcnConvOptions {
+  kernelSize: number;
+  dilation: number;
+  activation: Activation;
+  /** Dropout after the activation, its mask drawn over the time-major steps `steps` (rate 0: none). */
+  dropout?: { rate: number; seed: number; steps: number[] };
+}
+
+/**
+ * The TCN's convolution on channels-first [B, C, T] activations, weight norm, dropout and the residual block's
+ * relu(y + residual) included: one native kernel forward (pad + at::conv1d), one backward
+ * (at::convolution_backward); the backward pass needs no dropout mask (see addon.cc TcnConvBackward).
+ */
+export function torchTcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions, residual?: tf.Tensor3D): tf.Tensor3D {
+  const drop = options.dropout !== undefined && options.dropout.rate > 0 ? options.dropout : { rate: 0, seed: 0, steps: [] };
+  const attrs = { kernelSize: options.kernelSize, dilation: options.dilation, activation: options.activation, rate: drop.rate, seed: drop.seed | 0, maskSteps: drop.steps };
+  const optional = { ...(g ? { g } : {}), ...(residual ? { residual } : {}) };
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const [sx, sv, sb] = args as tf.Tensor[];
+    const named = { x: sx!, v: sv!, b: sb!, ...(g ? { g: args[3] as tf.Tensor } : {}), ...(residual ? { residual: args[g ? 4 : 3] as tf.Tensor } : {}) };
+    const [first, y] = tf.engine().runKernel('TorchTcnConv', named, attrs) as tf.Tensor[];
+    // With a residual the kernel returns the block's output and the convolution's y; the gradient needs both.
+    save([sx!, sv!, y ?? first!, ...(g ? [named.g!] : []), ...(y ? [first!] : [])]);
+    return {
+      value: first!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [gx, gv, gy, ...rest] = saved;
+        const inputs = { x: gx!, v: gv!, y: gy!, dy, ...(g ? { g: rest[0]! } : {}), ...(residual ? { out: rest.at(-1)! } : {}) };
+        // The kernel returns [dx, dv, (dg,) db, (dresidual)]; customGrad wants the inputs' order x, v, b, (g), (residual).
+        const [dx, dv, ...more] = tf.engine().runKernel('TorchTcnConvGrad', inputs, attrs) as tf.Tensor[];
+        const dg = g ? more.shift()! : null;
+        const [db, dr] = more;
+        return [dx!, dv!, db!, ...(dg ? [dg] : []), ...(dr ? [dr] : [])];
+      },
+    };
+  });
+  return op(x, v, b, ...Object.values(optional)) as tf.Tensor3D;
 }
 
 const layerNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -3,6 +3,8 @@ import type { BuiltModel, ModelSpec } from './types.js';
 import { deriveIntSeed } from '../engine/rng.js';
 import { loadLayersModel, saveLayersModel } from './io.js';
 import { validateParams, type ParamSchema } from '../util/plugin.js';
+import { dense } from './layers/dense.js';
+import { dropout } from './layers/dropout.js';
 
 export interface MlpConfig {
   hidden_units: number[];
@@ -28,30 +30,42 @@ class Mlp implements BuiltModel {
     private readonly config: MlpConfig,
   ) {}
 
-  private get denseLayers(): tf.layers.Layer[] {
-    return this.model.layers;
+  /**
+   * The layers' kernel and bias variables, run through the project's dense op (one native kernel each way on
+   * torch) rather than Layer.apply, whose matMul, bias add and activation are separate kernels with tfjs autodiff.
+   * The tf.layers model stays the weights' owner, so saved models and their initial values are unchanged.
+   */
+  private get weights(): { kernel: tf.Tensor2D; bias: tf.Tensor1D }[] {
+    return this.model.layers.map((layer) => {
+      const [kernel, bias] = layer.trainableWeights.map((w) => w.read());
+      return { kernel: kernel as tf.Tensor2D, bias: bias as tf.Tensor1D };
+    });
   }
 
-  private hidden(x: tf.Tensor, dropoutSeed?: number): tf.Tensor {
-    let h = x;
-    const layers = this.denseLayers;
+  private hidden(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
+    let h = x as tf.Tensor2D;
+    const layers = this.weights;
     for (let k = 0; k < layers.length - 1; k++) {
-      h = layers[k].apply(h) as tf.Tensor;
-      if (dropoutSeed !== undefined && this.config.dropout > 0) h = tf.dropout(h, this.config.dropout, undefined, dropoutSeed + k);
+      const { kernel, bias } = layers[k]!;
+      const drop = dropoutSeed !== undefined && this.config.dropout > 0 ? { rate: this.config.dropout, seed: dropoutSeed + k } : undefined;
+      if (this.config.activation === 'relu') h = dense(h, kernel, bias, 'relu', drop);
+      else {
+        h = tf[this.config.activation](dense(h, kernel, bias)) as tf.Tensor2D;
+        if (drop) h = dropout(h, drop.rate, drop.seed);
+      }
     }
     return this.unitMask ? tf.mul(h, this.unitMask) : h;
   }
 
   logits(x: tf.Tensor, dropoutSeed?: number): tf.Tensor1D {
     return tf.tidy(() => {
-      const layers = this.denseLayers;
-      const out = layers[layers.length - 1].apply(this.hidden(x, dropoutSeed)) as tf.Tensor;
-      return out.reshape([-1]) as tf.Tensor1D;
+      const { kernel, bias } = this.weights.at(-1)!;
+      return dense(this.hidden(x, dropoutSeed), kernel, bias).reshape([-1]) as tf.Tensor1D;
     });
   }
 
   penultimate(x: tf.Tensor): tf.Tensor2D {
-    return tf.tidy(() => this.hidden(x) as tf.Tensor2D);
+    return tf.tidy(() => this.hidden(x));
   }
 
   pruneUnits(mask: Uint8Array | null): void {

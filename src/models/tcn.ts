@@ -5,6 +5,8 @@ import { validateParams, type ParamSchema } from '../util/plugin.js';
 import { ParamModel, buildParams, loadPlanned, outputPlan, type ParamSpec, type Stored } from './layers/base.js';
 import { allSteps, causalConvSteps, selectSteps, toTimeMajor } from './layers/causal-conv.js';
 import { dropout } from './layers/dropout.js';
+import { tcnConv, weightNorm } from './layers/tcn-conv.js';
+import { torchActive } from '../engine/torch-ops.js';
 import { joinStatics, splitStatics, staticChannelsFor } from './layers/statics.js';
 import { UserError } from '../util/errors.js';
 
@@ -117,9 +119,7 @@ class Tcn extends ParamModel<TcnConfig> {
   /** The convolution kernel, weight-normalized (Salimans & Kingma 2016) when configured: w = g · v / ‖v‖ per output channel. */
   private kernel(name: string): tf.Tensor2D {
     const v = this.p(`${name}/kernel`) as tf.Tensor2D;
-    if (!this.config.weight_norm) return v;
-    const norm = tf.sqrt(tf.sum(tf.square(v), 0));
-    return tf.mul(v, tf.div(this.p(`${name}/gain`), norm)) as tf.Tensor2D;
+    return this.config.weight_norm ? weightNorm(v, this.p(`${name}/gain`) as tf.Tensor1D) : v;
   }
 
   protected represent(x: tf.Tensor, dropoutSeed?: number): tf.Tensor2D {
@@ -140,6 +140,7 @@ class Tcn extends ParamModel<TcnConfig> {
    * output depends on (`requiredSteps`).
    */
   private encode(x: tf.Tensor3D, dropoutSeed: number | undefined, all: boolean): tf.Tensor2D {
+    if (torchActive()) return this.encodeChannelsFirst(x, dropoutSeed, all);
     const { dilations, dropout: rate, pooling, filters, kernel_size: k } = this.config;
     const drop = (t: tf.Tensor2D, site: number): tf.Tensor2D =>
       dropoutSeed !== undefined && rate > 0 ? dropout(t, rate, dropoutSeed + site) : t;
@@ -161,6 +162,40 @@ class Tcn extends ParamModel<TcnConfig> {
     });
     if (pooling === 'mean') return tf.mean(tf.reshape(h, [T, B, filters]), 0) as tf.Tensor2D;
     return selectSteps(h, held, [T - 1]);
+  }
+
+  /**
+   * The same network on channels-first activations [B, C, T], for the torch backend: each convolution (weight
+   * norm, bias, ReLU and dropout included) is one native conv1d with no layout copies around it. Every step is
+   * computed; the dropout masks are the time-major path's (drawn over the steps `requiredSteps` names), so both
+   * paths give the same output and gradients from the same seed. Computing every step costs less here than
+   * pruning: ATen's conv1d on whole sequences beats gathering the few steps the upper blocks need.
+   */
+  private encodeChannelsFirst(x: tf.Tensor3D, dropoutSeed: number | undefined, all: boolean): tf.Tensor2D {
+    const { dilations, dropout: rate, pooling, filters, kernel_size: k, weight_norm } = this.config;
+    const [B, T] = x.shape;
+    const plan = requiredSteps(T, this.config, all);
+    const drop = (site: number, steps: number[]) => (dropoutSeed !== undefined && rate > 0 ? { rate, seed: dropoutSeed + site, steps } : undefined);
+    const conv = (name: string, input: tf.Tensor3D, d: number, site: number, steps: number[], residual?: tf.Tensor3D) =>
+      tcnConv(
+        input,
+        this.p(`${name}/kernel`) as tf.Tensor2D,
+        weight_norm ? (this.p(`${name}/gain`) as tf.Tensor1D) : null,
+        this.p(`${name}/bias`) as tf.Tensor1D,
+        { kernelSize: k, dilation: d, activation: 'relu', dropout: drop(site, steps) },
+        residual,
+      );
+    let h = tf.transpose(x, [0, 2, 1]) as tf.Tensor3D;
+    dilations.forEach((d, b) => {
+      const mid = conv(`block${b}/conv0`, h, d, 2 * b, plan.mid[b]!);
+      const residual =
+        h.shape[1] === filters
+          ? h
+          : tcnConv(h, this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, null, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, { kernelSize: 1, dilation: 1, activation: 'linear' });
+      h = conv(`block${b}/conv1`, mid, d, 2 * b + 1, plan.out[b]!, residual);
+    });
+    if (pooling === 'mean') return tf.mean(h, 2) as tf.Tensor2D;
+    return tf.reshape(tf.slice(h, [0, 0, T - 1], [B, filters, 1]), [B, filters]) as tf.Tensor2D;
   }
 }
 

@@ -521,23 +521,41 @@ Napi::Value OneHot(const Napi::CallbackInfo& info) {
 
 // --- the project's fused ops ------------------------------------------------------------------------------
 
-// act(x·W + b): x [rows, in], W [in, out], b [out]; activation 0 linear, 1 relu.
+void fillDropoutMask(float* m, int64_t n, double rate, int32_t seed);
+
+// dropout(act(x·W + b)): x [rows, in], W [in, out], b [out]; activation 0 linear, 1 relu; dropout with dropout.ts's
+// mask for [rows, out] when rate > 0.
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   GUARD({
     at::Tensor y = at::addmm(get(info[2]), get(info[0]), get(info[1]));
     if (int32(info, 3) == A_RELU) y.relu_();
+    double rate = num(info, 4);
+    if (rate > 0) {
+      at::Tensor mask = at::empty_like(y);
+      fillDropoutMask(mask.data_ptr<float>(), mask.numel(), rate, int32(info, 5));
+      y.mul_(mask);
+    }
     return handle(info.Env(), y);
   })
 }
 
-// Gradients of act(x·W + b) given y (the output) and dy: [dx, dW, db].
+// Gradients of Linear given y (its output) and dy: [dx, dW, db]. After ReLU and dropout, y > 0 exactly where the
+// mask kept a positive pre-activation, so ∂z = ∂y · 1/(1 − rate) there and 0 elsewhere, without the mask.
 Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
   GUARD({
     const at::Tensor& x = get(info[0]);
     const at::Tensor& w = get(info[1]);
     const at::Tensor& y = get(info[2]);
     at::Tensor dy = get(info[3]);
-    if (int32(info, 4) == A_RELU) dy = dy * y.gt(0);
+    bool relu = int32(info, 4) == A_RELU;
+    double rate = num(info, 5);
+    if (rate > 0 && !relu) {
+      at::Tensor mask = at::empty_like(y);
+      fillDropoutMask(mask.data_ptr<float>(), mask.numel(), rate, int32(info, 6));
+      dy = dy * mask;
+    }
+    if (relu) dy = at::threshold_backward(dy, y, 0);
+    if (rate > 0 && relu) dy.mul_(static_cast<float>(1 / (1 - rate)));
     at::Tensor dx = at::mm(dy, w.t());
     at::Tensor dw = at::mm(x.t(), dy);
     at::Tensor db = dy.sum(0);
@@ -794,6 +812,171 @@ Napi::Value CausalConvBackward(const Napi::CallbackInfo& info) {
   })
 }
 
+// The TCN's convolution on channels-first activations, as the model keeps them on torch (src/models/layers/tcn-conv.ts):
+// x [B, C, T]; v [k·C, F] (rows by tap, oldest input first, then channel); g [F] or none; b [F]. The kernel is
+// weight-normalized when g is given (Salimans & Kingma 2016: w = g · v / ‖v‖ per output channel), then
+// y = dropout(act(causal conv(x) + b)), [B, F, T]: one constant pad and one at::conv1d, as PyTorch's own TCN runs it,
+// with no layout copies around it. The dropout mask is dropout.ts's, drawn over the time-major [|S|·B, F] tensor of
+// the steps S the portable TCN computes (its `maskSteps`) and applied to those steps; other steps are left unmasked
+// (no output the model uses reads them). With a residual r [B, F, T], the block's output relu(y + r) comes too.
+// The inverted-dropout mask of src/models/layers/dropout.ts, bit for bit, into m[0..n): mulberry32 (Tommy Ettinger,
+// public domain) seeded with seed ^ 0x9e3779b9, two 16-bit uniforms per output, an element kept when its uniform is
+// below round(65536·(1 − rate)); kept elements hold 1/(1 − rate) in float32, dropped ones 0. mulberry32 is a hash of
+// a counter (its state after p + 1 outputs is seed' + (p + 1)·0x6d2b79f5), so each pair is computed from its index:
+// a loop without a carried dependence, which the compiler vectorizes (built for AVX2 too, picked at run time).
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+void fillDropoutMask(float* m, int64_t n, double rate, int32_t seed) {
+  double keep = 1 - rate;
+  float scale = static_cast<float>(1 / keep);
+  uint32_t threshold = static_cast<uint32_t>(std::floor(keep * 65536 + 0.5));
+  uint32_t base = static_cast<uint32_t>(seed) ^ 0x9e3779b9u;
+  int64_t pairs = n / 2;
+  for (int64_t p = 0; p < pairs; p++) {
+    uint32_t state = base + static_cast<uint32_t>(p + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    m[2 * p] = (t & 0xffffu) < threshold ? scale : 0.0f;
+    m[2 * p + 1] = (t >> 16) < threshold ? scale : 0.0f;
+  }
+  if (n % 2 == 1) {
+    uint32_t state = base + static_cast<uint32_t>(pairs + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    m[n - 1] = (t & 0xffffu) < threshold ? scale : 0.0f;
+  }
+}
+
+struct TcnAttrs {
+  int64_t k, d;
+  int32_t activation;
+  double rate;
+  int32_t seed;
+  std::vector<int64_t> steps;
+};
+
+TcnAttrs tcnAttrs(const Napi::CallbackInfo& info, size_t at) {
+  return {int32(info, at), int32(info, at + 1), int32(info, at + 2), num(info, at + 3), int32(info, at + 4), ints(info[at + 5])};
+}
+
+/** The conv1d weight [F, C, k] from v (and g: weight norm), with the column norms ‖v‖ when normalized. */
+at::Tensor tcnWeight(const at::Tensor& v, const at::Tensor* g, int64_t k, at::Tensor* norm) {
+  int64_t C = v.size(0) / k, F = v.size(1);
+  at::Tensor w = v;
+  if (g != nullptr) {
+    *norm = v.square().sum(0).sqrt();
+    w = v * (*g / *norm);
+  }
+  return w.reshape({k, C, F}).permute({2, 1, 0}).contiguous();
+}
+
+/** dropout.ts's mask for the steps a.steps, [|S|, B, F] in the time-major order it is drawn in. */
+at::Tensor tcnMask(int64_t B, int64_t F, const TcnAttrs& a) {
+  at::Tensor mask = at::empty({static_cast<int64_t>(a.steps.size()), B, F}, at::kFloat);
+  fillDropoutMask(mask.data_ptr<float>(), mask.numel(), a.rate, a.seed);
+  return mask;
+}
+
+/** Whether the mask covers every step 0..T−1. */
+bool everyStep(const TcnAttrs& a, int64_t T) {
+  bool every = static_cast<int64_t>(a.steps.size()) == T;
+  for (int64_t m = 0; every && m < T; m++) every = a.steps[m] == m;
+  return every;
+}
+
+at::Tensor stepIndex(const TcnAttrs& a, int64_t T) {
+  for (int64_t t : a.steps) {
+    if (t < 0 || t >= T) throw std::runtime_error("tcn conv: mask step " + std::to_string(t) + " outside 0.." + std::to_string(T - 1));
+  }
+  return at::tensor(a.steps, at::kLong);
+}
+
+Napi::Value TcnConv(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& v = get(info[1]);
+    bool normalized = int32(info, 2) >= 0;
+    const at::Tensor& b = get(info[3]);
+    bool residual = int32(info, 4) >= 0;
+    TcnAttrs a = tcnAttrs(info, 5);
+    at::Tensor norm;
+    at::Tensor w = tcnWeight(v, normalized ? &get(info[2]) : nullptr, a.k, &norm);
+    int64_t pad = (a.k - 1) * a.d;
+    at::Tensor y = at::conv1d(pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, b, at::IntArrayRef{1}, at::IntArrayRef{0}, at::IntArrayRef{a.d}, 1);
+    if (a.activation == A_RELU) y.relu_();
+    if (a.rate > 0) {
+      int64_t B = y.size(0), F = y.size(1), T = y.size(2), S = static_cast<int64_t>(a.steps.size());
+      // [|S|, B, F] → [B, F, |S|] as a 2-D transpose of [|S|, B·F], which ATen copies in cache-sized blocks (a mask
+      // read through permuted strides, 32 KB apart, cost more than drawing it).
+      at::Tensor mask = tcnMask(B, F, a).view({S, B * F}).t().contiguous().view({B, F, S});
+      if (everyStep(a, T)) {
+        y.mul_(mask);
+      } else {
+        at::Tensor index = stepIndex(a, T);
+        y.index_copy_(2, index, y.index_select(2, index).mul_(mask));
+      }
+    }
+    if (!residual) return handles(info.Env(), {y});
+    return handles(info.Env(), {(y + get(info[4])).relu_(), y});
+  })
+}
+
+// Gradients of TcnConv given its output y (and the block's output `out` when there was a residual) and the upstream
+// gradient (of y, or of out: then ∂r = ∂y = the upstream gradient where out > 0): [dx, dv, db], or [dx, dv, dg, db]
+// when weight-normalized (∂g = (v·∂w)/‖v‖ and ∂v = (g/‖v‖)·∂w − g·(v·∂w)/‖v‖³ · v, per output channel), then ∂r.
+Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
+  GUARD({
+    const at::Tensor& x = get(info[0]);
+    const at::Tensor& v = get(info[1]);
+    bool normalized = int32(info, 2) >= 0;
+    const at::Tensor& y = get(info[3]);
+    bool residual = int32(info, 4) >= 0;
+    at::Tensor dy = residual ? at::threshold_backward(get(info[5]), get(info[4]), 0) : get(info[5]);
+    TcnAttrs a = tcnAttrs(info, 6);
+    const at::Tensor* g = normalized ? &get(info[2]) : nullptr;
+    int64_t B = y.size(0), F = y.size(1), T = y.size(2);
+    at::Tensor dz;
+    if (a.rate > 0 && a.activation == A_RELU) {
+      // After ReLU and the mask, y > 0 exactly where the mask kept a positive pre-activation: ∂z = ∂y · scale there
+      // on the masked steps, ∂y where y > 0 on the others, 0 elsewhere. No need to draw the mask again.
+      float scale = static_cast<float>(1 / (1 - a.rate));
+      dz = at::threshold_backward(dy, y, 0);
+      if (everyStep(a, T)) {
+        dz.mul_(scale);
+      } else {
+        at::Tensor stepScale = at::ones({T}, y.options());
+        stepScale.index_fill_(0, stepIndex(a, T), scale);
+        dz.mul_(stepScale);
+      }
+    } else {
+      dz = dy;
+      if (a.rate > 0) {
+        at::Tensor index = stepIndex(a, T);
+        dz = dy.clone();
+        dz.index_copy_(2, index, dz.index_select(2, index).mul_(tcnMask(B, F, a).permute({1, 2, 0})));
+      }
+      if (a.activation == A_RELU) dz = at::threshold_backward(dz, y, 0);
+    }
+    at::Tensor norm;
+    at::Tensor w = tcnWeight(v, g, a.k, &norm);
+    int64_t pad = (a.k - 1) * a.d;
+    std::vector<int64_t> biasSizes = {F};
+    auto grads = at::convolution_backward(dz.contiguous(), pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, at::IntArrayRef(biasSizes), {1}, {0}, {a.d}, false, {0}, 1, {true, true, true});
+    at::Tensor dx = std::get<0>(grads);
+    if (pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
+    at::Tensor dw = std::get<1>(grads).permute({2, 1, 0}).reshape({v.size(0), F});
+    std::vector<at::Tensor> out = {dx, dw, std::get<2>(grads)};
+    if (g != nullptr) {
+      at::Tensor s = (v * dw).sum(0);
+      out[1] = dw * (*g / norm) - v * (*g * s / (norm * norm * norm));
+      out.insert(out.begin() + 2, s / norm);
+    }
+    if (residual) out.push_back(dy);
+    return handles(info.Env(), out);
+  })
+}
+
 // Layer normalization over the last axis with ε = 1e-5 (src/models/layers/layer-norm.ts): [y, mean, rstd].
 Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   GUARD({
@@ -819,29 +1002,11 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   })
 }
 
-// The inverted-dropout mask of src/models/layers/dropout.ts, bit for bit: mulberry32 (Tommy Ettinger, public
-// domain) seeded with seed ^ 0x9e3779b9, two 16-bit uniforms per output, an element kept when its uniform is
-// below round(65536·(1 − rate)); kept elements hold 1/(1 − rate) in float32, dropped ones 0.
+// The inverted-dropout mask of src/models/layers/dropout.ts for (shape, rate, seed), bit for bit (fillDropoutMask).
 Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   GUARD({
-    std::vector<int64_t> shape = ints(info[0]);
-    double rate = num(info, 1);
-    int32_t seed = int32(info, 2);
-    at::Tensor mask = at::empty(shape, at::kFloat);
-    int64_t n = mask.numel();
-    float* m = mask.data_ptr<float>();
-    double keep = 1 - rate;
-    float scale = static_cast<float>(1 / keep);
-    uint32_t threshold = static_cast<uint32_t>(std::floor(keep * 65536 + 0.5));
-    uint32_t state = static_cast<uint32_t>(seed) ^ 0x9e3779b9u;
-    for (int64_t i = 0; i < n; i += 2) {
-      state += 0x6d2b79f5u;
-      uint32_t t = (state ^ (state >> 15)) * (state | 1u);
-      t ^= t + (t ^ (t >> 7)) * (t | 61u);
-      t ^= t >> 14;
-      m[i] = (t & 0xffffu) < threshold ? scale : 0.0f;
-      if (i + 1 < n) m[i + 1] = (t >> 16) < threshold ? scale : 0.0f;
-    }
+    at::Tensor mask = at::empty(ints(info[0]), at::kFloat);
+    fillDropoutMask(mask.data_ptr<float>(), mask.numel(), num(info, 1), int32(info, 2));
     return handle(info.Env(), mask);
   })
 }
@@ -891,6 +1056,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // No autograd bookkeeping: tfjs records its own tape, gradients here are kernels like any other.
   c10::InferenceMode* guard = new c10::InferenceMode(true);
   (void)guard;
+  // The calling convention's version: raised whenever a function's arguments change, so that JavaScript refuses an
+  // addon built from an older checkout (src/engine/torch-backend.ts TORCH_ADDON_ABI) instead of misreading it.
+  exports.Set("abi", Napi::Number::New(env, 2));
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name))
   EXPORT(SetMeta);
   EXPORT(FromArray);
@@ -930,6 +1098,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(DropoutMask);
   EXPORT(CausalConv);
   EXPORT(CausalConvBackward);
+  EXPORT(TcnConv);
+  EXPORT(TcnConvBackward);
   EXPORT(LayerNorm);
   EXPORT(LayerNormBackward);
   EXPORT(LstmForward);
