@@ -132,7 +132,8 @@ export function rateAxis(rates: number[]) {
 const TRIGGER_HEADER = { labelExpr: "'Trigger: ' + datum.value", labelFontSize: 13 };
 
 export function triggerFacet(nTriggers: number) {
-  return { facet: { field: 'trigger', type: 'nominal', title: null, header: TRIGGER_HEADER }, columns: Math.min(nTriggers, 4) };
+  // Every panel its own x axis: with a short last row, a shared column axis would hang below an empty grid position.
+  return { facet: { field: 'trigger', type: 'nominal', title: null, header: TRIGGER_HEADER }, columns: Math.min(nTriggers, 4), resolve: { axis: { x: 'independent' } } };
 }
 
 const TITLE_SEPARATOR = ' · ';
