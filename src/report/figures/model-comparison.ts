@@ -9,7 +9,7 @@ export const modelComparison: FigureDefinition = {
   name: 'model_comparison',
   title: 'Model comparison',
   caption:
-    "Left: clean-test AUROC of each model's clean baseline (mean, 95% CI over seeds and test stays), on an axis from chance (0.5) to 1. Right: attack success rate at the highest poison rate tested, per trigger and model, one panel per attack direction (bars: mean; lines: 95% CI).",
+    "Left: clean-test AUROC of each model's clean baseline (mean, 95% CI over seeds and test stays), on an axis from chance (0.5) to 1. Right: attack success rate at the highest poison rate tested, per trigger and model, one panel per attack direction (bars: mean; lines: 95% CI; dashed tick: the false-trigger rate of the matched clean models, the ASR a bar must exceed to show a backdoor).",
   slide: false,
   build(stats) {
     const panels: VlSpec[] = [];
@@ -38,7 +38,7 @@ export const modelComparison: FigureDefinition = {
       const atMax = cells.filter((c) => c.poison_rate === maxRate && c.asr.mean !== null);
       if (atMax.length === 0) continue;
       shown.push(...atMax);
-      const rows = atMax.map((c) => ({ model: c.model, trigger: c.mode === DEFAULT_MODE ? c.trigger : `${c.trigger} (${c.mode})`, ...ci(c.asr) }));
+      const rows = atMax.map((c) => ({ model: c.model, trigger: c.mode === DEFAULT_MODE ? c.trigger : `${c.trigger} (${c.mode})`, ...ci(c.asr), false_trigger: c.false_trigger_asr.mean }));
       const triggers = sorted(rows.map((r) => r.trigger));
       const x = { field: 'trigger', type: 'nominal', title: 'Trigger', sort: triggers, axis: { labelAngle: -30, labelLimit: 300 } };
       const y = { field: 'mean', type: 'quantitative', title: `Attack success rate at ${percentLabel(maxRate)} poisoning`, scale: { domain: [0, 1] }, axis: { format: '.0%' } };
@@ -51,6 +51,8 @@ export const modelComparison: FigureDefinition = {
         layer: [
           { mark: { type: 'bar', opacity: 0.85 }, encoding: { x, xOffset: { field: 'model', sort: models }, y, color } },
           { mark: { type: 'rule', strokeWidth: 1.6, color: '#222' }, encoding: { x, xOffset: { field: 'model', sort: models }, y: { ...y, field: 'lo' }, y2: { field: 'hi' } } },
+          // The control beside each bar: a clean model's ASR with the same trigger and direction.
+          { transform: [{ filter: 'isValid(datum.false_trigger)' }], mark: { type: 'tick', thickness: 2.5, color: '#222', strokeDash: [4, 2] }, encoding: { x, xOffset: { field: 'model', sort: models }, y: { ...y, field: 'false_trigger' } } },
         ],
       });
     }
