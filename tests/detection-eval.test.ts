@@ -141,7 +141,7 @@ describe('detection and defence on a tiny real run', () => {
     assert.equal(def.n_with_control, 1);
     assert.equal(def.control_asr_after.n, 1);
     const kpi = stats.figure_data.kpis.find((k) => k.label.startsWith('Best detector'))!;
-    assert.match(kpi.detail, /^spectral on mlp, rare_value at 5%, target 1, n=1$/);
+    assert.match(kpi.detail, /^target-class AUROC: spectral on mlp, rare_value at 5%, target 1, n=1$/);
   });
 });
 

@@ -126,8 +126,9 @@ function computeKpis(stats: Statistics): Kpi[] {
   if (withBase.length > 0) {
     const base = withBase.reduce((a, b) => (b.clean_auroc.mean! > a.clean_auroc.mean! ? b : a));
     const c = base.clean_auroc;
-    const label = withBase.length > 1 ? `Best clean AUROC (${base.model})` : `Clean AUROC (${base.model})`;
-    kpis.push({ label, value: fmt(c.mean), detail: c.ci95 ? `95% CI ${fmt(c.ci95[0])}–${fmt(c.ci95[1])}, ${seedsLabel(c.n)}` : seedsLabel(c.n) });
+    // The model goes in the detail line: a tile's title has room for a few words only.
+    const label = withBase.length > 1 ? 'Best clean AUROC' : 'Clean AUROC';
+    kpis.push({ label, value: fmt(c.mean), detail: `${base.model}, clean baseline: ${c.ci95 ? `95% CI ${fmt(c.ci95[0])}–${fmt(c.ci95[1])}, ` : ''}${seedsLabel(c.n)}` });
   }
   const withAsr = stats.cells.filter((c) => c.asr.mean !== null);
   if (withAsr.length > 0) {
@@ -151,8 +152,7 @@ function computeKpis(stats: Statistics): Kpi[] {
   // Within the target class, and never the reference detectors (label, random).
   const best = bestDetectorCell(stats.detection);
   if (best) {
-    const label = 'Best detector (target-class AUROC)';
-    kpis.push({ label, value: fmt(best.target_class_auroc.mean, 2), detail: `${best.method} on ${cellName(best)}, n=${best.target_class_auroc.n}` });
+    kpis.push({ label: 'Best detector', value: fmt(best.target_class_auroc.mean, 2), detail: `target-class AUROC: ${best.method} on ${cellName(best)}, n=${best.target_class_auroc.n}` });
   }
   return kpis;
 }
