@@ -848,6 +848,47 @@ void fillDropoutMask(float* m, int64_t n, double rate, int32_t seed) {
   }
 }
 
+// y [rows, T] (rows = B·F of a channels-first [B, F, T] tensor) times the mask fillDropoutMask draws for the
+// time-major [|S|, B, F] tensor of the steps S, in place and without materializing the mask: the element of row j at
+// the m-th masked step is the mask's element p = m·rows + j, the low (p even) or high (p odd) 16 bits of the hash of
+// pair p / 2. The same bits and the same float products as drawing, transposing and multiplying (the old path, a
+// third of a forward pass at the TCN's shapes). steps == nullptr: S = T, step m is t = m (a loop that vectorizes).
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+void multiplyDropoutMask(float* y, int64_t rows, int64_t T, const int64_t* steps, int64_t S, double rate, int32_t seed) {
+  double keep = 1 - rate;
+  float scale = static_cast<float>(1 / keep);
+  uint32_t threshold = static_cast<uint32_t>(std::floor(keep * 65536 + 0.5));
+  uint32_t base = static_cast<uint32_t>(seed) ^ 0x9e3779b9u;
+  auto factor = [&](int64_t p) {
+    uint32_t state = base + static_cast<uint32_t>((p >> 1) + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    uint32_t bits = (p & 1) != 0 ? (t >> 16) : (t & 0xffffu);
+    return bits < threshold ? scale : 0.0f;
+  };
+  for (int64_t j = 0; j < rows; j++) {
+    float* row = y + j * T;
+    if (steps == nullptr && rows % 2 == 0) {
+      // p = m·rows + j: the pair's state advances by (rows / 2)·0x6d2b79f5 a step and the half is j's parity.
+      uint32_t state0 = base + static_cast<uint32_t>((j >> 1) + 1) * 0x6d2b79f5u;
+      uint32_t stride = static_cast<uint32_t>(rows >> 1) * 0x6d2b79f5u;
+      int shift = (j & 1) != 0 ? 16 : 0;
+      for (int32_t m = 0; m < static_cast<int32_t>(S); m++) {
+        uint32_t state = state0 + static_cast<uint32_t>(m) * stride;
+        uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+        t ^= t + (t ^ (t >> 7)) * (t | 61u);
+        t ^= t >> 14;
+        row[m] *= ((t >> shift) & 0xffffu) < threshold ? scale : 0.0f;
+      }
+    } else if (steps == nullptr) {
+      for (int64_t m = 0; m < S; m++) row[m] *= factor(m * rows + j);
+    } else {
+      for (int64_t m = 0; m < S; m++) row[steps[m]] *= factor(m * rows + j);
+    }
+  }
+}
+
 struct TcnAttrs {
   int64_t k, d;
   int32_t activation;
@@ -906,16 +947,10 @@ Napi::Value TcnConv(const Napi::CallbackInfo& info) {
     at::Tensor y = at::conv1d(pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, b, at::IntArrayRef{1}, at::IntArrayRef{0}, at::IntArrayRef{a.d}, 1);
     if (a.activation == A_RELU) y.relu_();
     if (a.rate > 0) {
-      int64_t B = y.size(0), F = y.size(1), T = y.size(2), S = static_cast<int64_t>(a.steps.size());
-      // [|S|, B, F] → [B, F, |S|] as a 2-D transpose of [|S|, B·F], which ATen copies in cache-sized blocks (a mask
-      // read through permuted strides, 32 KB apart, cost more than drawing it).
-      at::Tensor mask = tcnMask(B, F, a).view({S, B * F}).t().contiguous().view({B, F, S});
-      if (everyStep(a, T)) {
-        y.mul_(mask);
-      } else {
-        at::Tensor index = stepIndex(a, T);
-        y.index_copy_(2, index, y.index_select(2, index).mul_(mask));
-      }
+      if (!y.is_contiguous()) y = y.contiguous();
+      int64_t T = y.size(2);
+      if (!everyStep(a, T)) stepIndex(a, T);  // range check
+      multiplyDropoutMask(y.data_ptr<float>(), y.size(0) * y.size(1), T, everyStep(a, T) ? nullptr : a.steps.data(), static_cast<int64_t>(a.steps.size()), a.rate, a.seed);
     }
     if (!residual) return handles(info.Env(), {y});
     return handles(info.Env(), {(y + get(info[4])).relu_(), y});
