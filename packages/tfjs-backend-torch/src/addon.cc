@@ -960,6 +960,7 @@ Napi::Value TcnConv(const Napi::CallbackInfo& info) {
 // Gradients of TcnConv given its output y (and the block's output `out` when there was a residual) and the upstream
 // gradient (of y, or of out: then ∂r = ∂y = the upstream gradient where out > 0): [dx, dv, db], or [dx, dv, dg, db]
 // when weight-normalized (∂g = (v·∂w)/‖v‖ and ∂v = (g/‖v‖)·∂w − g·(v·∂w)/‖v‖³ · v, per output channel), then ∂r.
+// inputGradient 0 (the model's first layer in training, whose input is data): dx is not computed.
 Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
   GUARD({
     const at::Tensor& x = get(info[0]);
@@ -969,6 +970,7 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
     bool residual = int32(info, 4) >= 0;
     at::Tensor dy = residual ? at::threshold_backward(get(info[5]), get(info[4]), 0) : get(info[5]);
     TcnAttrs a = tcnAttrs(info, 6);
+    bool inputGradient = int32(info, 12) != 0;
     const at::Tensor* g = normalized ? &get(info[2]) : nullptr;
     int64_t B = y.size(0), F = y.size(1), T = y.size(2);
     at::Tensor dz;
@@ -997,9 +999,11 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
     at::Tensor w = tcnWeight(v, g, a.k, &norm);
     int64_t pad = (a.k - 1) * a.d;
     std::vector<int64_t> biasSizes = {F};
-    auto grads = at::convolution_backward(dz.contiguous(), pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, at::IntArrayRef(biasSizes), {1}, {0}, {a.d}, false, {0}, 1, {true, true, true});
-    at::Tensor dx = std::get<0>(grads);
-    if (pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
+    auto grads = at::convolution_backward(dz.contiguous(), pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, at::IntArrayRef(biasSizes), {1}, {0}, {a.d}, false, {0}, 1, {inputGradient, true, true});
+    // Without an input gradient dx is an empty placeholder: the engine never reads it (its input needs none), and
+    // would reject its shape if it did.
+    at::Tensor dx = inputGradient ? std::get<0>(grads) : at::empty({0}, y.options());
+    if (inputGradient && pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
     at::Tensor dw = std::get<1>(grads).permute({2, 1, 0}).reshape({v.size(0), F});
     std::vector<at::Tensor> out = {dx, dw, std::get<2>(grads)};
     if (g != nullptr) {
