@@ -869,17 +869,22 @@ void multiplyDropoutMask(float* y, int64_t rows, int64_t T, const int64_t* steps
   };
   for (int64_t j = 0; j < rows; j++) {
     float* row = y + j * T;
-    if (steps == nullptr && rows % 2 == 0) {
+    if (rows % 2 == 0) {
       // p = m·rows + j: the pair's state advances by (rows / 2)·0x6d2b79f5 a step and the half is j's parity.
       uint32_t state0 = base + static_cast<uint32_t>((j >> 1) + 1) * 0x6d2b79f5u;
       uint32_t stride = static_cast<uint32_t>(rows >> 1) * 0x6d2b79f5u;
       int shift = (j & 1) != 0 ? 16 : 0;
-      for (int32_t m = 0; m < static_cast<int32_t>(S); m++) {
+      auto evenFactor = [&](int32_t m) {
         uint32_t state = state0 + static_cast<uint32_t>(m) * stride;
         uint32_t t = (state ^ (state >> 15)) * (state | 1u);
         t ^= t + (t ^ (t >> 7)) * (t | 61u);
         t ^= t >> 14;
-        row[m] *= ((t >> shift) & 0xffffu) < threshold ? scale : 0.0f;
+        return ((t >> shift) & 0xffffu) < threshold ? scale : 0.0f;
+      };
+      if (steps == nullptr) {
+        for (int32_t m = 0; m < static_cast<int32_t>(S); m++) row[m] *= evenFactor(m);
+      } else {
+        for (int32_t m = 0; m < static_cast<int32_t>(S); m++) row[steps[m]] *= evenFactor(m);
       }
     } else if (steps == nullptr) {
       for (int64_t m = 0; m < S; m++) row[m] *= factor(m * rows + j);
