@@ -987,9 +987,12 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
       if (everyStep(a, T)) {
         dz.mul_(scale);
       } else {
-        at::Tensor stepScale = at::ones({T}, y.options());
-        stepScale.index_fill_(0, stepIndex(a, T), scale);
-        dz.mul_(stepScale);
+        stepIndex(a, T);  // range check
+        dz = dz.contiguous();
+        float* rows = dz.data_ptr<float>();
+        for (int64_t j = 0; j < B * F; j++) {
+          for (int64_t t : a.steps) rows[j * T + t] *= scale;
+        }
       }
     } else {
       dz = dy;
