@@ -867,6 +867,8 @@ void multiplyDropoutMask(float* y, int64_t rows, int64_t T, const int64_t* steps
     uint32_t bits = (p & 1) != 0 ? (t >> 16) : (t & 0xffffu);
     return bits < threshold ? scale : 0.0f;
   };
+  std::vector<float> factorBuffer(static_cast<size_t>(S));
+  float* factors = factorBuffer.data();
   for (int64_t j = 0; j < rows; j++) {
     float* row = y + j * T;
     if (rows % 2 == 0) {
@@ -884,7 +886,9 @@ void multiplyDropoutMask(float* y, int64_t rows, int64_t T, const int64_t* steps
       if (steps == nullptr) {
         for (int32_t m = 0; m < static_cast<int32_t>(S); m++) row[m] *= evenFactor(m);
       } else {
-        for (int32_t m = 0; m < static_cast<int32_t>(S); m++) row[steps[m]] *= evenFactor(m);
+        // The factors drawn in a vectorized loop first; AVX2 has no scatter store.
+        for (int32_t m = 0; m < static_cast<int32_t>(S); m++) factors[m] = evenFactor(m);
+        for (int64_t m = 0; m < S; m++) row[steps[m]] *= factors[m];
       }
     } else if (steps == nullptr) {
       for (int64_t m = 0; m < S; m++) row[m] *= factor(m * rows + j);
