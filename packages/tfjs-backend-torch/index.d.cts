@@ -63,7 +63,7 @@ export interface TorchNative {
    * [dx, dv, db], or [dx, dv, dg, db] when weight-normalized, then the residual's gradient when there was one, of
    * TcnConv from its output y (and the block's output `out`, else -1) and the upstream gradient of its first output.
    */
-  TcnConvBackward(x: Handle, v: Handle, g: Handle, y: Handle, out: Handle, dy: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[]): Handle[];
+  TcnConvBackward(x: Handle, v: Handle, g: Handle, y: Handle, out: Handle, dy: Handle, kernelSize: number, dilation: number, activation: number, rate: number, seed: number, maskSteps: readonly number[], inputGradient: number): Handle[];
   /** Layer normalization over the last axis (ε 1e-5): [y, mean, rstd]. */
   LayerNorm(x: Handle, gamma: Handle, beta: Handle): Handle[];
   /** [dx, dgamma, dbeta] of LayerNorm. */

@@ -17,8 +17,8 @@ type TorchModule = typeof import('../../packages/tfjs-backend-torch/index.cjs');
 
 export const TORCH_BACKEND = 'torch';
 
-/** The addon's calling convention this code speaks (addon.cc `abi`; 2: dense takes dropout, the TCN convolution). */
-const TORCH_ADDON_ABI = 2;
+/** The addon's calling convention this code speaks (addon.cc `abi`; 2: dense takes dropout, the TCN convolution; 3: the TCN convolution's backward may skip the input gradient). */
+const TORCH_ADDON_ABI = 3;
 
 const DTYPES = ['float32', 'int32', 'bool'] as const;
 
@@ -342,7 +342,8 @@ function registerFusedKernels(n: TorchNative): void {
   register('TorchTcnConvGrad', ({ inputs, backend, attrs }) => {
     const [x, v, y, dy] = hs(backend, [inputs.x, inputs.v, inputs.y, inputs.dy]);
     const optional = (t: tf.TensorInfo | undefined) => (t ? backend.handleOf(t) : -1);
-    return backend.wrapAll(n.TcnConvBackward(x!, v!, optional(inputs.g), y!, optional(inputs.out), dy!, ...tcnArgs(attrs as unknown as TcnAttrs)));
+    const inputGradient = (attrs as { inputGradient?: boolean }).inputGradient === false ? 0 : 1;
+    return backend.wrapAll(n.TcnConvBackward(x!, v!, optional(inputs.g), y!, optional(inputs.out), dy!, ...tcnArgs(attrs as unknown as TcnAttrs), inputGradient));
   });
   register('TorchLayerNorm', ({ inputs, backend }) => {
     const [x, gamma, beta] = hs(backend, [inputs.x, inputs.gamma, inputs.beta]);

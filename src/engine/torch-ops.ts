@@ -25,11 +25,11 @@ function makeDense(attrs: { activation: Activation; rate: number; seed: number }
     const [x, w, b] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
     const y = tf.engine().runKernel('TorchLinear', { x, w, b }, attrs) as tf.Tensor2D;
-    save([x, w, y]);
+    const restore = saveForGradient(save, [x, w, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw, sy] = saved;
+        const [sx, sw, sy] = restore(saved);
         return tf.engine().runKernel('TorchLinearGrad', { x: sx!, w: sw!, y: sy!, dy }, attrs) as tf.Tensor[];
       },
     };
@@ -119,6 +119,25 @@ export interface TcnConvOptions {
   activation: Activation;
   /** Dropout after the activation, its mask drawn over the time-major steps `steps` (rate 0: none). */
   dropout?: { rate: number; seed: number; steps: number[] };
+  /**
+   * false: no gradient flows to x (the model's data input in training), so the backward pass skips it. Its gradient
+   * is then an empty placeholder, which the engine rejects by shape should anything ask for it.
+   */
+  inputGradient?: boolean;
+}
+
+/**
+ * customGrad's save() copies each tensor (an engine Identity kernel, ~10 µs on torch) so that it outlives the
+ * forward pass's tidy scopes. Variables outlive them anyway: they are kept by reference, the rest saved.
+ * Returns the function that puts the saved tensors back in the order given.
+ */
+function saveForGradient(save: tf.GradSaveFunc, tensors: tf.Tensor[]): (saved: tf.Tensor[]) => tf.Tensor[] {
+  const byReference = tensors.map((t) => (t instanceof tf.Variable ? t : null));
+  save(tensors.filter((_, i) => byReference[i] === null));
+  return (saved) => {
+    let next = 0;
+    return byReference.map((t) => t ?? saved[next++]!);
+  };
 }
 
 /**
@@ -128,7 +147,15 @@ export interface TcnConvOptions {
  */
 export function torchTcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | null, b: tf.Tensor1D, options: TcnConvOptions, residual?: tf.Tensor3D): tf.Tensor3D {
   const drop = options.dropout !== undefined && options.dropout.rate > 0 ? options.dropout : { rate: 0, seed: 0, steps: [] };
-  const attrs = { kernelSize: options.kernelSize, dilation: options.dilation, activation: options.activation, rate: drop.rate, seed: drop.seed | 0, maskSteps: drop.steps };
+  const attrs = {
+    kernelSize: options.kernelSize,
+    dilation: options.dilation,
+    activation: options.activation,
+    rate: drop.rate,
+    seed: drop.seed | 0,
+    maskSteps: drop.steps,
+    inputGradient: options.inputGradient ?? true,
+  };
   const optional = { ...(g ? { g } : {}), ...(residual ? { residual } : {}) };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.at(-1) as tf.GradSaveFunc;
@@ -136,11 +163,11 @@ export function torchTcnConv(x: tf.Tensor3D, v: tf.Tensor2D, g: tf.Tensor1D | nu
     const named = { x: sx!, v: sv!, b: sb!, ...(g ? { g: args[3] as tf.Tensor } : {}), ...(residual ? { residual: args[g ? 4 : 3] as tf.Tensor } : {}) };
     const [first, y] = tf.engine().runKernel('TorchTcnConv', named, attrs) as tf.Tensor[];
     // With a residual the kernel returns the block's output and the convolution's y; the gradient needs both.
-    save([sx!, sv!, y ?? first!, ...(g ? [named.g!] : []), ...(y ? [first!] : [])]);
+    const restore = saveForGradient(save, [sx!, sv!, y ?? first!, ...(g ? [named.g!] : []), ...(y ? [first!] : [])]);
     return {
       value: first!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [gx, gv, gy, ...rest] = saved;
+        const [gx, gv, gy, ...rest] = restore(saved);
         const inputs = { x: gx!, v: gv!, y: gy!, dy, ...(g ? { g: rest[0]! } : {}), ...(residual ? { out: rest.at(-1)! } : {}) };
         // The kernel returns [dx, dv, (dg,) db, (dresidual)]; customGrad wants the inputs' order x, v, b, (g), (residual).
         const [dx, dv, ...more] = tf.engine().runKernel('TorchTcnConvGrad', inputs, attrs) as tf.Tensor[];

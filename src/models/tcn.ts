@@ -176,22 +176,30 @@ class Tcn extends ParamModel<TcnConfig> {
     const [B, T] = x.shape;
     const plan = requiredSteps(T, this.config, all);
     const drop = (site: number, steps: number[]) => (dropoutSeed !== undefined && rate > 0 ? { rate, seed: dropoutSeed + site, steps } : undefined);
-    const conv = (name: string, input: tf.Tensor3D, d: number, site: number, steps: number[], residual?: tf.Tensor3D) =>
+    // A training step (the one caller with a dropout seed) differentiates by the weights only, so the first block's
+    // convolutions, which read the data, skip their input gradient; the detectors' input gradients run without one.
+    const inputGradient = (b: number) => b > 0 || dropoutSeed === undefined;
+    const conv = (name: string, input: tf.Tensor3D, d: number, site: number, steps: number[], residual?: tf.Tensor3D, inputGrad = true) =>
       tcnConv(
         input,
         this.p(`${name}/kernel`) as tf.Tensor2D,
         weight_norm ? (this.p(`${name}/gain`) as tf.Tensor1D) : null,
         this.p(`${name}/bias`) as tf.Tensor1D,
-        { kernelSize: k, dilation: d, activation: 'relu', dropout: drop(site, steps) },
+        { kernelSize: k, dilation: d, activation: 'relu', dropout: drop(site, steps), inputGradient: inputGrad },
         residual,
       );
     let h = tf.transpose(x, [0, 2, 1]) as tf.Tensor3D;
     dilations.forEach((d, b) => {
-      const mid = conv(`block${b}/conv0`, h, d, 2 * b, plan.mid[b]!);
+      const mid = conv(`block${b}/conv0`, h, d, 2 * b, plan.mid[b]!, undefined, inputGradient(b));
       const residual =
         h.shape[1] === filters
           ? h
-          : tcnConv(h, this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, null, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, { kernelSize: 1, dilation: 1, activation: 'linear' });
+          : tcnConv(h, this.p(`block${b}/downsample/kernel`) as tf.Tensor2D, null, this.p(`block${b}/downsample/bias`) as tf.Tensor1D, {
+              kernelSize: 1,
+              dilation: 1,
+              activation: 'linear',
+              inputGradient: inputGradient(b),
+            });
       h = conv(`block${b}/conv1`, mid, d, 2 * b + 1, plan.out[b]!, residual);
     });
     if (pooling === 'mean') return tf.mean(h, 2) as tf.Tensor2D;

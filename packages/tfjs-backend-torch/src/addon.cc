@@ -848,6 +848,56 @@ void fillDropoutMask(float* m, int64_t n, double rate, int32_t seed) {
   }
 }
 
+// y [rows, T] (rows = B·F of a channels-first [B, F, T] tensor) times the mask fillDropoutMask draws for the
+// time-major [|S|, B, F] tensor of the steps S, in place and without materializing the mask: the element of row j at
+// the m-th masked step is the mask's element p = m·rows + j, the low (p even) or high (p odd) 16 bits of the hash of
+// pair p / 2. The same bits and the same float products as drawing, transposing and multiplying (the old path, a
+// third of a forward pass at the TCN's shapes). steps == nullptr: S = T, step m is t = m (a loop that vectorizes).
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+void multiplyDropoutMask(float* y, int64_t rows, int64_t T, const int64_t* steps, int64_t S, double rate, int32_t seed) {
+  double keep = 1 - rate;
+  float scale = static_cast<float>(1 / keep);
+  uint32_t threshold = static_cast<uint32_t>(std::floor(keep * 65536 + 0.5));
+  uint32_t base = static_cast<uint32_t>(seed) ^ 0x9e3779b9u;
+  auto factor = [&](int64_t p) {
+    uint32_t state = base + static_cast<uint32_t>((p >> 1) + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    uint32_t bits = (p & 1) != 0 ? (t >> 16) : (t & 0xffffu);
+    return bits < threshold ? scale : 0.0f;
+  };
+  std::vector<float> factorBuffer(static_cast<size_t>(S));
+  float* factors = factorBuffer.data();
+  for (int64_t j = 0; j < rows; j++) {
+    float* row = y + j * T;
+    if (rows % 2 == 0) {
+      // p = m·rows + j: the pair's state advances by (rows / 2)·0x6d2b79f5 a step and the half is j's parity.
+      uint32_t state0 = base + static_cast<uint32_t>((j >> 1) + 1) * 0x6d2b79f5u;
+      uint32_t stride = static_cast<uint32_t>(rows >> 1) * 0x6d2b79f5u;
+      int shift = (j & 1) != 0 ? 16 : 0;
+      auto evenFactor = [&](int32_t m) {
+        uint32_t state = state0 + static_cast<uint32_t>(m) * stride;
+        uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+        t ^= t + (t ^ (t >> 7)) * (t | 61u);
+        t ^= t >> 14;
+        return ((t >> shift) & 0xffffu) < threshold ? scale : 0.0f;
+      };
+      if (steps == nullptr) {
+        for (int32_t m = 0; m < static_cast<int32_t>(S); m++) row[m] *= evenFactor(m);
+      } else {
+        // The factors drawn in a vectorized loop first; AVX2 has no scatter store.
+        for (int32_t m = 0; m < static_cast<int32_t>(S); m++) factors[m] = evenFactor(m);
+        for (int64_t m = 0; m < S; m++) row[steps[m]] *= factors[m];
+      }
+    } else if (steps == nullptr) {
+      for (int64_t m = 0; m < S; m++) row[m] *= factor(m * rows + j);
+    } else {
+      for (int64_t m = 0; m < S; m++) row[steps[m]] *= factor(m * rows + j);
+    }
+  }
+}
+
 struct TcnAttrs {
   int64_t k, d;
   int32_t activation;
@@ -906,16 +956,10 @@ Napi::Value TcnConv(const Napi::CallbackInfo& info) {
     at::Tensor y = at::conv1d(pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, b, at::IntArrayRef{1}, at::IntArrayRef{0}, at::IntArrayRef{a.d}, 1);
     if (a.activation == A_RELU) y.relu_();
     if (a.rate > 0) {
-      int64_t B = y.size(0), F = y.size(1), T = y.size(2), S = static_cast<int64_t>(a.steps.size());
-      // [|S|, B, F] → [B, F, |S|] as a 2-D transpose of [|S|, B·F], which ATen copies in cache-sized blocks (a mask
-      // read through permuted strides, 32 KB apart, cost more than drawing it).
-      at::Tensor mask = tcnMask(B, F, a).view({S, B * F}).t().contiguous().view({B, F, S});
-      if (everyStep(a, T)) {
-        y.mul_(mask);
-      } else {
-        at::Tensor index = stepIndex(a, T);
-        y.index_copy_(2, index, y.index_select(2, index).mul_(mask));
-      }
+      if (!y.is_contiguous()) y = y.contiguous();
+      int64_t T = y.size(2);
+      if (!everyStep(a, T)) stepIndex(a, T);  // range check
+      multiplyDropoutMask(y.data_ptr<float>(), y.size(0) * y.size(1), T, everyStep(a, T) ? nullptr : a.steps.data(), static_cast<int64_t>(a.steps.size()), a.rate, a.seed);
     }
     if (!residual) return handles(info.Env(), {y});
     return handles(info.Env(), {(y + get(info[4])).relu_(), y});
@@ -925,6 +969,7 @@ Napi::Value TcnConv(const Napi::CallbackInfo& info) {
 // Gradients of TcnConv given its output y (and the block's output `out` when there was a residual) and the upstream
 // gradient (of y, or of out: then ∂r = ∂y = the upstream gradient where out > 0): [dx, dv, db], or [dx, dv, dg, db]
 // when weight-normalized (∂g = (v·∂w)/‖v‖ and ∂v = (g/‖v‖)·∂w − g·(v·∂w)/‖v‖³ · v, per output channel), then ∂r.
+// inputGradient 0 (the model's first layer in training, whose input is data): dx is not computed.
 Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
   GUARD({
     const at::Tensor& x = get(info[0]);
@@ -934,6 +979,7 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
     bool residual = int32(info, 4) >= 0;
     at::Tensor dy = residual ? at::threshold_backward(get(info[5]), get(info[4]), 0) : get(info[5]);
     TcnAttrs a = tcnAttrs(info, 6);
+    bool inputGradient = int32(info, 12) != 0;
     const at::Tensor* g = normalized ? &get(info[2]) : nullptr;
     int64_t B = y.size(0), F = y.size(1), T = y.size(2);
     at::Tensor dz;
@@ -945,9 +991,12 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
       if (everyStep(a, T)) {
         dz.mul_(scale);
       } else {
-        at::Tensor stepScale = at::ones({T}, y.options());
-        stepScale.index_fill_(0, stepIndex(a, T), scale);
-        dz.mul_(stepScale);
+        stepIndex(a, T);  // range check
+        dz = dz.contiguous();
+        float* rows = dz.data_ptr<float>();
+        for (int64_t j = 0; j < B * F; j++) {
+          for (int64_t t : a.steps) rows[j * T + t] *= scale;
+        }
       }
     } else {
       dz = dy;
@@ -962,9 +1011,11 @@ Napi::Value TcnConvBackward(const Napi::CallbackInfo& info) {
     at::Tensor w = tcnWeight(v, g, a.k, &norm);
     int64_t pad = (a.k - 1) * a.d;
     std::vector<int64_t> biasSizes = {F};
-    auto grads = at::convolution_backward(dz.contiguous(), pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, at::IntArrayRef(biasSizes), {1}, {0}, {a.d}, false, {0}, 1, {true, true, true});
-    at::Tensor dx = std::get<0>(grads);
-    if (pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
+    auto grads = at::convolution_backward(dz.contiguous(), pad > 0 ? at::constant_pad_nd(x, {pad, 0}) : x, w, at::IntArrayRef(biasSizes), {1}, {0}, {a.d}, false, {0}, 1, {inputGradient, true, true});
+    // Without an input gradient dx is an empty placeholder: the engine never reads it (its input needs none), and
+    // would reject its shape if it did.
+    at::Tensor dx = inputGradient ? std::get<0>(grads) : at::empty({0}, y.options());
+    if (inputGradient && pad > 0) dx = dx.narrow(2, pad, x.size(2)).contiguous();
     at::Tensor dw = std::get<1>(grads).permute({2, 1, 0}).reshape({v.size(0), F});
     std::vector<at::Tensor> out = {dx, dw, std::get<2>(grads)};
     if (g != nullptr) {
@@ -1058,7 +1109,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   (void)guard;
   // The calling convention's version: raised whenever a function's arguments change, so that JavaScript refuses an
   // addon built from an older checkout (src/engine/torch-backend.ts TORCH_ADDON_ABI) instead of misreading it.
-  exports.Set("abi", Napi::Number::New(env, 2));
+  exports.Set("abi", Napi::Number::New(env, 3));
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name))
   EXPORT(SetMeta);
   EXPORT(FromArray);
