@@ -3,7 +3,7 @@ import { balancedAccuracy, BEATS_CONTROL_RULE, beatsControl, defenceEffect } fro
 import type { DefenceArmEffect, DefenceReport, DefenceSide, DefenceTraining } from '../runs/detection-records.js';
 import { predictProba, trainModel } from '../train/trainer.js';
 import type { RunContext } from './load-run.js';
-import { evaluateModel, prepareRun, type PreparedRun } from './prepare.js';
+import { evaluateModelWithPredictions, prepareRun, type PreparedRun } from './prepare.js';
 import type { BuiltModel } from '../models/types.js';
 
 /**
@@ -49,12 +49,11 @@ export function randomRemovalMask(flagged: Uint8Array, labels: ArrayLike<number>
 
 /** A model's side of a defence record: its clean test metrics, balanced accuracy at its threshold, and ASR. */
 export function defenceSideOf(model: BuiltModel, prepared: PreparedRun, run: RunContext): DefenceSide {
-  const evaluation = evaluateModel(model, prepared, run.dataset, run.config);
-  const probs = predictProba(model, prepared.featurize(run.dataset.test));
+  const { evaluation, predictions } = evaluateModelWithPredictions(model, prepared, run.dataset, run.config);
   return {
     clean_auroc: evaluation.clean.auroc,
     clean_accuracy: evaluation.clean.accuracy,
-    clean_balanced_accuracy: balancedAccuracy(run.dataset.test.labels, probs, evaluation.clean.threshold),
+    clean_balanced_accuracy: balancedAccuracy(run.dataset.test.labels, predictions.clean, evaluation.clean.threshold),
     asr: evaluation.attack ? evaluation.attack.asr : null,
     threshold: evaluation.clean.threshold,
   };
